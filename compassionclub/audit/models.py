@@ -1,0 +1,76 @@
+"""The append-only audit trail.
+
+Every service writes one ``AuditRecord`` per change inside its own transaction, so the record
+and the change commit together or not at all. Records are hash-chained: each carries the hash
+of its own content and of the record before it, and ``AuditChainHead`` (one row, locked while
+appending) makes appends strictly sequential so the chain never forks. Records cannot be
+changed or deleted through the ORM; the admin shows them read-only.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError(f"{self.model.__name__} rows are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise PermissionError(f"{self.model.__name__} rows are append-only; they cannot be deleted.")
+
+    _raw_delete = delete
+
+
+class AuditChainHead(models.Model):
+    """The single row that serialises appends to the audit chain."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chainhead_single_row")]
+
+    def __str__(self) -> str:
+        return f"audit chain @ {self.last_seq}"
+
+
+class AuditRecord(models.Model):
+    seq = models.BigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(db_index=True, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    # The address of a staff user's request; never set from the public status page.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gt=0), name="audit_record_seq_positive"),
+            models.CheckConstraint(condition=~models.Q(action=""), name="audit_record_action_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Audit records are append-only; they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit records are append-only; they cannot be deleted.")

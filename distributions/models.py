@@ -1,0 +1,252 @@
+"""The stock ledger and allowance policies.
+
+A double-entry quantity ledger in grams. Every movement of stock is one ``LedgerEntry`` from one
+``Account`` to another for one batch: intake (supplier → central store), transfer (between the
+central store and group stores), distribution (group store → members), sample (→ lab),
+destruction (→ destroyed), adjustment (either way, with a reason) and reversal (the mirror of
+exactly one earlier entry, at most once). Entries are never updated or deleted; corrections are
+reversals.
+
+``Balance`` holds the running grams per (account, batch), moved by the same transaction that
+writes the entry; the database refuses a negative balance on an internal account (central and
+group stores), and across all accounts each batch sums to zero. Entries are hash-chained
+(``prev_hash`` → ``hash``, appends serialised per chain by ``LedgerChainHead``) so that
+``manage.py verify_ledger`` detects an edit, deletion or insertion made around the application.
+
+``AllowancePolicy`` caps grams per member per substance over a rolling window: a programme-wide
+default, optionally a stricter one per group. ``AllowanceOverride`` is an exceptional, logged
+allowance for one member approved by a second coordinator. Writes go through
+``distributions.services``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from members.models import Member, MemberGroup
+from testing_results.models import Batch, Substance
+
+ZERO = Decimal("0.000")
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        SUPPLIER = "supplier", "Supplier (external)"
+        CENTRAL = "central", "Central store"
+        GROUP = "group", "Group store"
+        MEMBERS = "members", "Members (handed out)"
+        LAB = "lab", "Lab (samples)"
+        DESTROYED = "destroyed", "Destroyed"
+
+    INTERNAL_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP})
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    group = models.OneToOneField(
+        MemberGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="store"
+    )
+
+    class Meta:
+        ordering = ["kind", "group__short_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["supplier", "central", "group", "members", "lab", "destroyed"]),
+                name="account_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="group") & Q(group__isnull=False)) | (~Q(kind="group") & Q(group__isnull=True)),
+                name="account_group_iff_group_kind",
+            ),
+            models.UniqueConstraint(fields=["kind"], condition=~Q(kind="group"), name="account_one_per_system_kind"),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.GROUP and self.group_id:
+            return f"{self.group.short_name} store"
+        return self.get_kind_display()
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind in self.INTERNAL_KINDS
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
+
+    def delete(self):
+        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
+
+    _raw_delete = delete
+
+
+class LedgerChainHead(models.Model):
+    """The head of one hash chain; locked while appending so the chain never forks."""
+
+    chain = models.CharField(max_length=40, primary_key=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"{self.chain} @ {self.last_seq}"
+
+
+class LedgerEntry(models.Model):
+    class Kind(models.TextChoices):
+        INTAKE = "intake", "Intake"
+        TRANSFER = "transfer", "Transfer"
+        DISTRIBUTION = "distribution", "Distribution"
+        SAMPLE = "sample", "Sample"
+        DESTRUCTION = "destruction", "Destruction"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        REVERSAL = "reversal", "Reversal"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="ledger_entries")
+    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_out")
+    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_in")
+    grams = models.DecimalField(max_digits=12, decimal_places=3)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    occurred_at = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    chain = models.CharField(max_length=40, default="main")
+    chain_seq = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        permissions = [
+            ("record_distribution", "Can record distributions to members"),
+            ("transfer_stock", "Can transfer stock between stores"),
+            ("adjust_stock", "Can adjust, destroy or reverse stock"),
+            ("export_reports", "Can export the ledger and reports"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "occurred_at"], name="entry_member_occurred_idx"),
+            models.Index(fields=["batch", "kind"], name="entry_batch_kind_idx"),
+            models.Index(fields=["occurred_at"], name="entry_occurred_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(grams__gt=0), name="ledgerentry_grams_positive"),
+            models.CheckConstraint(condition=~Q(from_account=F("to_account")), name="ledgerentry_accounts_differ"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["intake", "transfer", "distribution", "sample", "destruction", "adjustment", "reversal"]),
+                name="ledgerentry_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="reversal")
+                | (Q(kind="distribution") & Q(member__isnull=False))
+                | (~Q(kind="distribution") & Q(member__isnull=True)),
+                name="ledgerentry_member_iff_distribution",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="reversal") & Q(reverses__isnull=False)) | (~Q(kind="reversal") & Q(reverses__isnull=True)),
+                name="ledgerentry_reverses_iff_reversal",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["adjustment", "reversal"]) | ~Q(reason=""),
+                name="ledgerentry_reason_required",
+            ),
+            models.CheckConstraint(condition=~Q(idempotency_key=""), name="ledgerentry_idempotency_key_not_empty"),
+            models.UniqueConstraint(fields=["chain", "chain_seq"], name="ledgerentry_chain_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.grams} g {self.batch}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
+
+
+class Balance(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="balances")
+    grams = models.DecimalField(max_digits=14, decimal_places=3, default=ZERO)
+    # Copied from the account so the database itself can refuse an internal overdraw.
+    internal = models.BooleanField()
+
+    class Meta:
+        ordering = ["account", "batch"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "batch"], name="balance_one_per_account_batch"),
+            models.CheckConstraint(condition=Q(internal=False) | Q(grams__gte=0), name="balance_internal_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} / {self.batch}: {self.grams} g"
+
+
+class AllowancePolicy(models.Model):
+    substance = models.ForeignKey(Substance, on_delete=models.PROTECT, related_name="allowance_policies")
+    group = models.ForeignKey(
+        MemberGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="allowance_policies",
+        help_text="Empty for the programme-wide default; a group's policy may only be stricter.",
+    )
+    window_days = models.PositiveIntegerField(default=7)
+    max_grams = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal("14.000"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "allowance policies"
+        ordering = ["substance", "group"]
+        constraints = [
+            models.CheckConstraint(condition=Q(window_days__gt=0), name="allowancepolicy_window_positive"),
+            models.CheckConstraint(condition=Q(max_grams__gt=0), name="allowancepolicy_max_grams_positive"),
+            models.UniqueConstraint(fields=["substance"], condition=Q(group__isnull=True), name="allowancepolicy_one_default_per_substance"),
+            models.UniqueConstraint(fields=["substance", "group"], condition=Q(group__isnull=False), name="allowancepolicy_one_per_group_substance"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.group.short_name if self.group_id else "programme"
+        return f"{self.substance}: {self.max_grams} g / {self.window_days} d ({scope})"
+
+
+class AllowanceOverride(models.Model):
+    class Reason(models.TextChoices):
+        TRAVEL = "travel", "Travel or time away from the drop-in"
+        TOLERANCE = "tolerance", "Assessed higher tolerance"
+        CLOSURE = "closure", "Drop-in closure"
+        OTHER = "other", "Other exceptional circumstance"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="allowance_overrides")
+    substance = models.ForeignKey(Substance, on_delete=models.PROTECT, related_name="+")
+    max_grams = models.DecimalField(max_digits=10, decimal_places=3)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(max_grams__gt=0), name="allowanceoverride_max_grams_positive"),
+            models.CheckConstraint(condition=Q(valid_until__gt=F("valid_from")), name="allowanceoverride_valid_period"),
+            models.CheckConstraint(condition=~Q(approved_by=F("requested_by")), name="allowanceoverride_second_coordinator"),
+            models.CheckConstraint(condition=Q(reason__in=["travel", "tolerance", "closure", "other"]), name="allowanceoverride_reason_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.substance}: {self.max_grams} g until {self.valid_until:%Y-%m-%d}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TestingResultsConfig(AppConfig):
+    name = "testing_results"
+    verbose_name = "Drug checking"
