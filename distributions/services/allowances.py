@@ -1,0 +1,3 @@
+"""Allowance policies and exceptional, two-coordinator overrides."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Stock movements on the double-entry ledger."""
+
+__all__: list[str] = []
