@@ -37,7 +37,7 @@ def group_a(db):
 
 @pytest.fixture
 def group_b(db):
-    return f.MemberGroupFactory(short_name="SOLID", name="Society of Living Intravenous Drug Users", region=Region.ISLAND)
+    return f.MemberGroupFactory(short_name="SOLID", name="Society of Living Illicit Drug Users", region=Region.ISLAND)
 
 
 @pytest.fixture

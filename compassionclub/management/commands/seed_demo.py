@@ -1,0 +1,183 @@
+"""Load the demo programme. Idempotent: a second run finds everything in place and adds nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from compassionclub import demo
+from compassionclub.roles import sync_roles
+from distributions import services as ledger
+from distributions.models import AllowancePolicy, LedgerEntry
+from members import services as member_services
+from members.codes import format_code
+from members.models import Member, MemberGroup
+from testing_results import services as testing
+from testing_results.models import Batch, Compound, Substance
+
+
+class Command(BaseCommand):
+    help = "Load the demo groups, substances, batches, members and one staff user per role (development only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
+
+    def handle(self, *args, **options):
+        if not settings.DEMO_ACCOUNTS_ALLOWED:
+            raise CommandError("seed_demo creates demo accounts and refuses to run in production mode (DJANGO_ENV=production).")
+        steps = [
+            ("roles", self.seed_roles),
+            ("groups", self.seed_groups),
+            ("compounds and substances", self.seed_vocabulary),
+            ("staff users", self.seed_users),
+            ("allowance policies", self.seed_policies),
+            ("members", self.seed_members),
+            ("batches and checks", self.seed_batches),
+            ("transfers to groups", self.seed_transfers),
+            ("distributions", self.seed_distributions),
+        ]
+        created_total = 0
+        for i, (name, step) in enumerate(steps, 1):
+            created = step()
+            created_total += created
+            self.stdout.write(f"[{i}/{len(steps)}] {name}: {created} created")
+        if not options["quiet_logins"]:
+            self.print_logins()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {created_total} records created."))
+
+    # Each step returns how many records it created.
+
+    def seed_roles(self) -> int:
+        sync_roles()
+        return 0
+
+    def seed_groups(self) -> int:
+        created = 0
+        for short_name, name, region in demo.GROUPS:
+            _, was_created = MemberGroup.objects.get_or_create(
+                short_name=short_name, defaults={"name": name, "region": region}
+            )
+            created += was_created
+        return created
+
+    def seed_vocabulary(self) -> int:
+        created = 0
+        for name, category, drug_class in demo.COMPOUNDS:
+            _, was_created = Compound.objects.get_or_create(
+                name=name, defaults={"category": category, "drug_class": drug_class}
+            )
+            created += was_created
+        for name, compound in demo.SUBSTANCES:
+            _, was_created = Substance.objects.get_or_create(
+                name=name, defaults={"expected_compound": Compound.objects.get(name=compound)}
+            )
+            created += was_created
+        return created
+
+    def seed_users(self) -> int:
+        User = get_user_model()
+        created = 0
+        for username, role, groups in demo.DEMO_USERS:
+            user, was_created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            if was_created:
+                user.set_password(demo.DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+                created += 1
+            user.groups.add(Group.objects.get(name=role))
+            for short_name in groups:
+                MemberGroup.objects.get(short_name=short_name).coordinators.add(user)
+        return created
+
+    def seed_policies(self) -> int:
+        admin = self.user("demo_admin")
+        created = 0
+        for substance in Substance.objects.all():
+            if not AllowancePolicy.objects.filter(substance=substance, group=None).exists():
+                ledger.allowance_policy_set(substance=substance, group=None, window_days=7, max_grams=demo.DEFAULT_ALLOWANCE_GRAMS, by=admin)
+                created += 1
+        return created
+
+    def seed_members(self) -> int:
+        created = 0
+        for short_name, count in demo.MEMBERS_PER_GROUP.items():
+            group = MemberGroup.objects.get(short_name=short_name)
+            coordinator = group.coordinators.order_by("username").first()
+            for _ in range(count - group.members.count()):
+                member_services.member_enrol(group=group, pin=demo.DEMO_PIN, consent_version="2022-04", by=coordinator)
+                created += 1
+        return created
+
+    def seed_batches(self) -> int:
+        checker, officer = self.user("demo_checker"), self.user("demo_release")
+        created = 0
+        today = timezone.localdate()
+        for substance_name, grams, checks, release in demo.BATCHES:
+            substance = Substance.objects.get(name=substance_name)
+            if Batch.objects.filter(substance=substance, received_grams=grams).exists():
+                continue
+            with transaction.atomic():
+                batch = testing.batch_receive(
+                    substance=substance, grams=grams, received_on=today - dt.timedelta(days=10),
+                    best_before=today + dt.timedelta(days=355), by=checker,
+                )
+                for method, findings in checks.items():
+                    testing.check_record(
+                        batch=batch, method=method, by=checker,
+                        sample_mg=demo.SAMPLE_MG[method], lab=demo.LABS[method],
+                        findings=[
+                            {"compound": Compound.objects.get(name=name), "result": result, "concentration_pct": pct}
+                            for name, result, pct in findings
+                        ],
+                    )
+            created += 1
+            if release:
+                testing.batch_release(batch=batch, by=officer, reason="All three methods agree: no fentanyl, benzodiazepines, nitazenes or xylazine.")
+        return created
+
+    def seed_transfers(self) -> int:
+        admin = self.user("demo_admin")
+        created = 0
+        for batch in Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id"):
+            for short_name, grams in demo.TRANSFERS.items():
+                key = f"demo-transfer-{batch.code}-{short_name}"
+                if LedgerEntry.objects.filter(idempotency_key=key).exists():
+                    continue
+                ledger.stock_transfer(batch=batch, to_group=MemberGroup.objects.get(short_name=short_name), grams=grams, by=admin, idempotency_key=key)
+                created += 1
+        return created
+
+    def seed_distributions(self) -> int:
+        coordinator = self.user("demo_coordinator")
+        created = 0
+        members = list(Member.objects.filter(group__short_name="VANDU").order_by("id")[:3])
+        batches = list(Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id"))
+        for i, member in enumerate(members):
+            batch = batches[i % len(batches)]
+            key = f"demo-distribution-{member.code}-{batch.code}"
+            if LedgerEntry.objects.filter(idempotency_key=key).exists():
+                continue
+            ledger.distribution_record(member=member, batch=batch, grams=demo.DISTRIBUTION_GRAMS, by=coordinator, idempotency_key=key)
+            created += 1
+        return created
+
+    def user(self, username: str):
+        return get_user_model().objects.get(username=username)
+
+    def print_logins(self) -> None:
+        self.stdout.write("")
+        self.stdout.write("Demo staff logins at http://127.0.0.1:8000/admin/ (development only):")
+        for username, role, groups in demo.DEMO_USERS:
+            scope = f" of {', '.join(groups)}" if groups else ""
+            self.stdout.write(f"  {username:<24} {demo.DEMO_PASSWORD}   {role}{scope}")
+        sample = Member.objects.filter(group__short_name="VANDU", status=Member.Status.ACTIVE).order_by("id").first()
+        if sample is not None:
+            self.stdout.write("")
+            self.stdout.write("Member status page at http://127.0.0.1:8000/status/ (demo members all use one PIN):")
+            self.stdout.write(f"  member code {format_code(sample.code)}   PIN {demo.DEMO_PIN}")
+        self.stdout.write("")

@@ -1,0 +1,177 @@
+"""Every named constraint is held by the database itself: a violating row written straight
+through the ORM (no form, no service, no model validation) is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from distributions.models import Account, LedgerEntry
+from members.models import Member
+from tests import factories as f
+
+PROJECT_APPS = {"audit", "members", "testing_results", "distributions"}
+
+
+def _entry(**kw):
+    return f.LedgerEntryFactory(**kw)
+
+
+def _reversal_twice():
+    original = _entry()
+    _entry(kind="reversal", reverses=original, reason="typo", from_account=original.to_account, to_account=original.from_account)
+    _entry(kind="reversal", reverses=original, reason="typo again", from_account=original.to_account, to_account=original.from_account)
+
+
+def _duplicate_system_account():
+    Account.objects.create(kind=Account.Kind.LAB)
+    Account.objects.create(kind=Account.Kind.LAB)
+
+
+def _duplicate_policy():
+    policy = f.AllowancePolicyFactory()
+    f.AllowancePolicyFactory(substance=policy.substance)
+
+
+def _duplicate_group_policy():
+    group = f.MemberGroupFactory()
+    policy = f.AllowancePolicyFactory(group=group)
+    f.AllowancePolicyFactory(substance=policy.substance, group=group)
+
+
+def _duplicate_finding():
+    finding = f.FindingFactory()
+    f.FindingFactory(drug_check=finding.drug_check, compound=finding.compound)
+
+
+def _duplicate_balance():
+    balance = f.BalanceFactory()
+    f.BalanceFactory(account=balance.account, batch=balance.batch)
+
+
+def _duplicate_chain_seq():
+    entry = _entry()
+    _entry(chain=entry.chain, chain_seq=entry.chain_seq)
+
+
+def _self_approved_override():
+    user = f.UserFactory()
+    f.AllowanceOverrideFactory(requested_by=user, approved_by=user)
+
+
+def _member_renewal_before_enrolment():
+    today = timezone.localdate()
+    f.MemberFactory(enrolled_on=today, renewal_due=today - dt.timedelta(days=1))
+
+
+def _batch_best_before_receipt():
+    today = timezone.localdate()
+    f.BatchFactory(received_on=today, best_before=today - dt.timedelta(days=1))
+
+
+def _override_period_backwards():
+    now = timezone.now()
+    f.AllowanceOverrideFactory(valid_from=now, valid_until=now - dt.timedelta(hours=1))
+
+
+def _status_change_same_status():
+    f.BatchStatusChangeFactory(from_status="released", to_status="released")
+
+
+def _chain_head_second_row():
+    from compassionclub.audit.models import AuditChainHead
+
+    AuditChainHead.objects.create(id=2)
+
+
+CASES = {
+    # members
+    "membergroup_region_valid": lambda: f.MemberGroupFactory(region="atlantis"),
+    "membergroup_short_name_not_empty": lambda: f.MemberGroupFactory(short_name=""),
+    "member_status_valid": lambda: f.MemberFactory(status="sleeping"),
+    "member_age_attested": lambda: f.MemberFactory(age_attested=False),
+    "member_renewal_after_enrolment": _member_renewal_before_enrolment,
+    "member_consent_version_not_empty": lambda: f.MemberFactory(consent_version=""),
+    "member_pin_not_empty": lambda: f.MemberFactory(pin=""),
+    "member_code_format": lambda: f.MemberFactory(code="ilou12345678"),
+    "memberstatuschange_to_status_valid": lambda: f.MemberStatusChangeFactory(to_status="gone"),
+    "memberstatuschange_reason_valid": lambda: f.MemberStatusChangeFactory(reason="because"),
+    # testing_results
+    "compound_category_valid": lambda: f.CompoundFactory(category="spicy"),
+    "compound_name_not_empty": lambda: f.CompoundFactory(name=""),
+    "batch_received_grams_positive": lambda: f.BatchFactory(received_grams=Decimal("0.000")),
+    "batch_status_valid": lambda: f.BatchFactory(status="lost"),
+    "batch_best_before_after_receipt": _batch_best_before_receipt,
+    "batchstatuschange_reason_not_empty": lambda: f.BatchStatusChangeFactory(reason=""),
+    "batchstatuschange_changes_status": _status_change_same_status,
+    "drugcheck_method_valid": lambda: f.DrugCheckFactory(method="taste"),
+    "drugcheck_sample_mg_not_negative": lambda: f.DrugCheckFactory(sample_mg=Decimal("-1.000")),
+    "finding_one_per_compound_per_check": _duplicate_finding,
+    "finding_result_valid": lambda: f.FindingFactory(result="maybe"),
+    "finding_concentration_pct_range": lambda: f.FindingFactory(concentration_pct=Decimal("100.500")),
+    # distributions
+    "account_kind_valid": lambda: Account.objects.create(kind="bank"),
+    "account_group_iff_group_kind": lambda: Account.objects.create(kind=Account.Kind.GROUP, group=None),
+    "account_one_per_system_kind": _duplicate_system_account,
+    "ledgerentry_grams_positive": lambda: _entry(grams=Decimal("0.000")),
+    "ledgerentry_accounts_differ": lambda: _entry(to_account=Account.objects.get_or_create(kind=Account.Kind.CENTRAL, group=None)[0]),
+    "ledgerentry_kind_valid": lambda: _entry(kind="gift"),
+    "ledgerentry_member_iff_distribution": lambda: _entry(kind=LedgerEntry.Kind.DISTRIBUTION, member=None),
+    "ledgerentry_reverses_iff_reversal": lambda: _entry(kind=LedgerEntry.Kind.REVERSAL, reverses=None, reason="x"),
+    "ledgerentry_reason_required": lambda: _entry(kind=LedgerEntry.Kind.ADJUSTMENT, reason=""),
+    "ledgerentry_idempotency_key_not_empty": lambda: _entry(idempotency_key=""),
+    "ledgerentry_chain_seq_unique": _duplicate_chain_seq,
+    "ledgerentry_reverses_key": _reversal_twice,
+    "balance_one_per_account_batch": _duplicate_balance,
+    "balance_internal_not_negative": lambda: f.BalanceFactory(grams=Decimal("-0.001"), internal=True),
+    "allowancepolicy_window_positive": lambda: f.AllowancePolicyFactory(window_days=0),
+    "allowancepolicy_max_grams_positive": lambda: f.AllowancePolicyFactory(max_grams=Decimal("0.000")),
+    "allowancepolicy_one_default_per_substance": _duplicate_policy,
+    "allowancepolicy_one_per_group_substance": _duplicate_group_policy,
+    "allowanceoverride_max_grams_positive": lambda: f.AllowanceOverrideFactory(max_grams=Decimal("0.000")),
+    "allowanceoverride_valid_period": _override_period_backwards,
+    "allowanceoverride_second_coordinator": _self_approved_override,
+    "allowanceoverride_reason_valid": lambda: f.AllowanceOverrideFactory(reason="bored"),
+    # audit
+    "audit_chainhead_single_row": _chain_head_second_row,
+    "audit_record_seq_positive": lambda: f.AuditRecordFactory(seq=0),
+    "audit_record_action_not_empty": lambda: f.AuditRecordFactory(action=""),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_database_refuses_a_row_that_breaks(name):
+    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+        CASES[name]()
+    message = str(excinfo.value)
+    # Both databases name a violated CHECK constraint; SQLite names a UNIQUE one by columns,
+    # and the one-to-one "reverses" key is named by Django, not by us.
+    if name == "ledgerentry_reverses_key":
+        assert "reverses" in message
+    elif message.startswith("CHECK constraint failed") or connection.vendor == "postgresql":
+        assert name in message
+
+
+def _named_constraints():
+    names = set()
+    for model in apps.get_models():
+        if model._meta.app_label in PROJECT_APPS:
+            names |= {c.name for c in model._meta.constraints}
+    return names
+
+
+def test_every_named_constraint_has_a_case():
+    missing = _named_constraints() - set(CASES) - {"ledgerentry_reverses_key"}
+    assert not missing, f"constraints without a test case: {sorted(missing)}"
+
+
+@pytest.mark.django_db
+def test_a_valid_member_row_is_accepted():
+    # The cases above fail for the reason they name, not because every row is refused.
+    assert f.MemberFactory().status == Member.Status.ACTIVE
