@@ -1,0 +1,17 @@
+"""The desk's pages inside the admin: same login, same look, the admin's CSRF protection."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.urls import path
+
+from distributions.desk import views
+
+
+def admin_urls(site) -> list:
+    return [
+        path("desk/", site.admin_view(partial(views.desk, site=site)), name="distributions_desk"),
+        path("desk/record/", site.admin_view(partial(views.record, site=site)), name="distributions_desk_record"),
+        path("desk/undo/", site.admin_view(partial(views.undo, site=site)), name="distributions_desk_undo"),
+    ]

@@ -1,0 +1,208 @@
+"""Desk views: look up a member, record a distribution, undo the last one.
+
+Member codes travel only in POST bodies, never in URLs, so they stay out of access logs and
+browser history. Every page is ``never_cache``: a shared tablet's back button must not show the
+previous member's allowance. After a recorded distribution or an undo the browser is redirected
+(post/redirect/get) to a fresh form; the last distribution's id is kept in the session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from compassionclub.errors import ServiceError
+from distributions import services
+from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, LookupForm, UndoForm
+from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
+from distributions.models import LedgerEntry
+from distributions.selectors import group_stock
+from members.models import Member
+from members.scoping import scope_queryset
+
+PERMISSION = "distributions.record_distribution"
+SESSION_LAST_ENTRY = "desk_last_entry_id"
+
+
+@dataclass(frozen=True)
+class SubstanceRow:
+    """One substance on the member panel: the allowance and the batches on offer."""
+
+    allowance: SubstanceAllowance
+    batches: list
+
+
+def _require_desk_permission(request: HttpRequest) -> None:
+    if not request.user.has_perm(PERMISSION):
+        raise PermissionDenied("The distribution desk is for coordinators.")
+
+
+def find_member(user, code: str) -> Member | None:
+    """The member with ``code`` if ``user`` may see them; a member of another group is not
+    found, exactly like an unknown code, so the desk never reveals that a code exists."""
+    members = scope_queryset(Member.objects.select_related("group"), user, "group")
+    return members.filter(code=code).first()
+
+
+def _member_panel(member: Member) -> tuple[Eligibility, list[SubstanceRow]]:
+    eligibility = check_eligibility(member)
+    by_substance: dict[int, list] = {}
+    for batch in group_stock(member.group):
+        by_substance.setdefault(batch.substance_id, []).append(batch)
+    rows = [
+        SubstanceRow(allowance=allowance, batches=by_substance.get(substance_id, []))
+        for substance_id, allowance in sorted(
+            eligibility.allowances.items(), key=lambda item: item[1].substance_name
+        )
+    ]
+    return eligibility, rows
+
+
+def _last_entry(request: HttpRequest) -> LedgerEntry | None:
+    entry_id = request.session.get(SESSION_LAST_ENTRY)
+    if not entry_id:
+        return None
+    entries = scope_queryset(
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related(
+            "batch__substance", "member", "recorded_by", "reversed_by"
+        ),
+        request.user,
+        "member__group",
+    )
+    return entries.filter(pk=entry_id).first()
+
+
+def _render(
+    request: HttpRequest,
+    site,
+    *,
+    lookup_form: LookupForm,
+    member: Member | None = None,
+    distribution_form: DistributionForm | None = None,
+    undo_form: UndoForm | None = None,
+) -> HttpResponse:
+    context = {
+        **site.each_context(request),
+        "title": "Distribution desk",
+        "lookup_form": lookup_form,
+        "member": member,
+        "distribution_form": distribution_form,
+        "last_entry": _last_entry(request),
+        "undo_form": undo_form or UndoForm(),
+    }
+    if member is not None:
+        context["eligibility"], context["substance_rows"] = _member_panel(member)
+        offered = [str(batch.pk) for row in context["substance_rows"] for batch in row.batches]
+        if distribution_form is not None and distribution_form.is_bound:
+            chosen = str(distribution_form.data.get("batch", ""))
+        else:
+            chosen = offered[0] if len(offered) == 1 else ""
+        context["chosen_batch_id"] = chosen
+        context["focus"] = _focus(distribution_form, chosen if chosen in offered else "")
+    return render(request, "desk/desk.html", context)
+
+
+def _focus(form: DistributionForm | None, chosen_batch_id: str) -> str:
+    """Where the cursor goes, so the next keystroke is the useful one."""
+    if form is not None and form.is_bound and "batch" in form.errors:
+        return "batch-chosen" if chosen_batch_id else "batch"
+    return "grams" if chosen_batch_id else "batch"
+
+
+def _fresh_distribution_form(member: Member) -> DistributionForm:
+    # The key is made when the form is rendered, so every resubmission of this one form
+    # (a double click, a retry after a dropped connection) carries the same key and records once.
+    return DistributionForm(initial={"code": member.code, "idempotency_key": uuid.uuid4()})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def desk(request: HttpRequest, site) -> HttpResponse:
+    """GET: an empty lookup form. POST: look the member up and show the panel."""
+    _require_desk_permission(request)
+    if request.method == "GET":
+        return _render(request, site, lookup_form=LookupForm())
+    lookup_form = LookupForm(request.POST)
+    if not lookup_form.is_valid():
+        return _render(request, site, lookup_form=lookup_form)
+    member = find_member(request.user, lookup_form.cleaned_data["code"])
+    if member is None:
+        lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+        return _render(request, site, lookup_form=lookup_form)
+    return _render(
+        request,
+        site,
+        lookup_form=LookupForm(),
+        member=member,
+        distribution_form=_fresh_distribution_form(member),
+    )
+
+
+@never_cache
+@require_POST
+def record(request: HttpRequest, site) -> HttpResponse:
+    _require_desk_permission(request)
+    lookup_form = LookupForm({"code": request.POST.get("code", "")})
+    if not lookup_form.is_valid():
+        return _render(request, site, lookup_form=lookup_form)
+    member = find_member(request.user, lookup_form.cleaned_data["code"])
+    if member is None:
+        lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+        return _render(request, site, lookup_form=lookup_form)
+    form = DistributionForm(request.POST)
+    if not form.is_valid():
+        return _render(request, site, lookup_form=LookupForm(), member=member, distribution_form=form)
+    key = str(form.cleaned_data["idempotency_key"])
+    already = LedgerEntry.objects.filter(idempotency_key=key).exists()
+    try:
+        entry = services.distribution_record(
+            member=member,
+            batch=form.cleaned_data["batch"],
+            grams=form.cleaned_data["grams"],
+            by=request.user,
+            idempotency_key=key,
+        )
+    except ServiceError as error:
+        form.add_service_error(error)
+        return _render(request, site, lookup_form=LookupForm(), member=member, distribution_form=form)
+    request.session[SESSION_LAST_ENTRY] = entry.pk
+    if already:
+        messages.info(request, "This form was already recorded; it was not recorded twice.")
+    else:
+        messages.success(request, f"Recorded {entry.grams} g of {entry.batch.substance}. Next member, please.")
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+
+
+@never_cache
+@require_POST
+def undo(request: HttpRequest, site) -> HttpResponse:
+    _require_desk_permission(request)
+    form = UndoForm(request.POST)
+    entry = None
+    if form.is_valid():
+        entry = scope_queryset(
+            LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related("batch__substance", "member"),
+            request.user,
+            "member__group",
+        ).filter(pk=form.cleaned_data["entry"]).first()
+        if entry is None:
+            form.add_error(None, "That distribution was not found.")
+    if entry is not None:
+        try:
+            services.entry_reverse(entry=entry, reason=form.cleaned_data["reason"], by=request.user)
+        except ServiceError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({form.cleaned_data['reason'].lower()})."
+            )
+            return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _render(request, site, lookup_form=LookupForm(), undo_form=form)

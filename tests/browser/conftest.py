@@ -1,0 +1,127 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against a live server.
+
+Chromium is never downloaded: ``/usr/bin/chromium`` (``apt-get install chromium``) is
+required. Without it these tests fail with a message saying so, unless SKIP_BROWSER_TESTS=1
+is set on purpose. Screenshots of every step are kept under ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test's thread; the test still talks to
+# the database synchronously, which Django refuses inside a running loop unless told.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.access(CHROMIUM, os.X_OK):
+        message = (
+            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium "
+            "(apt-get install chromium). Set SKIP_BROWSER_TESTS=1 to skip them on purpose."
+        )
+        if os.environ.get("SKIP_BROWSER_TESTS") == "1":
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Shots:
+    """Numbered screenshots of one test's steps."""
+
+    def __init__(self, test_name: str) -> None:
+        self.folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()
+        self.count = 0
+
+    def __call__(self, page, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request) -> Shots:
+    return Shots(request.node.name)
+
+
+def _open_context(chromium, *, java_script_enabled: bool = True):
+    # A tablet in landscape: the desk is used on one at the drop-in.
+    context = chromium.new_context(
+        viewport={"width": 1180, "height": 820},
+        has_touch=True,
+        java_script_enabled=java_script_enabled,
+        locale="en-CA",
+        timezone_id="America/Vancouver",
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+class CspWatch:
+    """Collects every Content-Security-Policy violation the page reports."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on(
+            "console",
+            lambda msg: self.violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+
+
+@pytest.fixture
+def csp_watch() -> CspWatch:
+    return CspWatch()
+
+
+@pytest.fixture
+def page(chromium, csp_watch):
+    context = _open_context(chromium)
+    page = context.new_page()
+    csp_watch.attach(page)
+    yield page
+    context.close()
+    assert csp_watch.violations == [], f"Content-Security-Policy violations: {csp_watch.violations}"
+
+
+@pytest.fixture
+def page_without_js(chromium):
+    context = _open_context(chromium, java_script_enabled=False)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def admin_login(page, live_server, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/desk/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/admin/desk/")
