@@ -1,0 +1,248 @@
+"""check_eligibility: membership reasons, rolling windows to the second, renewal day, time zone,
+several substances, group and override policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from distributions.eligibility import check_eligibility
+from distributions.models import Account, LedgerEntry
+from members.models import Member
+from tests import factories as f
+
+VANCOUVER = ZoneInfo("America/Vancouver")
+T0 = dt.datetime(2025, 3, 12, 15, 30, 0, tzinfo=VANCOUVER)
+
+
+@pytest.fixture
+def heroin(db):
+    return f.SubstanceFactory(name="heroin")
+
+
+@pytest.fixture
+def cocaine(db):
+    return f.SubstanceFactory(name="cocaine")
+
+
+@pytest.fixture
+def member(group_a, alice):
+    return f.MemberFactory(
+        group=group_a,
+        enrolled_on=dt.date(2025, 1, 1),
+        renewal_due=dt.date(2025, 12, 31),
+        consent_given_at=dt.datetime(2025, 1, 1, 10, tzinfo=VANCOUVER),
+        created_by=alice,
+    )
+
+
+def hand_out(member, substance, grams: str, at: dt.datetime) -> LedgerEntry:
+    store = f.AccountFactory(kind=Account.Kind.GROUP, group=member.group)
+    members_account, _ = Account.objects.get_or_create(kind=Account.Kind.MEMBERS, group=None)
+    batch = f.BatchFactory(substance=substance, status="released")
+    return f.LedgerEntryFactory(
+        kind=LedgerEntry.Kind.DISTRIBUTION,
+        batch=batch,
+        from_account=store,
+        to_account=members_account,
+        member=member,
+        grams=Decimal(grams),
+        occurred_at=at,
+    )
+
+
+def test_an_active_member_with_nothing_handed_out_has_the_default_allowance(member, heroin, cocaine):
+    result = check_eligibility(member, at=T0)
+    assert result.eligible is True
+    assert result.reasons == []
+    assert set(result.allowances) == {heroin.pk, cocaine.pk}
+    for allowance in result.allowances.values():
+        assert allowance.limit_grams == Decimal("14.000")
+        assert allowance.window_days == 7
+        assert allowance.source == "programme"
+        assert allowance.remaining_grams == Decimal("14.000")
+        assert allowance.next_frees_at is None
+    assert result.renewal_due == dt.date(2025, 12, 31)
+    assert result.checked_at == T0
+
+
+def test_grams_count_until_the_window_ends_to_the_second(member, heroin):
+    hand_out(member, heroin, "5.000", T0)
+    window_end = T0 + dt.timedelta(days=7)
+
+    just_before = check_eligibility(member, at=window_end - dt.timedelta(seconds=1)).allowances[heroin.pk]
+    assert just_before.used_grams == Decimal("5.000")
+    assert just_before.remaining_grams == Decimal("9.000")
+    assert just_before.next_frees_at == window_end
+    assert just_before.next_frees_grams == Decimal("5.000")
+
+    at_end = check_eligibility(member, at=window_end).allowances[heroin.pk]
+    assert at_end.used_grams == Decimal("0.000")
+    assert at_end.remaining_grams == Decimal("14.000")
+    assert at_end.next_frees_at is None
+
+
+def test_a_distribution_recorded_after_the_moment_asked_does_not_count(member, heroin):
+    hand_out(member, heroin, "5.000", T0)
+    assert check_eligibility(member, at=T0 - dt.timedelta(seconds=1)).allowances[heroin.pk].used_grams == 0
+    assert check_eligibility(member, at=T0).allowances[heroin.pk].used_grams == Decimal("5.000")
+
+
+def test_the_oldest_grams_free_up_first(member, heroin):
+    hand_out(member, heroin, "4.000", T0)
+    hand_out(member, heroin, "6.000", T0 + dt.timedelta(days=2))
+    allowance = check_eligibility(member, at=T0 + dt.timedelta(days=3)).allowances[heroin.pk]
+    assert allowance.used_grams == Decimal("10.000")
+    assert allowance.remaining_grams == Decimal("4.000")
+    assert allowance.next_frees_at == T0 + dt.timedelta(days=7)
+    assert allowance.next_frees_grams == Decimal("4.000")
+
+    later = check_eligibility(member, at=T0 + dt.timedelta(days=7, seconds=1)).allowances[heroin.pk]
+    assert later.used_grams == Decimal("6.000")
+    assert later.next_frees_at == T0 + dt.timedelta(days=9)
+
+
+def test_several_substances_are_counted_separately(member, heroin, cocaine):
+    hand_out(member, heroin, "14.000", T0)
+    hand_out(member, cocaine, "3.500", T0)
+    result = check_eligibility(member, at=T0 + dt.timedelta(hours=1))
+    assert result.allowances[heroin.pk].remaining_grams == Decimal("0.000")
+    assert result.allowances[cocaine.pk].remaining_grams == Decimal("10.500")
+    # Using up one substance does not make the member ineligible for the other.
+    assert result.eligible is True
+
+
+def test_a_reversed_distribution_does_not_count(member, heroin, alice):
+    entry = hand_out(member, heroin, "5.000", T0)
+    f.LedgerEntryFactory(
+        kind=LedgerEntry.Kind.REVERSAL,
+        batch=entry.batch,
+        from_account=entry.to_account,
+        to_account=entry.from_account,
+        grams=entry.grams,
+        reverses=entry,
+        reason="Entered against the wrong member.",
+        occurred_at=T0 + dt.timedelta(minutes=5),
+    )
+    assert check_eligibility(member, at=T0 + dt.timedelta(hours=1)).allowances[heroin.pk].used_grams == 0
+
+
+def test_a_member_may_pick_up_on_the_day_renewal_falls_due_but_not_the_next(member):
+    member.renewal_due = dt.date(2025, 6, 30)
+    last_second = dt.datetime(2025, 6, 30, 23, 59, 59, tzinfo=VANCOUVER)
+    assert check_eligibility(member, at=last_second).eligible is True
+
+    next_day = dt.datetime(2025, 7, 1, 0, 0, 0, tzinfo=VANCOUVER)
+    result = check_eligibility(member, at=next_day)
+    assert result.eligible is False
+    assert [r.code for r in result.reasons] == ["renewal_overdue"]
+    assert "2025-06-30" in result.reasons[0].message
+
+
+def test_renewal_is_judged_on_the_vancouver_date_not_utc(member):
+    member.renewal_due = dt.date(2025, 6, 30)
+    # 2025-07-01 02:00 UTC is still 2025-06-30 19:00 in Vancouver.
+    utc_next_day = dt.datetime(2025, 7, 1, 2, 0, tzinfo=dt.UTC)
+    assert check_eligibility(member, at=utc_next_day).eligible is True
+    # 07:00 UTC is midnight in Vancouver (PDT, UTC-7).
+    assert check_eligibility(member, at=dt.datetime(2025, 7, 1, 7, 0, tzinfo=dt.UTC)).eligible is False
+
+
+def test_the_window_spans_a_daylight_saving_change_in_real_seconds(member, heroin):
+    # Clocks went forward in Vancouver on 2025-03-09; the window is 7 x 24 hours regardless.
+    before_change = dt.datetime(2025, 3, 8, 12, 0, tzinfo=VANCOUVER)
+    hand_out(member, heroin, "2.000", before_change)
+    allowance = check_eligibility(member, at=before_change + dt.timedelta(days=1)).allowances[heroin.pk]
+    # 12:00 PST is 20:00 UTC; seven real days later it is 13:00 PDT, still 20:00 UTC.
+    assert allowance.next_frees_at.astimezone(VANCOUVER).hour == 13
+    # Seven days of wall clock (12:00 PDT) is an hour short of seven real days: still counted.
+    wall_clock_week = before_change + dt.timedelta(days=7)
+    assert check_eligibility(member, at=wall_clock_week).allowances[heroin.pk].used_grams == Decimal("2.000")
+    assert allowance.next_frees_at.astimezone(dt.UTC) == dt.datetime(2025, 3, 15, 20, 0, tzinfo=dt.UTC)
+
+
+def test_every_reason_is_listed_not_just_the_first(member, group_a):
+    member.status = Member.Status.SUSPENDED
+    member.renewal_due = dt.date(2025, 1, 31)
+    group_a.is_active = False
+    group_a.save()
+    member.group = group_a
+    result = check_eligibility(member, at=T0)
+    assert result.eligible is False
+    assert [r.code for r in result.reasons] == ["member_not_active", "renewal_overdue", "group_inactive"]
+    assert all(r.message for r in result.reasons)
+
+
+def test_a_withdrawn_member_is_not_eligible(member):
+    member.status = Member.Status.WITHDRAWN
+    assert [r.code for r in check_eligibility(member, at=T0).reasons] == ["member_not_active"]
+
+
+def test_consent_given_after_the_moment_asked_does_not_count(member):
+    member.consent_given_at = T0 + dt.timedelta(minutes=1)
+    assert [r.code for r in check_eligibility(member, at=T0).reasons] == ["no_consent"]
+
+
+def test_a_stricter_group_policy_applies_to_its_members_only(member, heroin, group_b, bob):
+    f.AllowancePolicyFactory(substance=heroin, group=None, max_grams=Decimal("14.000"), window_days=7)
+    f.AllowancePolicyFactory(substance=heroin, group=member.group, max_grams=Decimal("7.000"), window_days=7)
+    hand_out(member, heroin, "5.000", T0)
+    allowance = check_eligibility(member, at=T0 + dt.timedelta(hours=1)).allowances[heroin.pk]
+    assert (allowance.limit_grams, allowance.source, allowance.remaining_grams) == (
+        Decimal("7.000"), "group", Decimal("2.000")
+    )
+    other = f.MemberFactory(group=group_b, created_by=bob)
+    assert check_eligibility(other, at=T0).allowances[heroin.pk].limit_grams == Decimal("14.000")
+
+
+def test_a_longer_group_window_keeps_grams_counted_longer(member, heroin):
+    f.AllowancePolicyFactory(substance=heroin, group=member.group, max_grams=Decimal("14.000"), window_days=14)
+    hand_out(member, heroin, "5.000", T0)
+    allowance = check_eligibility(member, at=T0 + dt.timedelta(days=10)).allowances[heroin.pk]
+    assert allowance.used_grams == Decimal("5.000")
+    assert allowance.next_frees_at == T0 + dt.timedelta(days=14)
+
+
+def test_a_group_policy_looser_than_the_programme_is_ignored(member, heroin):
+    f.AllowancePolicyFactory(substance=heroin, group=None, max_grams=Decimal("10.000"), window_days=7)
+    f.AllowancePolicyFactory(substance=heroin, group=member.group, max_grams=Decimal("12.000"), window_days=7)
+    allowance = check_eligibility(member, at=T0).allowances[heroin.pk]
+    assert (allowance.limit_grams, allowance.source) == (Decimal("10.000"), "programme")
+
+
+def test_an_override_approved_by_a_second_coordinator_raises_the_limit_while_valid(member, heroin, alice, carol):
+    f.AllowanceOverrideFactory(
+        member=member,
+        substance=heroin,
+        max_grams=Decimal("21.000"),
+        valid_from=T0,
+        valid_until=T0 + dt.timedelta(days=7),
+        requested_by=alice,
+        approved_by=carol,
+    )
+    hand_out(member, heroin, "14.000", T0 + dt.timedelta(minutes=1))
+    during = check_eligibility(member, at=T0 + dt.timedelta(hours=1)).allowances[heroin.pk]
+    assert (during.limit_grams, during.source, during.remaining_grams) == (
+        Decimal("21.000"), "override", Decimal("7.000")
+    )
+    after = check_eligibility(member, at=T0 + dt.timedelta(days=7)).allowances[heroin.pk]
+    assert (after.limit_grams, after.source, after.remaining_grams) == (Decimal("14.000"), "programme", Decimal("0.000"))
+
+
+def test_it_runs_a_constant_number_of_queries(member, heroin, cocaine):
+    member = Member.objects.select_related("group").get(pk=member.pk)
+    hand_out(member, heroin, "1.000", T0)
+    with CaptureQueriesContext(connection) as few:
+        check_eligibility(member, at=T0 + dt.timedelta(hours=1))
+    for i in range(5):
+        hand_out(member, cocaine, "1.000", T0 + dt.timedelta(minutes=i))
+    f.SubstanceFactory(name="methamphetamine")
+    with CaptureQueriesContext(connection) as many:
+        check_eligibility(member, at=T0 + dt.timedelta(hours=1))
+    # substances, policies, overrides, distributions in the longest window
+    assert len(few) == len(many) == 4
