@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
@@ -43,7 +44,7 @@ def record_hash(record: AuditRecord) -> str:
     payload = canonical_json(
         {
             "seq": record.seq,
-            "created_at": record.created_at.astimezone(timezone.UTC).isoformat(),
+            "created_at": record.created_at.astimezone(dt.UTC).isoformat(),
             "actor": record.actor_id,
             "actor_username": record.actor_username,
             "ip_address": record.ip_address,
