@@ -3,15 +3,30 @@
 A double-entry quantity ledger in grams. Every movement of stock is one ``LedgerEntry`` from one
 ``Account`` to another for one batch: intake (supplier → central store), transfer (between the
 central store and group stores), distribution (group store → members), sample (→ lab),
-destruction (→ destroyed), adjustment (either way, with a reason) and reversal (the mirror of
-exactly one earlier entry, at most once). Entries are never updated or deleted; corrections are
-reversals.
+destruction (→ destroyed), adjustment (either way between a store and the supplier account,
+which stands for the world outside the programme, with a reason) and reversal (the mirror of
+exactly one earlier entry, at most once). Entries are never updated or deleted: the model and
+its queryset refuse, and on PostgreSQL a trigger refuses UPDATE and DELETE on the table.
+Corrections are reversals.
 
-``Balance`` holds the running grams per (account, batch), moved by the same transaction that
-writes the entry; the database refuses a negative balance on an internal account (central and
-group stores), and across all accounts each batch sums to zero. Entries are hash-chained
-(``prev_hash`` → ``hash``, appends serialised per chain by ``LedgerChainHead``) so that
-``manage.py verify_ledger`` detects an edit, deletion or insertion made around the application.
+``Balance`` holds the running grams per (account, batch), moved with ``F()`` by the same
+transaction that writes the entry; the database refuses a negative balance on an internal
+account (central and group stores), and across all accounts each batch sums to zero.
+
+Tamper evidence. Entries are hash-chained: each carries ``prev_hash`` and ``hash``, the SHA-256
+of its content and of ``prev_hash``. There is one chain per internal balance: an entry belongs
+to the chain of the (internal account, batch) it takes stock from, or, when it takes stock from
+outside (intake, a positive adjustment, the reversal of a distribution), the one it puts stock
+into. The internal ``Balance`` row is itself the chain head (``last_seq``, ``last_hash``).
+Writers already lock that row before checking the stock, so appends to a chain are serialised
+by the lock they need anyway, no two writers of different balances wait for each other, and
+moving the head costs nothing: it is the same UPDATE that moves the grams. ``chain`` on the
+entry names its head as ``"<account id>.<batch id>"``. ``manage.py verify_ledger`` recomputes
+every chain, compares its end with the head, and recomputes the balances from the entries.
+
+Lock order, for every writer: the member row (distributions only), then the internal balance
+rows it touches in ascending id, then at most one external balance row (updated last), then
+the audit chain head. Nothing is ever locked out of this order, so writers cannot deadlock.
 
 ``AllowancePolicy`` caps grams per member per substance over a rolling window: a programme-wide
 default, optionally a stricter one per group. ``AllowanceOverride`` is an exceptional, logged
@@ -21,6 +36,9 @@ allowance for one member approved by a second coordinator. Writes go through
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,6 +49,7 @@ from members.models import Member, MemberGroup
 from testing_results.models import Batch, Substance
 
 ZERO = Decimal("0.000")
+GENESIS_HASH = "0" * 64
 
 
 class Account(models.Model):
@@ -83,17 +102,6 @@ class AppendOnlyQuerySet(models.QuerySet):
     _raw_delete = delete
 
 
-class LedgerChainHead(models.Model):
-    """The head of one hash chain; locked while appending so the chain never forks."""
-
-    chain = models.CharField(max_length=40, primary_key=True)
-    last_seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default="0" * 64)
-
-    def __str__(self) -> str:
-        return f"{self.chain} @ {self.last_seq}"
-
-
 class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         INTAKE = "intake", "Intake"
@@ -103,6 +111,30 @@ class LedgerEntry(models.Model):
         DESTRUCTION = "destruction", "Destruction"
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
+
+    # Reasons are codes, never free text: they are kept forever, and free text invites
+    # details about people.
+    class AdjustmentReason(models.TextChoices):
+        REWEIGHED = "reweighed", "Re-weighed: the scale shows a different amount"
+        SPILLED = "spilled", "Spilled or lost in handling"
+        COUNT_ERROR = "count_error", "Counting or entry error"
+        FOUND = "found", "Stock found"
+        MOISTURE = "moisture", "Weight lost or gained with moisture"
+
+    class DestructionReason(models.TextChoices):
+        RECALLED = "recalled", "Recalled batch"
+        EXPIRED = "expired", "Past its best-before date"
+        DAMAGED = "damaged", "Damaged or contaminated"
+        RETURNED = "returned", "Handed back and not reusable"
+
+    class ReversalReason(models.TextChoices):
+        ENTERED_BY_MISTAKE = "entered_by_mistake", "Entered by mistake"
+        WRONG_GRAMS = "wrong_grams", "Wrong grams"
+        WRONG_BATCH = "wrong_batch", "Wrong batch"
+        WRONG_MEMBER = "wrong_member", "Wrong member code"
+        WRONG_STORE = "wrong_store", "Sent to the wrong store"
+        NOT_HANDED_OVER = "not_handed_over", "Not handed over"
+        DUPLICATE = "duplicate", "Recorded twice"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="ledger_entries")
@@ -120,7 +152,8 @@ class LedgerEntry(models.Model):
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
-    chain = models.CharField(max_length=40, default="main")
+    # The chain this entry extends, "<account id>.<batch id>" of its head Balance row.
+    chain = models.CharField(max_length=40)
     chain_seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
@@ -177,6 +210,33 @@ class LedgerEntry(models.Model):
     def delete(self, *args, **kwargs):
         raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
 
+    def compute_hash(self) -> str:
+        """SHA-256 of everything the entry says, and of the hash of the entry before it."""
+        payload = {
+            "kind": self.kind,
+            "batch": self.batch_id,
+            "from": self.from_account_id,
+            "to": self.to_account_id,
+            "grams": f"{Decimal(self.grams):.3f}",
+            "member": self.member_id,
+            "recorded_by": self.recorded_by_id,
+            "recorded_at": self.recorded_at.astimezone(dt.UTC).isoformat(),
+            "occurred_at": self.occurred_at.astimezone(dt.UTC).isoformat(),
+            "idempotency_key": self.idempotency_key,
+            "reason": self.reason,
+            "reverses": self.reverses_id,
+            "chain": self.chain,
+            "chain_seq": self.chain_seq,
+            "prev_hash": self.prev_hash,
+        }
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain_name(account_id: int, batch_id: int) -> str:
+    """The name of the chain whose head is the balance of ``account_id`` for ``batch_id``."""
+    return f"{account_id}.{batch_id}"
+
 
 class Balance(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
@@ -184,6 +244,9 @@ class Balance(models.Model):
     grams = models.DecimalField(max_digits=14, decimal_places=3, default=ZERO)
     # Copied from the account so the database itself can refuse an internal overdraw.
     internal = models.BooleanField()
+    # Head of this balance's hash chain (internal balances only; see the module docstring).
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
     class Meta:
         ordering = ["account", "batch"]

@@ -1,0 +1,91 @@
+"""Reads of the stock ledger that take more than one queryset.
+
+Every function here is a read; writes go through ``distributions.services``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
+
+from distributions.models import ZERO, Account, Balance, LedgerEntry
+from members.models import MemberGroup
+from members.scoping import coordinated_group_ids, sees_all_groups
+from testing_results.models import Batch, Substance
+
+
+def balance_of(account: Account, batch: Batch) -> Decimal:
+    """Grams ``account`` holds of ``batch`` (0.000 when it never held any)."""
+    grams = Balance.objects.filter(account=account, batch=batch).values_list("grams", flat=True).first()
+    return ZERO if grams is None else Decimal(grams).quantize(Decimal("0.001"))
+
+
+def group_stock(group: MemberGroup, substance: Substance | None = None) -> QuerySet[Batch]:
+    """Released batches the group's store holds, soonest best-before first.
+
+    Each batch carries ``group_grams``, the grams in the group's store. One query.
+    """
+    store_grams = Balance.objects.filter(
+        account__kind=Account.Kind.GROUP, account__group=group, batch=OuterRef("pk")
+    ).values("grams")[:1]
+    qs = (
+        Batch.objects.filter(
+            status=Batch.Status.RELEASED,
+            balances__account__kind=Account.Kind.GROUP,
+            balances__account__group=group,
+            balances__grams__gt=0,
+        )
+        .annotate(group_grams=Subquery(store_grams))
+        .select_related("substance")
+    )
+    if substance is not None:
+        qs = qs.filter(substance=substance)
+    return qs.order_by(F("best_before").asc(nulls_last=True), "received_on", "id")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    group_short_name: str
+    member_code: str
+    grams: Decimal
+    occurred_at: dt.datetime
+
+
+def batch_recipients(batch: Batch, user) -> list[Recipient]:
+    """Who received ``batch``: one row per distribution that was not reversed.
+
+    Answers "which groups and which member codes received this batch" for a recall, limited to
+    the groups ``user`` may see. Ordered by group, then time. One query.
+    """
+    qs = LedgerEntry.objects.filter(
+        batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True
+    )
+    if not sees_all_groups(user):
+        qs = qs.filter(member__group__in=coordinated_group_ids(user))
+    rows = qs.order_by("member__group__short_name", "occurred_at", "id").values_list(
+        "member__group__short_name", "member__code", "grams", "occurred_at"
+    )
+    return [Recipient(group, code, Decimal(grams).quantize(Decimal("0.001")), at) for group, code, grams, at in rows]
+
+
+def stock_by_group(batch: Batch) -> list[tuple[str, Decimal]]:
+    """Grams of ``batch`` in each store (central first), for recall and destruction screens."""
+    rows = (
+        Balance.objects.filter(batch=batch, internal=True)
+        .exclude(grams=0)
+        .order_by("account__kind", "account__group__short_name")
+        .values_list("account__kind", "account__group__short_name", "grams")
+    )
+    return [
+        ("Central store" if kind == Account.Kind.CENTRAL else short_name, Decimal(grams).quantize(Decimal("0.001")))
+        for kind, short_name, grams in rows
+    ]
+
+
+def distributed_grams(batch: Batch) -> Decimal:
+    """Net grams of ``batch`` handed out to members (distributions minus their reversals)."""
+    total = Balance.objects.filter(batch=batch, account__kind=Account.Kind.MEMBERS).aggregate(total=Sum("grams"))["total"]
+    return ZERO if total is None else Decimal(total).quantize(Decimal("0.001"))

@@ -1,0 +1,44 @@
+"""Building blocks for the ledger tests: released batches with stock where a test needs it."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from distributions import services
+from distributions.models import Account, Balance, LedgerEntry
+from testing_results.models import Batch
+from tests import factories as f
+
+
+def D(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
+def batch_in_central(*, grams="500.000", status=Batch.Status.RELEASED, by=None, **kwargs) -> Batch:
+    """A batch whose intake entry put ``grams`` in the central store."""
+    batch = f.BatchFactory(received_grams=D(grams), status=status, **kwargs)
+    services.intake_record(batch=batch, by=by or batch.created_by)
+    return batch
+
+
+def batch_at_group(group, admin, *, grams="100.000", received="500.000", **kwargs) -> Batch:
+    """A released batch with ``grams`` transferred to ``group``'s store."""
+    batch = batch_in_central(grams=received, by=admin, **kwargs)
+    services.stock_transfer(batch=batch, to_group=group, grams=D(grams), by=admin)
+    return batch
+
+
+def store_grams(batch, group=None) -> Decimal:
+    qs = Balance.objects.filter(batch=batch)
+    qs = qs.filter(account__group=group) if group is not None else qs.filter(account__kind=Account.Kind.CENTRAL)
+    value = qs.values_list("grams", flat=True).first()
+    return D(value or 0)
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def entry_count() -> int:
+    return LedgerEntry.objects.count()
