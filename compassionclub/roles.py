@@ -28,6 +28,7 @@ _EVERYTHING_READABLE = [
     "members.membergroup", "members.member", "members.memberstatuschange",
     "testing_results.compound", "testing_results.substance", "testing_results.batch",
     "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
+    "testing_results.methodcapability",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
 ]
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.add_membergroup", "members.change_membergroup",
         "testing_results.add_compound", "testing_results.change_compound",
         "testing_results.add_substance", "testing_results.change_substance",
+        "testing_results.change_methodcapability",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
         "auth.add_user", "auth.change_user",

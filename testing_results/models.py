@@ -5,8 +5,9 @@ method run: FTIR, mass spectrometry, immunoassay strips), each with ``Finding``s
 ``Compound``s. ``testing_results.rules`` turns those findings into a release assessment; a
 release officer who entered none of the checks may then release the batch. Every status change
 is kept in ``BatchStatusChange``. ``Compound.drug_class`` says which class of adulterant a
-compound belongs to, which is what decides whether a method's "not detected" can rule it out.
-Writes go through ``testing_results.services``.
+compound belongs to; ``MethodCapability`` says, per method and class, whether that method's
+"not detected" rules the class out and whether a result by that method is required, which is
+the data the release rule reads. Writes go through ``testing_results.services``.
 """
 
 from __future__ import annotations
@@ -188,3 +189,43 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.compound}: {self.get_result_display()}"
+
+
+class MethodCapability(models.Model):
+    """Whether a method can rule out a class of compound, and whether its result is required.
+
+    Seeded by a data migration from ``testing_results.rules.DEFAULT_CAPABILITIES``; programme
+    admins may tighten it (stop trusting a method for a class, require another result). The
+    floor in ``testing_results.rules`` cannot be loosened from here: FTIR never rules out
+    fentanyl, nitazenes or benzodiazepines (also a database constraint), and fentanyl and
+    benzodiazepine strips stay required whatever this table says.
+    """
+
+    method = models.CharField(max_length=16, choices=DrugCheck.Method.choices)
+    drug_class = models.CharField(max_length=32, choices=Compound.DrugClass.choices)
+    can_rule_out = models.BooleanField(
+        help_text="A \"not detected\" / negative result by this method rules this class out at dangerous levels."
+    )
+    required = models.BooleanField(
+        default=False, help_text="A batch needs a negative result by this method for this class to be released."
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why (detection limit, cross-reactivity).")
+
+    class Meta:
+        ordering = ["method", "drug_class"]
+        verbose_name = "method capability"
+        verbose_name_plural = "method capabilities"
+        constraints = [
+            models.UniqueConstraint(fields=["method", "drug_class"], name="methodcapability_one_per_method_class"),
+            models.CheckConstraint(
+                condition=~(Q(method="ftir") & Q(drug_class__in=["fentanyl", "nitazene", "benzodiazepine"]) & Q(can_rule_out=True)),
+                name="methodcapability_ftir_never_rules_out_potent_classes",
+            ),
+            models.CheckConstraint(
+                condition=Q(required=False) | Q(can_rule_out=True), name="methodcapability_required_can_rule_out"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        verb = "rules out" if self.can_rule_out else "cannot rule out"
+        return f"{self.get_method_display()} {verb} {self.get_drug_class_display()}"

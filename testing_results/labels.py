@@ -1,0 +1,55 @@
+"""The label text written onto a batch when it is released."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from testing_results.rules import ABSENT, PRESENT, Capabilities, Evidence, Fact, M, class_name, method_name
+
+# Purity is taken from mass spectrometry when it quantified the compound, else from FTIR.
+_PURITY_PREFERENCE = {M.MASS_SPEC: 0, M.FTIR: 1, M.IMMUNOASSAY: 2}
+LABEL_CLASSES = ("fentanyl", "benzodiazepine")
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.normalize():f} %" if value == value.to_integral() else f"{value.quantize(Decimal('0.1'))} %"
+
+
+def _best_measure(facts: list[Fact]) -> Fact | None:
+    quantified = [f for f in facts if f.result in PRESENT and f.concentration_pct is not None]
+    if not quantified:
+        return None
+    # Preferred method first, then the most recent check.
+    return min(quantified, key=lambda f: (_PURITY_PREFERENCE[f.method], -f.performed_at.timestamp(), -f.check_id))
+
+
+def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -> str:
+    facts = evidence.facts
+    expected = [f for f in facts if f.compound_id == evidence.expected_compound_id]
+    best = _best_measure(expected)
+    if best is not None:
+        purity = f"{evidence.expected_compound_name} {_pct(best.concentration_pct)} ({method_name(best.method).lower()})"
+    else:
+        purity = f"{evidence.expected_compound_name} present, not quantified"
+
+    others: dict[int, list[Fact]] = {}
+    for f in facts:
+        if f.compound_id != evidence.expected_compound_id and f.result in PRESENT:
+            others.setdefault(f.compound_id, []).append(f)
+    also = []
+    for found in sorted(others.values(), key=lambda fs: fs[0].compound_name.lower()):
+        measure = _best_measure(found)
+        also.append(f"{found[0].compound_name} {_pct(measure.concentration_pct)}" if measure else found[0].compound_name)
+
+    lines = [
+        f"Batch {evidence.batch_code}: {substance_name}",
+        f"Measured purity: {purity}",
+        f"Also found: {', '.join(also) if also else 'nothing else'}",
+    ]
+    for drug_class in LABEL_CLASSES:
+        methods = sorted(
+            {method_name(f.method) for f in facts
+             if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class)}
+        )
+        lines.append(f"No {class_name(drug_class)} found by: {', '.join(methods) if methods else 'no method that can see them'}")
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""The release rule, in one place.
+
+``assess`` takes what the checks found (``Evidence``) and the capability table and returns every
+blocker, each with a plain-language message; ``testing_results.services`` loads the evidence,
+calls it, and refuses a release unless it comes back empty. Nothing else decides whether a
+batch may go to members.
+
+The rule (DESIGN.md, "testing_results"):
+
+1. at least one check of every method;
+2. the substance's expected active compound confirmed (detected) by FTIR and by mass spectrometry;
+3. no harmful compound detected (or strip positive) by any method, in any check;
+4. every required result present and negative: fentanyl and benzodiazepine strips always, plus
+   whatever programme admins require in ``MethodCapability``. Of several results by one method
+   for one class, the latest decides whether it is "missing or invalid" (a repeated strip after
+   an invalid one counts); a positive anywhere is already rule 3;
+5. fentanyl (and analogues), benzodiazepines and nitazenes ruled out, i.e. reported absent by a
+   method that can see them at the levels that kill. FTIR's detection limit is about 5-10 %,
+   so its "not detected" never counts for these classes, whatever the table says;
+6. every compound on the watch list (a public drug alert) ruled out the same way, compound by
+   compound (a strip covers its whole class, a spectrum only the compound it reports);
+7. the releasing user entered none of the checks (two-person rule).
+
+Programme admins tighten the rule in ``MethodCapability``; the floor below (``FTIR_BLIND``,
+``REQUIRED_FLOOR``, ``MUST_RULE_OUT``) is code and cannot be loosened from the admin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from testing_results.models import Compound, DrugCheck, Finding
+
+M = DrugCheck.Method
+D = Compound.DrugClass
+R = Finding.Result
+
+FTIR_BLIND = frozenset({D.FENTANYL, D.NITAZENE, D.BENZODIAZEPINE})
+REQUIRED_FLOOR = frozenset({(M.IMMUNOASSAY, D.FENTANYL), (M.IMMUNOASSAY, D.BENZODIAZEPINE)})
+MUST_RULE_OUT = (D.FENTANYL, D.BENZODIAZEPINE, D.NITAZENE)
+
+ABSENT = frozenset({R.NOT_DETECTED, R.NEGATIVE})
+PRESENT = frozenset({R.DETECTED, R.POSITIVE})
+RESULTS_FOR_METHOD = {
+    M.FTIR: frozenset({R.DETECTED, R.NOT_DETECTED}),
+    M.MASS_SPEC: frozenset({R.DETECTED, R.NOT_DETECTED}),
+    M.IMMUNOASSAY: frozenset({R.POSITIVE, R.NEGATIVE, R.INVALID}),
+}
+
+# (method, class) -> (can_rule_out, required, note). Seeded into MethodCapability by migration
+# 0003; a (method, class) pair missing from the table cannot rule anything out.
+DEFAULT_CAPABILITIES: dict[tuple[str, str], tuple[bool, bool, str]] = {
+    **{
+        (M.FTIR, c): (c not in FTIR_BLIND and c != D.ALPHA2_AGONIST, False,
+                      "FTIR sees about 5-10 % and up: too coarse for compounds that kill at traces.")
+        for c in D.values
+    },
+    **{(M.MASS_SPEC, c): (True, False, "Mass spectrometry quantifies down to traces.") for c in D.values},
+    **{
+        (M.IMMUNOASSAY, c): (
+            c in {D.FENTANYL, D.BENZODIAZEPINE, D.NITAZENE, D.XYLAZINE},
+            (M.IMMUNOASSAY, c) in REQUIRED_FLOOR,
+            "A strip only answers for the class it is made for.",
+        )
+        for c in D.values
+    },
+}
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    releasable: bool
+    blockers: list[Blocker]
+
+    @property
+    def codes(self) -> list[str]:
+        return [b.code for b in self.blockers]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One finding with what the rule needs about its check and compound."""
+
+    check_id: int
+    method: str
+    performed_at: dt.datetime
+    performed_by_id: int
+    compound_id: int
+    compound_name: str
+    category: str
+    drug_class: str
+    result: str
+    concentration_pct: Decimal | None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    can_rule_out: frozenset[tuple[str, str]]
+    required: frozenset[tuple[str, str]]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, bool, bool]]) -> Capabilities:
+        rows = list(rows)
+        can = {(m, c) for m, c, ok, _req in rows if ok and not (m == M.FTIR and c in FTIR_BLIND)}
+        required = {(m, c) for m, c, _ok, req in rows if req} | set(REQUIRED_FLOOR)
+        return cls(frozenset(can), frozenset(required))
+
+    def rules_out(self, method: str, drug_class: str) -> bool:
+        return (method, drug_class) in self.can_rule_out
+
+
+@dataclass(frozen=True)
+class WatchedCompound:
+    id: int
+    name: str
+    drug_class: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    batch_code: str
+    expected_compound_id: int
+    expected_compound_name: str
+    facts: list[Fact]
+    watch_list: list[WatchedCompound] = field(default_factory=list)
+    checked_methods: frozenset[str] = frozenset()
+    checkers: frozenset[int] = frozenset()
+
+
+def method_name(method: str) -> str:
+    """The method's name mid-sentence: "FTIR spectrometry", "mass spectrometry"."""
+    label = str(M(method).label)
+    return label if label.startswith("FTIR") else label[0].lower() + label[1:]
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def class_name(drug_class: str) -> str:
+    return {
+        D.FENTANYL: "fentanyl or its analogues",
+        D.BENZODIAZEPINE: "benzodiazepines",
+        D.NITAZENE: "nitazenes",
+    }.get(drug_class, str(D(drug_class).label).lower())
+
+
+def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capabilities) -> bool:
+    """Does this finding show ``compound`` absent at dangerous levels? A strip answers for its
+    whole class; a spectrum only for the compound it names."""
+    if fact.result not in ABSENT or not caps.rules_out(fact.method, drug_class):
+        return False
+    if fact.method == M.IMMUNOASSAY:
+        return fact.drug_class == drug_class
+    return fact.compound_id == compound_id
+
+
+def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None = None) -> Assessment:
+    blockers: list[Blocker] = []
+    facts = evidence.facts
+
+    # 1. every method
+    for method in M.values:
+        if method not in evidence.checked_methods:
+            blockers.append(Blocker("method_missing", f"No {method_name(method)} check has been recorded."))
+
+    # 2. the expected compound confirmed by FTIR and by mass spectrometry
+    for method in (M.FTIR, M.MASS_SPEC):
+        confirmed = any(
+            f.method == method and f.compound_id == evidence.expected_compound_id and f.result == R.DETECTED
+            for f in facts
+        )
+        if not confirmed:
+            blockers.append(Blocker(
+                "expected_not_confirmed",
+                f"{_cap(method_name(method))} has not confirmed the expected compound, {evidence.expected_compound_name}.",
+            ))
+
+    # 3. no harmful compound detected anywhere
+    harmful: dict[int, tuple[str, list[str]]] = {}
+    for f in facts:
+        if f.category == Compound.Category.HARMFUL and f.result in PRESENT:
+            name, methods = harmful.setdefault(f.compound_id, (f.compound_name, []))
+            if method_name(f.method) not in methods:
+                methods.append(method_name(f.method))
+    for name, methods in sorted(harmful.values()):
+        blockers.append(Blocker(
+            "harmful_detected",
+            f"{name} was found ({', '.join(methods)}). A batch with a harmful compound is never released.",
+        ))
+
+    # 4. required results present, and the latest of each one valid
+    for method, drug_class in sorted(caps.required):
+        results = sorted(
+            (f for f in facts if f.method == method and f.drug_class == drug_class),
+            key=lambda f: (f.performed_at, f.check_id),
+        )
+        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if method == M.IMMUNOASSAY else f"{method_name(method)} result for {class_name(drug_class)}"
+        if not results:
+            code = "strip_missing" if method == M.IMMUNOASSAY else "result_missing"
+            blockers.append(Blocker(code, f"There is no {what}; one is required before release."))
+        elif results[-1].result == R.INVALID:
+            blockers.append(Blocker(
+                "strip_invalid",
+                f"The latest {what} is invalid. An invalid strip is not a negative: repeat the strip.",
+            ))
+
+    # 5. the potent classes ruled out by a method that can see them
+    for drug_class in MUST_RULE_OUT:
+        class_facts = [f for f in facts if f.drug_class == drug_class and f.result in ABSENT]
+        if any(caps.rules_out(f.method, drug_class) for f in class_facts):
+            continue
+        if any(f.method == M.FTIR for f in class_facts):
+            message = (
+                f"Only FTIR reported {class_name(drug_class)} as not detected. FTIR cannot see them below "
+                "about 5-10 %, so that does not rule them out: mass spectrometry or a strip must."
+            )
+        else:
+            message = f"Nothing has ruled out {class_name(drug_class)}: mass spectrometry or a strip must report them absent."
+        blockers.append(Blocker("class_not_ruled_out", message))
+
+    # 6. the watch list, compound by compound
+    for watched in evidence.watch_list:
+        if watched.id in harmful:
+            continue  # already blocked by rule 3
+        if not any(rules_out_compound(f, watched.id, watched.drug_class, caps) for f in facts):
+            blockers.append(Blocker(
+                "watch_list_not_ruled_out",
+                f"{watched.name} is on the watch list and no check that can see it reported it absent.",
+            ))
+
+    # 7. two-person rule
+    if releasing_user_id is not None and releasing_user_id in evidence.checkers:
+        blockers.append(Blocker(
+            "checker_cannot_release",
+            "You entered checks for this batch; another release officer must release it (two-person rule).",
+        ))
+
+    return Assessment(releasable=not blockers, blockers=blockers)
+
+
+def could_rule_out(facts: Iterable[Fact], compound_id: int, drug_class: str, caps: Capabilities) -> bool:
+    """For the watch list: did these checks show ``compound`` absent, and never present?"""
+    facts = list(facts)
+    if any(f.compound_id == compound_id and f.result in PRESENT for f in facts):
+        return False
+    return any(rules_out_compound(f, compound_id, drug_class, caps) for f in facts)

@@ -1,0 +1,436 @@
+"""Writes for drug checking and batch release (DESIGN.md, "Core operations").
+
+Every function is one transaction with its audit record; a refusal raises ``ServiceError`` and
+stores nothing. Batch status changes lock the batch row and then move it with a conditional
+update (``filter(status=expected).update(...)``), so of two officers acting at once exactly one
+succeeds. Release and the watch list also lock the substance rows (release its own, the watch
+list all of them, always before any batch row): a compound being put on the watch list and a
+batch being released therefore cannot interleave, and a released batch is never one the watch
+list would have held.
+
+Stock movements are not written here: ``batch_received`` and ``check_recorded`` (see
+``testing_results.signals``) are sent inside the transaction and ``distributions`` writes the
+ledger entries in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from compassionclub.audit.services import audit_log
+from compassionclub.errors import ServiceError
+from testing_results import selectors
+from testing_results.labels import label_text
+from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, MethodCapability, Substance
+from testing_results.rules import (
+    FTIR_BLIND,
+    PRESENT,
+    REQUIRED_FLOOR,
+    RESULTS_FOR_METHOD,
+    Assessment,
+    Blocker,
+    assess,
+    could_rule_out,
+    method_name,
+)
+from testing_results.signals import batch_received, check_recorded
+
+__all__ = [
+    "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
+    "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
+    "check_attach_report", "check_record", "compound_watch_list", "method_capability_set",
+]
+
+S = Batch.Status
+LAB_REPORT_MAX_BYTES = 10 * 1024 * 1024
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MG = Decimal("0.001")
+
+# action -> (statuses it may start from, status it leads to). DESIGN.md: quarantined → released |
+# rejected; released → on_hold → released | recalled; released → recalled.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "release": (frozenset({S.QUARANTINED, S.ON_HOLD}), S.RELEASED),
+    "reject": (frozenset({S.QUARANTINED}), S.REJECTED),
+    "hold": (frozenset({S.RELEASED}), S.ON_HOLD),
+    "recall": (frozenset({S.RELEASED, S.ON_HOLD}), S.RECALLED),
+}
+PAST_TENSE = {"release": "released", "reject": "rejected", "hold": "held", "recall": "recalled"}
+CHECKABLE = frozenset({S.QUARANTINED, S.RELEASED, S.ON_HOLD})
+
+
+def _require(by, perm: str, doing: str) -> None:
+    if by is None or not getattr(by, "is_active", False) or not by.has_perm(perm):
+        raise ServiceError("not_permitted", f"You are not allowed to {doing}.")
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("reason_required", "Give a reason; it is kept with the batch's history.")
+    if len(reason) > 500:
+        raise ServiceError("reason_too_long", "Keep the reason under 500 characters.")
+    return reason
+
+
+# Receiving ---------------------------------------------------------------------------------
+
+def _code_prefix(substance: Substance) -> str:
+    ascii_name = unicodedata.normalize("NFKD", substance.name).encode("ascii", "ignore").decode()
+    letters = re.sub(r"[^A-Za-z]", "", ascii_name).upper()
+    return (letters + "XXX")[:3]
+
+
+def _next_code(substance: Substance, year: int) -> str:
+    """``HER-2026-0001``: substance prefix, year received, sequence within both."""
+    stem = f"{_code_prefix(substance)}-{year}-"
+    last = (
+        Batch.objects.filter(code__startswith=stem)
+        .order_by(Length("code").desc(), "-code")
+        .values_list("code", flat=True)
+        .first()
+    )
+    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{stem}{seq:04d}"
+
+
+def batch_receive(*, substance: Substance, grams: Decimal, received_on: dt.date, by, best_before: dt.date | None = None) -> Batch:
+    """Receive a batch into quarantine and write its intake entry (through ``batch_received``).
+
+    Not durable: a caller loading several batches (``seed_demo``) may wrap it in its own
+    transaction.
+    """
+    _require(by, "testing_results.add_batch", "receive batches")
+    try:
+        grams = Decimal(str(grams)).quantize(MG)
+    except (InvalidOperation, ValueError, TypeError):
+        raise ServiceError("grams_not_a_number", "Grams must be a number.")
+    if grams <= 0:
+        raise ServiceError("grams_not_positive", "A batch must weigh more than 0 g.")
+    if received_on > timezone.localdate():
+        raise ServiceError("received_in_future", "The date received cannot be in the future.")
+    if best_before is not None and best_before < received_on:
+        raise ServiceError("best_before_before_receipt", "Best before cannot be earlier than the date received.")
+
+    with transaction.atomic():
+        # Serialises receipts of one substance on PostgreSQL; the retry covers two substances
+        # whose names share a prefix (and SQLite, where IMMEDIATE already serialises writers).
+        substance = Substance.objects.select_for_update().get(pk=substance.pk)
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    batch = Batch.objects.create(
+                        code=_next_code(substance, received_on.year), substance=substance, received_on=received_on,
+                        received_grams=grams, best_before=best_before, status=S.QUARANTINED,
+                        status_changed_at=timezone.now(), created_by=by,
+                    )
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        audit_log(
+            action="batch.received", actor=by, target=batch,
+            new={"code": batch.code, "substance": substance.name, "grams": grams,
+                 "received_on": received_on, "best_before": best_before},
+        )
+        batch_received.send(sender=Batch, batch=batch, by=by)
+    return batch
+
+
+# Checks ------------------------------------------------------------------------------------
+
+def _clean_findings(method: str, findings: list[dict[str, Any]]) -> list[tuple[Compound, str, Decimal | None]]:
+    if not findings:
+        raise ServiceError("no_findings", "A check needs at least one finding.")
+    allowed = RESULTS_FOR_METHOD[method]
+    cleaned, seen = [], set()
+    for item in findings:
+        compound, result = item.get("compound"), item.get("result")
+        if not isinstance(compound, Compound) or compound.pk is None:
+            raise ServiceError("bad_compound", "Each finding must name a compound from the list.")
+        if compound.pk in seen:
+            raise ServiceError("duplicate_finding", f"{compound.name} is listed twice in this check.")
+        seen.add(compound.pk)
+        if result not in allowed:
+            words = " or ".join(sorted(str(Finding.Result(r).label).lower() for r in allowed))
+            raise ServiceError(
+                "bad_finding_result",
+                f"{method_name(method)} results are {words}; {result!r} for {compound.name} is not one of them.",
+            )
+        pct = item.get("concentration_pct")
+        if pct is not None and pct != "":
+            try:
+                pct = Decimal(str(pct)).quantize(MG)
+            except (InvalidOperation, ValueError):
+                raise ServiceError("bad_concentration", f"The concentration of {compound.name} must be a number.")
+            if not (Decimal("0") <= pct <= Decimal("100")):
+                raise ServiceError("bad_concentration", f"The concentration of {compound.name} must be between 0 and 100 %.")
+            if result not in PRESENT or method == DrugCheck.Method.IMMUNOASSAY:
+                raise ServiceError(
+                    "bad_concentration",
+                    f"A concentration is only given for a compound a spectrum detected ({compound.name}).",
+                )
+        else:
+            pct = None
+        cleaned.append((compound, result, pct))
+    return cleaned
+
+
+def _validate_report(upload: UploadedFile) -> None:
+    name = (getattr(upload, "name", "") or "").lower()
+    if not name.endswith(".pdf"):
+        raise ServiceError("report_not_pdf", "The lab report must be a PDF file (.pdf).")
+    size = getattr(upload, "size", None)
+    if not size:
+        raise ServiceError("report_empty", "The lab report file is empty.")
+    if size > LAB_REPORT_MAX_BYTES:
+        raise ServiceError("report_too_large", f"The lab report is larger than {LAB_REPORT_MAX_BYTES // (1024 * 1024)} MB.")
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(0)
+    if head != b"%PDF-":
+        raise ServiceError("report_not_pdf", "The lab report is not a PDF (its content does not start like one).")
+
+
+def _store_report(upload: UploadedFile) -> str:
+    """Write the file to private storage under a random name; returns the stored name. Done
+    before the transaction (slow I/O) and removed again if the transaction does not commit."""
+    field = DrugCheck._meta.get_field("lab_report")
+    name = field.generate_filename(None, f"{uuid.uuid4().hex}.pdf")
+    return field.storage.save(name, upload, max_length=field.max_length)
+
+
+def _discard_report(name: str) -> None:
+    DrugCheck._meta.get_field("lab_report").storage.delete(name)
+
+
+def check_record(
+    *, batch: Batch, method: str, findings: list[dict[str, Any]], by, sample_mg: Decimal,
+    performed_at: dt.datetime | None = None, lab: str = "", lab_report: UploadedFile | None = None,
+) -> DrugCheck:
+    """Record one check and its findings; the sample it consumed goes to the ledger (through
+    ``check_recorded``). A new harmful finding on a released batch puts it on hold at once.
+
+    Checks may be added to quarantined, released and on-hold batches (a held batch is re-checked
+    before it can be released again), never to rejected or recalled ones. Not durable, so a
+    loader may group several checks in one transaction.
+    """
+    _require(by, "testing_results.add_drugcheck", "record drug checks")
+    if method not in RESULTS_FOR_METHOD:
+        raise ServiceError("bad_method", f"{method!r} is not a drug-checking method (FTIR, mass spectrometry, strip).")
+    cleaned = _clean_findings(method, findings)
+    try:
+        sample_mg = Decimal(str(sample_mg)).quantize(MG)
+    except (InvalidOperation, ValueError, TypeError):
+        raise ServiceError("sample_not_a_number", "The sample used must be a number of milligrams.")
+    if sample_mg < 0:
+        raise ServiceError("sample_negative", "The sample used cannot be negative.")
+    now = timezone.now()
+    performed_at = performed_at or now
+    if performed_at > now + CLOCK_SKEW:
+        raise ServiceError("performed_in_future", "A check cannot have been performed in the future.")
+    lab = (lab or "").strip()
+    if len(lab) > 120:
+        raise ServiceError("lab_too_long", "Keep the lab or instrument under 120 characters.")
+    if lab_report is not None:
+        _validate_report(lab_report)
+
+    stored = _store_report(lab_report) if lab_report is not None else ""
+    try:
+        with transaction.atomic():
+            locked = Batch.objects.select_for_update().select_related("substance").get(pk=batch.pk)
+            if locked.status not in CHECKABLE:
+                raise ServiceError(
+                    "batch_closed", f"Batch {locked.code} is {locked.get_status_display().lower()}; no more checks can be added."
+                )
+            if timezone.localtime(performed_at).date() < locked.received_on:
+                raise ServiceError("performed_before_receipt", "A check cannot predate the batch's receipt.")
+            drug_check = DrugCheck.objects.create(
+                batch=locked, method=method, performed_at=performed_at, performed_by=by, lab=lab,
+                sample_mg=sample_mg, lab_report=stored,
+            )
+            Finding.objects.bulk_create(
+                Finding(drug_check=drug_check, compound=c, result=r, concentration_pct=p) for c, r, p in cleaned
+            )
+            audit_log(
+                action="drug_check.recorded", actor=by, target=drug_check,
+                new={"batch": locked.code, "method": method, "sample_mg": sample_mg, "lab": lab,
+                     "performed_at": performed_at, "lab_report": bool(stored),
+                     "findings": [[c.name, r, p] for c, r, p in cleaned]},
+            )
+            if sample_mg > 0:
+                check_recorded.send(sender=DrugCheck, drug_check=drug_check, by=by)
+            harmful = sorted(c.name for c, r, _ in cleaned if r in PRESENT and c.category == Compound.Category.HARMFUL)
+            if harmful and locked.status == S.RELEASED:
+                _apply(
+                    locked, action="hold", by=by,
+                    reason=f"Put on hold automatically: a new {method_name(method)} check found {', '.join(harmful)}.",
+                )
+    except BaseException:
+        if stored:
+            _discard_report(stored)
+        raise
+    batch.status = locked.status
+    return drug_check
+
+
+def check_attach_report(*, drug_check: DrugCheck, upload: UploadedFile, by) -> DrugCheck:
+    """Attach the lab's PDF to a check that has none yet (a recorded report is never replaced)."""
+    _require(by, "testing_results.add_drugcheck", "attach lab reports")
+    _validate_report(upload)
+    stored = _store_report(upload)
+    try:
+        with transaction.atomic():
+            if not DrugCheck.objects.filter(pk=drug_check.pk, lab_report="").update(lab_report=stored):
+                raise ServiceError("report_already_attached", "This check already has a lab report.")
+            audit_log(action="drug_check.report_attached", actor=by, target=drug_check, new={"lab_report": stored})
+    except BaseException:
+        _discard_report(stored)
+        raise
+    drug_check.lab_report.name = stored
+    return drug_check
+
+
+# Assessment and status changes -------------------------------------------------------------
+
+def assess_release(batch: Batch, *, by=None) -> Assessment:
+    """Every blocker to releasing ``batch``. With ``by``, the two-person rule is checked for
+    that user too. Read only."""
+    return assess(selectors.release_evidence(batch), selectors.capabilities(), getattr(by, "pk", None))
+
+
+def _apply(locked: Batch, *, action: str, by, reason: str, **extra) -> None:
+    """Move a locked batch, conditionally on the status it was read with, and record why."""
+    starts, to_status = TRANSITIONS[action]
+    from_status = locked.status
+    if from_status not in starts:
+        allowed = " or ".join(sorted(str(S(s).label).lower() for s in starts))
+        raise ServiceError(
+            "illegal_transition",
+            f"Batch {locked.code} is {locked.get_status_display().lower()}; only a {allowed} batch can be {PAST_TENSE[action]}.",
+            status=from_status,
+        )
+    now = timezone.now()
+    if not Batch.objects.filter(pk=locked.pk, status=from_status).update(status=to_status, status_changed_at=now, **extra):
+        raise ServiceError("illegal_transition", f"Batch {locked.code} changed status meanwhile; reload and try again.")
+    BatchStatusChange.objects.create(
+        batch=locked, from_status=from_status, to_status=to_status, changed_by=by, changed_at=now, reason=reason
+    )
+    audit_log(
+        action=f"batch.{PAST_TENSE[action]}", actor=by, target=locked,
+        old={"status": from_status}, new={"status": to_status, "reason": reason, **extra},
+    )
+    locked.status, locked.status_changed_at = to_status, now
+    for key, value in extra.items():
+        setattr(locked, key, value)
+
+
+def _transition(batch: Batch, *, action: str, by, reason: str) -> Batch:
+    _require(by, "testing_results.release_batch", f"{action} batches")
+    reason = _reason(reason)
+    with transaction.atomic(durable=True):
+        if action == "release":
+            Substance.objects.select_for_update().filter(pk=batch.substance_id).first()
+        locked = Batch.objects.select_for_update().select_related("substance").get(pk=batch.pk)
+        extra = {}
+        if action == "release" and locked.status in TRANSITIONS["release"][0]:
+            evidence = selectors.release_evidence(locked)
+            caps = selectors.capabilities()
+            assessment = assess(evidence, caps, by.pk)
+            if not assessment.releasable:
+                raise ServiceError(
+                    "release_blocked",
+                    f"Batch {locked.code} cannot be released: " + " ".join(b.message for b in assessment.blockers),
+                    blockers=assessment.blockers,
+                )
+            extra["label_text"] = label_text(substance_name=locked.substance.name, evidence=evidence, caps=caps)
+        _apply(locked, action=action, by=by, reason=reason, **extra)
+    batch.status, batch.status_changed_at = locked.status, locked.status_changed_at
+    if "label_text" in extra:
+        batch.label_text = extra["label_text"]
+    return batch
+
+
+def batch_release(*, batch: Batch, by, reason: str) -> Batch:
+    """Release a quarantined or held batch, only if ``assess_release`` finds no blocker for
+    ``by``. Writes the label text."""
+    return _transition(batch, action="release", by=by, reason=reason)
+
+
+def batch_reject(*, batch: Batch, by, reason: str) -> Batch:
+    return _transition(batch, action="reject", by=by, reason=reason)
+
+
+def batch_hold(*, batch: Batch, by, reason: str) -> Batch:
+    return _transition(batch, action="hold", by=by, reason=reason)
+
+
+def batch_recall(*, batch: Batch, by, reason: str) -> Batch:
+    """Recall a released or held batch: from the commit on, the ledger refuses to move it."""
+    return _transition(batch, action="recall", by=by, reason=reason)
+
+
+# The watch list ----------------------------------------------------------------------------
+
+def compound_watch_list(*, compound: Compound, by) -> int:
+    """Mark ``compound`` harmful and put on the watch list (a public drug alert); every released
+    batch whose checks could not have ruled it out goes on hold. Returns how many were held."""
+    _require(by, "testing_results.change_compound", "change the watch list")
+    with transaction.atomic(durable=True):
+        list(Substance.objects.select_for_update().order_by("pk"))
+        locked = Compound.objects.select_for_update().get(pk=compound.pk)
+        old = {"category": locked.category, "watch_listed_at": locked.watch_listed_at}
+        locked.category = Compound.Category.HARMFUL
+        locked.watch_listed_at = locked.watch_listed_at or timezone.now()
+        locked.save(update_fields=["category", "watch_listed_at"])
+        caps = selectors.capabilities()
+        released = list(Batch.objects.select_for_update().filter(status=S.RELEASED).order_by("pk"))
+        facts = selectors.facts_by_batch(b.pk for b in released)
+        held = 0
+        for batch in released:
+            if not could_rule_out(facts.get(batch.pk, []), locked.pk, locked.drug_class, caps):
+                _apply(
+                    batch, action="hold", by=by,
+                    reason=f"Watch list: {locked.name}. This batch's checks could not rule it out; re-check before release.",
+                )
+                held += 1
+        audit_log(
+            action="compound.watch_listed", actor=by, target=locked, old=old,
+            new={"category": locked.category, "watch_listed_at": locked.watch_listed_at, "batches_held": held},
+        )
+    compound.category, compound.watch_listed_at = locked.category, locked.watch_listed_at
+    return held
+
+
+def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, required: bool, note: str, by) -> MethodCapability:
+    """Change one row of the capability table. The floor cannot be loosened: FTIR never rules out
+    fentanyl, nitazenes or benzodiazepines, and fentanyl and benzodiazepine strips stay required."""
+    _require(by, "testing_results.change_methodcapability", "change the release rule")
+    key = (capability.method, capability.drug_class)
+    if can_rule_out and capability.method == DrugCheck.Method.FTIR and capability.drug_class in FTIR_BLIND:
+        raise ServiceError(
+            "rule_floor", "FTIR cannot see fentanyl, nitazenes or benzodiazepines at the levels that kill; this cannot be changed."
+        )
+    if key in REQUIRED_FLOOR and not (required and can_rule_out):
+        raise ServiceError("rule_floor", "Fentanyl and benzodiazepine strips are always required; this cannot be changed.")
+    if required and not can_rule_out:
+        raise ServiceError("required_needs_rule_out", "A result can only be required from a method that can rule the class out.")
+    with transaction.atomic(durable=True):
+        locked = MethodCapability.objects.select_for_update().get(pk=capability.pk)
+        old = {"can_rule_out": locked.can_rule_out, "required": locked.required, "note": locked.note}
+        locked.can_rule_out, locked.required, locked.note = can_rule_out, required, (note or "").strip()[:200]
+        locked.save(update_fields=["can_rule_out", "required", "note"])
+        audit_log(
+            action="method_capability.changed", actor=by, target=locked, old=old,
+            new={"can_rule_out": can_rule_out, "required": required, "note": locked.note},
+        )
+    return locked
