@@ -3,6 +3,10 @@ function ``admin_urls(site)`` returning URL patterns wrapped in ``site.admin_vie
 
 from __future__ import annotations
 
+from compassionclub.security import admin_urls as security_urls
+from distributions.desk import urls as desk_urls
+from distributions.exports import admin_views as export_views
+
 
 def extra_admin_urls(site) -> list:
-    return []
+    return security_urls.admin_urls(site) + desk_urls.admin_urls(site) + export_views.admin_urls(site)

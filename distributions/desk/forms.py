@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from distributions.models import LedgerEntry
 from members.codes import is_valid_code, normalise_code
 from testing_results.models import Batch
 
@@ -88,15 +89,17 @@ class DistributionForm(forms.Form):
 
 
 class UndoForm(forms.Form):
-    # Fixed reasons rather than free text: a reversal's reason is kept forever in the ledger,
-    # and free text invites details about the person.
+    # The ledger's fixed reasons rather than free text: a reversal's reason is kept forever, and
+    # free text invites details about the person. "Sent to the wrong store" is not a desk case.
     REASONS = [
-        ("Entered by mistake", "Entered by mistake"),
-        ("Wrong grams", "Wrong grams"),
-        ("Wrong batch", "Wrong batch"),
-        ("Wrong member code", "Wrong member code"),
-        ("Not handed over", "Not handed over"),
+        (reason.value, reason.label)
+        for reason in LedgerEntry.ReversalReason
+        if reason != LedgerEntry.ReversalReason.WRONG_STORE
     ]
 
     entry = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *REASONS], label="Reason")
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason…"), *REASONS],
+        label="Reason",
+        error_messages={"required": "Choose why it is being undone."},
+    )

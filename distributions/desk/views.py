@@ -80,6 +80,16 @@ def _last_entry(request: HttpRequest) -> LedgerEntry | None:
     return entries.filter(pk=entry_id).first()
 
 
+def _undone_because(entry: LedgerEntry | None) -> str:
+    reversal = getattr(entry, "reversed_by", None) if entry is not None else None
+    if reversal is None:
+        return ""
+    try:
+        return str(LedgerEntry.ReversalReason(reversal.reason).label)
+    except ValueError:
+        return reversal.reason
+
+
 def _render(
     request: HttpRequest,
     site,
@@ -89,13 +99,15 @@ def _render(
     distribution_form: DistributionForm | None = None,
     undo_form: UndoForm | None = None,
 ) -> HttpResponse:
+    last_entry = _last_entry(request)
     context = {
         **site.each_context(request),
         "title": "Distribution desk",
         "lookup_form": lookup_form,
         "member": member,
         "distribution_form": distribution_form,
-        "last_entry": _last_entry(request),
+        "last_entry": last_entry,
+        "last_entry_undone_because": _undone_because(last_entry),
         "undo_form": undo_form or UndoForm(),
     }
     if member is not None:
@@ -201,8 +213,7 @@ def undo(request: HttpRequest, site) -> HttpResponse:
         except ServiceError as error:
             form.add_error(None, error)
         else:
-            messages.success(
-                request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({form.cleaned_data['reason'].lower()})."
-            )
+            reason = LedgerEntry.ReversalReason(form.cleaned_data["reason"]).label
+            messages.success(request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({reason.lower()}).")
             return HttpResponseRedirect(reverse("admin:distributions_desk"))
     return _render(request, site, lookup_form=LookupForm(), undo_form=form)
