@@ -1,3 +1,160 @@
-"""Allowance policies and exceptional, two-coordinator overrides."""
+"""Allowance policies and exceptional, two-coordinator overrides.
 
-__all__: list[str] = []
+The programme-wide policy per substance (default 14 g per rolling 7 days) is set by programme
+admins. A group's coordinators (or a programme admin) may set a stricter one for their group:
+no more grams and no shorter window than the programme's. An override lifts one member's limit
+for one substance for a bounded time (at most ``OVERRIDE_MAX_DAYS``); it needs two different
+coordinators of the member's group (the one asking and the one approving) and a reason code,
+and both are in the audit trail. ``check_eligibility`` applies what these write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from compassionclub.audit.services import audit_log
+from compassionclub.errors import ServiceError
+from distributions.eligibility import DEFAULT_MAX_GRAMS, DEFAULT_WINDOW_DAYS
+from distributions.models import AllowanceOverride, AllowancePolicy
+from members.models import Member, MemberGroup
+from members.scoping import is_coordinator_of
+from testing_results.models import Substance
+
+__all__ = ["allowance_override_grant", "allowance_policy_set"]
+
+MAX_WINDOW_DAYS = 90
+MAX_POLICY_GRAMS = Decimal("1000.000")
+OVERRIDE_MAX_DAYS = 30
+
+
+def _grams(value) -> Decimal:
+    try:
+        grams = Decimal(str(value).strip())
+        if not grams.is_finite():
+            raise InvalidOperation
+        grams = grams.quantize(Decimal("0.001"))
+    except (InvalidOperation, ValueError, TypeError):
+        raise ServiceError("grams_invalid", "Enter the grams as a number, e.g. 7 or 3.5.") from None
+    if grams <= 0:
+        raise ServiceError("grams_not_positive", "The grams must be more than zero.")
+    if grams > MAX_POLICY_GRAMS:
+        raise ServiceError("grams_too_large", f"The grams must be at most {MAX_POLICY_GRAMS}.")
+    return grams
+
+
+def allowance_policy_set(
+    *, substance: Substance, max_grams, window_days: int, by, group: MemberGroup | None = None
+) -> AllowancePolicy:
+    """Create or change the programme's policy (``group=None``) or a group's stricter one."""
+    max_grams = _grams(max_grams)
+    if not isinstance(window_days, int) or isinstance(window_days, bool) or not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise ServiceError("window_invalid", f"The window must be 1 to {MAX_WINDOW_DAYS} days.")
+    programme_admin = by is not None and by.is_active and by.has_perm("distributions.change_allowancepolicy")
+    if group is None:
+        if not programme_admin:
+            raise ServiceError("permission_denied", "Only a programme admin can change the programme-wide allowance.")
+    elif not (programme_admin or is_coordinator_of(by, group.pk)):
+        raise ServiceError("not_coordinator", "Only a coordinator of this group can set its allowance.")
+
+    with transaction.atomic(durable=True):
+        existing = (
+            AllowancePolicy.objects.select_for_update()
+            .filter(substance=substance, group=group)
+            .first()
+        )
+        if group is not None:
+            programme = AllowancePolicy.objects.filter(substance=substance, group__isnull=True).first()
+            base_grams = programme.max_grams if programme else DEFAULT_MAX_GRAMS
+            base_days = programme.window_days if programme else DEFAULT_WINDOW_DAYS
+            if max_grams > base_grams or window_days < base_days:
+                raise ServiceError(
+                    "policy_not_stricter",
+                    f"A group's allowance can only be stricter than the programme's "
+                    f"({base_grams} g per {base_days} days): no more grams and no shorter window.",
+                )
+        old = {"max_grams": existing.max_grams, "window_days": existing.window_days} if existing else None
+        if existing:
+            AllowancePolicy.objects.filter(pk=existing.pk).update(max_grams=max_grams, window_days=window_days)
+            existing.max_grams, existing.window_days = max_grams, window_days
+            policy = existing
+        else:
+            policy = AllowancePolicy.objects.create(
+                substance=substance, group=group, max_grams=max_grams, window_days=window_days, created_by=by
+            )
+        audit_log(
+            action="allowance.policy_set",
+            actor=by,
+            target=policy,
+            old=old,
+            new={
+                "substance": substance.name,
+                "group": group.short_name if group else None,
+                "max_grams": max_grams,
+                "window_days": window_days,
+            },
+        )
+    return policy
+
+
+def allowance_override_grant(
+    *,
+    member: Member,
+    substance: Substance,
+    max_grams,
+    valid_from: dt.datetime,
+    valid_until: dt.datetime,
+    reason: str,
+    by,
+    approved_by,
+) -> AllowanceOverride:
+    """An exceptional limit for one member, asked for by ``by`` and approved by a second
+    coordinator of the same group."""
+    max_grams = _grams(max_grams)
+    if not is_coordinator_of(by, member.group_id):
+        raise ServiceError("not_coordinator", "Only a coordinator of the member's group can ask for an override.")
+    if approved_by is None or approved_by.pk == by.pk or not is_coordinator_of(approved_by, member.group_id):
+        raise ServiceError(
+            "second_coordinator_required",
+            "An override must be approved by a second, different coordinator of the member's group.",
+        )
+    if reason not in AllowanceOverride.Reason.values:
+        raise ServiceError("reason_invalid", "Choose the reason for the override from the list.")
+    if valid_from is None or valid_until is None or timezone.is_naive(valid_from) or timezone.is_naive(valid_until):
+        raise ServiceError("period_invalid", "Give the start and end of the override.")
+    if valid_until <= valid_from:
+        raise ServiceError("period_invalid", "The override must end after it starts.")
+    if valid_until - valid_from > dt.timedelta(days=OVERRIDE_MAX_DAYS):
+        raise ServiceError("period_too_long", f"An override may last at most {OVERRIDE_MAX_DAYS} days.")
+    if valid_until <= timezone.now():
+        raise ServiceError("period_in_past", "The override would already be over.")
+
+    with transaction.atomic(durable=True):
+        override = AllowanceOverride.objects.create(
+            member=member,
+            substance=substance,
+            max_grams=max_grams,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            reason=reason,
+            requested_by=by,
+            approved_by=approved_by,
+        )
+        audit_log(
+            action="allowance.override_granted",
+            actor=by,
+            target=override,
+            new={
+                "member": member.code,
+                "substance": substance.name,
+                "max_grams": max_grams,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "reason": reason,
+                "approved_by": approved_by.get_username(),
+            },
+        )
+    return override
