@@ -52,12 +52,12 @@ def test_a_group_policy_looser_than_the_programme_is_refused(heroin, group_a, al
 
 def test_policy_input_and_permissions_are_checked(heroin, group_a, alice, bob):
     cases = [
-        (dict(max_grams="0", window_days=7, by=alice, group=group_a), "grams_not_positive"),
-        (dict(max_grams="lots", window_days=7, by=alice, group=group_a), "grams_invalid"),
-        (dict(max_grams="NaN", window_days=7, by=alice, group=group_a), "grams_invalid"),
-        (dict(max_grams="5", window_days=0, by=alice, group=group_a), "window_invalid"),
-        (dict(max_grams="5", window_days=7, by=bob, group=group_a), "not_coordinator"),
-        (dict(max_grams="5", window_days=7, by=alice), "permission_denied"),
+        ({"max_grams": "0", "window_days": 7, "by": alice, "group": group_a}, "grams_not_positive"),
+        ({"max_grams": "lots", "window_days": 7, "by": alice, "group": group_a}, "grams_invalid"),
+        ({"max_grams": "NaN", "window_days": 7, "by": alice, "group": group_a}, "grams_invalid"),
+        ({"max_grams": "5", "window_days": 0, "by": alice, "group": group_a}, "window_invalid"),
+        ({"max_grams": "5", "window_days": 7, "by": bob, "group": group_a}, "not_coordinator"),
+        ({"max_grams": "5", "window_days": 7, "by": alice}, "permission_denied"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ServiceError) as exc:
@@ -67,11 +67,11 @@ def test_policy_input_and_permissions_are_checked(heroin, group_a, alice, bob):
 
 def grant(member, substance, by, approved_by, **kwargs):
     now = timezone.now()
-    values = dict(
-        member=member, substance=substance, max_grams="21", valid_from=now,
-        valid_until=now + dt.timedelta(days=7), reason=AllowanceOverride.Reason.TRAVEL,
-        by=by, approved_by=approved_by,
-    )
+    values = {
+        "member": member, "substance": substance, "max_grams": "21", "valid_from": now,
+        "valid_until": now + dt.timedelta(days=7), "reason": AllowanceOverride.Reason.TRAVEL,
+        "by": by, "approved_by": approved_by,
+    }
     values.update(kwargs)
     return allowance_override_grant(**values)
 
@@ -97,11 +97,11 @@ def test_an_override_needs_a_second_coordinator_of_the_same_group(member, heroin
 def test_an_override_needs_a_reason_and_a_short_period(member, heroin, alice, carol):
     now = timezone.now()
     cases = [
-        (dict(reason="because"), "reason_invalid"),
-        (dict(valid_until=now - dt.timedelta(seconds=1)), "period_invalid"),
-        (dict(valid_until=now + dt.timedelta(days=31)), "period_too_long"),
-        (dict(valid_from=now - dt.timedelta(days=3), valid_until=now - dt.timedelta(days=1)), "period_in_past"),
-        (dict(max_grams="-1"), "grams_not_positive"),
+        ({"reason": "because"}, "reason_invalid"),
+        ({"valid_until": now - dt.timedelta(seconds=1)}, "period_invalid"),
+        ({"valid_until": now + dt.timedelta(days=31)}, "period_too_long"),
+        ({"valid_from": now - dt.timedelta(days=3), "valid_until": now - dt.timedelta(days=1)}, "period_in_past"),
+        ({"max_grams": "-1"}, "grams_not_positive"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ServiceError) as exc:

@@ -113,11 +113,11 @@ def test_a_coordinator_suspends_and_reinstates_with_reasons_kept(group_a, alice,
 def test_status_changes_refuse_bad_input(group_a, alice, bob):
     member = enrol(group_a, alice)
     cases = [
-        (dict(status="suspended", reason="safety", by=bob), "not_coordinator"),
-        (dict(status="gone", reason="safety", by=alice), "status_invalid"),
-        (dict(status="suspended", reason="renewed", by=alice), "reason_invalid"),
-        (dict(status="suspended", reason="because", by=alice), "reason_invalid"),
-        (dict(status="active", reason="reinstated", by=alice), "status_unchanged"),
+        ({"status": "suspended", "reason": "safety", "by": bob}, "not_coordinator"),
+        ({"status": "gone", "reason": "safety", "by": alice}, "status_invalid"),
+        ({"status": "suspended", "reason": "renewed", "by": alice}, "reason_invalid"),
+        ({"status": "suspended", "reason": "because", "by": alice}, "reason_invalid"),
+        ({"status": "active", "reason": "reinstated", "by": alice}, "status_unchanged"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ServiceError) as exc:
