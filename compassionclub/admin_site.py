@@ -1,11 +1,14 @@
 """The admin site: the project's main interface.
 
 One ``AdminSite`` subclass so the project can add its own pages (the distribution desk, the
-dashboard, exports, two-factor enrolment) inside the admin's login and look.
+dashboard, exports, two-factor enrolment) inside the admin's login and look. With
+``settings.REQUIRE_2FA`` (production), a session counts as signed in only after a second factor
+(``compassionclub.security``); the recent-actions box is empty for users scoped to their groups.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 
@@ -19,6 +22,30 @@ class LedgerAdminSite(admin.AdminSite):
         from compassionclub.admin_urls import extra_admin_urls
 
         return extra_admin_urls(self) + super().get_urls()
+
+    def index(self, request, extra_context=None):
+        from distributions.dashboard import dashboard_context
+
+        return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
+
+    def has_permission(self, request) -> bool:
+        if not super().has_permission(request):
+            return False
+        if settings.REQUIRE_2FA:
+            is_verified = getattr(request.user, "is_verified", None)
+            return bool(is_verified and is_verified())
+        return True
+
+    def get_log_entries(self, request):
+        """The recent-actions box. A coordinator's box would name objects (member codes) of
+        groups they may since have left, so it is empty for anyone scoped to their groups; it
+        stays lazy, so it costs no query on pages that do not show it."""
+        from members.scoping import sees_all_groups
+
+        entries = super().get_log_entries(request)
+        if not request.user.is_authenticated or not sees_all_groups(request.user):
+            return entries.none()
+        return entries
 
 
 class LedgerAdminConfig(AdminConfig):

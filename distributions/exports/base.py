@@ -1,0 +1,181 @@
+"""The export registry and the base class every export derives from.
+
+An exporter is built for one user and one set of parameters; ``check()`` refuses bad
+parameters or an object outside the user's scope with a ``ServiceError`` before anything is
+written or streamed. CSV exporters yield rows from ``rows()`` (querysets read with
+``.iterator(chunk_size=...)`` so memory stays flat) under a fixed ``header()``; PDF exporters
+return bytes from ``render_pdf()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from compassionclub.errors import ServiceError
+from members.scoping import coordinated_group_ids, sees_all_groups
+
+# Reports speak the programme's local time, whatever the server's clock says.
+LOCAL_TZ = ZoneInfo("America/Vancouver")
+
+CSV = "csv"
+PDF = "pdf"
+
+WEEK = "week"
+MONTH = "month"
+PERIODS = (WEEK, MONTH)
+
+# Rows fetched per round trip while streaming; small enough to keep memory flat.
+CHUNK_SIZE = 2000
+
+EXPORTER_MODULES = (
+    "distributions.exports.batch_reports",
+    "distributions.exports.ledger",
+    "distributions.exports.summary",
+)
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    """Everything an export may be asked for. Dates are local (America/Vancouver), inclusive."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    substance_id: int | None = None
+    status: str | None = None
+    period: str = WEEK
+    batch_id: int | None = None
+
+    def as_audit(self) -> dict[str, Any]:
+        return {
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "substance_id": self.substance_id,
+            "status": self.status,
+            "period": self.period,
+            "batch_id": self.batch_id,
+        }
+
+    def local_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """[start, end) as aware datetimes: local midnight of date_from to the midnight after date_to."""
+        start = dt.datetime.combine(self.date_from, dt.time.min, tzinfo=LOCAL_TZ) if self.date_from else None
+        end = (
+            dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=LOCAL_TZ)
+            if self.date_to
+            else None
+        )
+        return start, end
+
+
+@dataclass
+class ExportOutput:
+    """What ``export_run`` hands back: either a stream of byte chunks (CSV) or the bytes (PDF)."""
+
+    filename: str
+    content_type: str
+    chunks: Iterator[bytes] | None = None
+    content: bytes | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Exporter:
+    identifier: ClassVar[str]
+    verbose_name: ClassVar[str]
+    description: ClassVar[str] = ""
+    formats: ClassVar[tuple[str, ...]] = (CSV,)
+    # Names of ExportParams fields this export reads; the admin form shows only these.
+    parameters: ClassVar[tuple[str, ...]] = ()
+    required: ClassVar[tuple[str, ...]] = ()
+    chunk_size: ClassVar[int] = CHUNK_SIZE
+
+    def __init__(self, *, user, params: ExportParams) -> None:
+        self.user = user
+        self.params = params
+
+    # -- checks ---------------------------------------------------------------------------
+    def check(self) -> None:
+        """Refuse bad parameters; subclasses add scope checks. Runs before anything is written."""
+        p = self.params
+        for name in self.required:
+            if getattr(p, name) in (None, ""):
+                raise ServiceError("missing_parameter", f"This export needs {name.replace('_id', '').replace('_', ' ')}.")
+        if p.date_from and p.date_to and p.date_from > p.date_to:
+            raise ServiceError("bad_period", "The start date is after the end date.")
+        if p.period not in PERIODS:
+            raise ServiceError("bad_period", "The period must be week or month.")
+
+    # -- output ---------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        raise NotImplementedError
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        raise NotImplementedError
+
+    def render_pdf(self) -> bytes:
+        raise NotImplementedError
+
+    def trailer(self) -> Iterator[Sequence[Any]]:
+        """Rows written after the data rows (none by default)."""
+        return iter(())
+
+    def audit_target(self):
+        return None
+
+    def filename(self, fmt: str) -> str:
+        p = self.params
+        parts = [self.identifier]
+        if p.date_from:
+            parts.append(p.date_from.isoformat())
+        if p.date_to:
+            parts.append(p.date_to.isoformat())
+        return "_".join(parts) + f".{fmt}"
+
+    # -- scoping helpers --------------------------------------------------------------------
+    @property
+    def sees_all(self) -> bool:
+        return sees_all_groups(self.user)
+
+    @property
+    def group_ids(self) -> frozenset[int]:
+        return coordinated_group_ids(self.user)
+
+
+def visible_batches(qs: QuerySet, user, batch_path: str = "") -> QuerySet:
+    """Batches a user may export: all for auditors and programme admins; for a coordinator,
+    those that reached one of their groups' stores (any ledger entry into it)."""
+    if sees_all_groups(user):
+        return qs
+    from distributions.models import LedgerEntry
+
+    ref = f"{batch_path}__pk" if batch_path else "pk"
+    reached = LedgerEntry.objects.filter(batch=OuterRef(ref), to_account__group__in=coordinated_group_ids(user))
+    return qs.filter(Exists(reached))
+
+
+_REGISTRY: dict[str, type[Exporter]] = {}
+
+
+def register(cls: type[Exporter]) -> type[Exporter]:
+    if cls.identifier in _REGISTRY and _REGISTRY[cls.identifier] is not cls:
+        raise LookupError(f"Two exports are registered as {cls.identifier!r}.")
+    _REGISTRY[cls.identifier] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Exporter]]:
+    for module in EXPORTER_MODULES:
+        import_module(module)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_exporter(identifier: str) -> type[Exporter]:
+    try:
+        return registry()[identifier]
+    except KeyError:
+        raise ServiceError("unknown_export", f"There is no export called {identifier!r}.")

@@ -1,0 +1,263 @@
+"""Batch test reports: one batch as a PDF certificate, many batches as CSV (one row per finding).
+
+The PDF gathers a batch's whole record from receipt to the last gram: the checks and their
+findings, the methods' detection limits, the release assessment and decision, every status
+change, the ledger totals by movement and the hash of the batch's last ledger entry. The totals
+are computed from the ledger entries (entries that were reversed and the reversals themselves
+both left out, which is the same as netting them) and reconciled against the stored balances,
+so the report shows whether the two agree to the milligram.
+
+Coordinators may export only batches that reached one of their groups' stores; what they get
+is about the batch, not about other groups' members.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from compassionclub.errors import ServiceError
+from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register, visible_batches
+from distributions.exports.render import pdf_from_html
+from distributions.models import Account, Balance, LedgerEntry
+from members.scoping import scope_queryset
+from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
+
+ZERO = Decimal("0.000")
+MG_PER_G = Decimal("1000")
+MILLIGRAM = Decimal("0.001")
+
+
+GENERAL_LIMITS = {
+    DrugCheck.Method.FTIR: "Sees a compound from roughly 5-10 % of the sample by weight. Its 'not detected' never "
+    "rules out fentanyl, its analogues, nitazenes or benzodiazepines, which kill at far lower levels.",
+    DrugCheck.Method.MASS_SPEC: "Sees traces (well under 0.1 % of the sample) of the compounds in the lab's library; "
+    "its 'not detected' rules a compound out only if the compound is in that library.",
+    DrugCheck.Method.IMMUNOASSAY: "Answers only for the drug class a strip is made for, above the strip's cut-off "
+    "(fentanyl strips about 20 ng/mL in the prepared solution); an invalid strip rules nothing out.",
+}
+
+
+def detection_limits() -> list[dict[str, Any]]:
+    """What each method can see, and which classes the programme trusts it to rule out (the
+    ``MethodCapability`` table the release rule reads), stated on every report."""
+    from testing_results.models import MethodCapability
+
+    trusted: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
+    blind: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
+    for cap in MethodCapability.objects.order_by("method", "drug_class"):
+        (trusted if cap.can_rule_out else blind)[cap.method].append(str(cap.get_drug_class_display()))
+    return [
+        {
+            "method": DrugCheck.Method(m).label,
+            "limit": GENERAL_LIMITS[m],
+            "rules_out": ", ".join(trusted[m]) or "nothing",
+            "cannot_rule_out": ", ".join(blind[m]) or "nothing",
+        }
+        for m in DrugCheck.Method.values
+    ]
+
+
+def q(value: Decimal | None) -> Decimal:
+    """Grams to the milligram (SQLite returns sums with stray digits)."""
+    return Decimal(value or 0).quantize(MILLIGRAM)
+
+
+@dataclass(frozen=True)
+class Movement:
+    label: str
+    grams: Decimal
+
+
+def ledger_totals(batch: Batch) -> dict[str, Any]:
+    """Grams by movement for one batch, from the ledger, in one query; plus the balances."""
+    rows = (
+        LedgerEntry.objects.filter(batch=batch, reversed_by__isnull=True)
+        .exclude(kind=LedgerEntry.Kind.REVERSAL)
+        .values("kind", "from_account__kind", "to_account__kind")
+        .annotate(grams=Sum("grams"))
+        .order_by("kind", "from_account__kind", "to_account__kind")
+    )
+    K, A = LedgerEntry.Kind, Account.Kind
+    internal = {A.CENTRAL, A.GROUP}
+    sums = {
+        "received": ZERO, "to_groups": ZERO, "between_groups": ZERO, "to_central": ZERO,
+        "distributed": ZERO, "sampled": ZERO, "destroyed": ZERO, "adjusted_in": ZERO, "adjusted_out": ZERO,
+    }
+    on_hand_from_entries = ZERO
+    for row in rows:
+        grams, kind, src, dst = q(row["grams"]), row["kind"], row["from_account__kind"], row["to_account__kind"]
+        if dst in internal:
+            on_hand_from_entries += grams
+        if src in internal:
+            on_hand_from_entries -= grams
+        if kind == K.INTAKE:
+            sums["received"] += grams
+        elif kind == K.TRANSFER:
+            key = {(A.CENTRAL, A.GROUP): "to_groups", (A.GROUP, A.GROUP): "between_groups"}.get((src, dst), "to_central")
+            sums[key] += grams
+        elif kind == K.DISTRIBUTION:
+            sums["distributed"] += grams
+        elif kind == K.SAMPLE:
+            sums["sampled"] += grams
+        elif kind == K.DESTRUCTION:
+            sums["destroyed"] += grams
+        elif kind == K.ADJUSTMENT:
+            sums["adjusted_in" if dst in internal else "adjusted_out"] += grams
+    return {**sums, "on_hand_from_entries": on_hand_from_entries}
+
+
+def batch_record(batch: Batch, user) -> dict[str, Any]:
+    """Everything the certificate shows, in a constant number of queries."""
+    from testing_results.services import assess_release
+
+    checks = list(
+        DrugCheck.objects.filter(batch=batch)
+        .select_related("performed_by")
+        .prefetch_related("findings__compound")
+        .order_by("performed_at", "id")
+    )
+    history = list(
+        BatchStatusChange.objects.filter(batch=batch).select_related("changed_by").order_by("changed_at", "id")
+    )
+    decisions = [h for h in history if h.to_status in (Batch.Status.RELEASED, Batch.Status.REJECTED) and h.from_status == Batch.Status.QUARANTINED]
+    totals = ledger_totals(batch)
+    balances = list(
+        scope_queryset(
+            Balance.objects.filter(batch=batch, internal=True).select_related("account__group"),
+            user,
+            "account__group",
+        ).order_by("account__kind", "account__group__short_name")
+    )
+    balance_total = q(Balance.objects.filter(batch=batch, internal=True).aggregate(g=Sum("grams"))["g"])
+    last_entry = (
+        LedgerEntry.objects.filter(batch=batch).order_by("-recorded_at", "-chain_seq", "-id").first()
+    )
+    sampled_by_checks = sum((c.sample_mg for c in checks), ZERO) / MG_PER_G
+    movements = [
+        Movement("Received (intake)", totals["received"]),
+        Movement("Transferred from the central store to groups", totals["to_groups"]),
+        Movement("Transferred between groups", totals["between_groups"]),
+        Movement("Returned to the central store", totals["to_central"]),
+        Movement("Distributed to members", totals["distributed"]),
+        Movement("Sampled by drug checks", totals["sampled"]),
+        Movement("Destroyed", totals["destroyed"]),
+        Movement("Adjusted in", totals["adjusted_in"]),
+        Movement("Adjusted out", totals["adjusted_out"]),
+    ]
+    return {
+        "batch": batch,
+        "checks": checks,
+        "limits": detection_limits(),
+        "assessment": assess_release(batch),
+        "history": history,
+        "decision": decisions[-1] if decisions else None,
+        "holds": [h for h in history if h.to_status in (Batch.Status.ON_HOLD, Batch.Status.RECALLED)],
+        "movements": movements,
+        "totals": totals,
+        "on_hand_from_entries": totals["on_hand_from_entries"],
+        "balances": balances,
+        "balance_total": balance_total,
+        "reconciled": balance_total == totals["on_hand_from_entries"],
+        "difference": balance_total - totals["on_hand_from_entries"],
+        "sampled_by_checks": q(sampled_by_checks),
+        "last_entry": last_entry,
+    }
+
+
+@register
+class BatchReportPdf(Exporter):
+    identifier = "batch_report"
+    verbose_name = "Batch test report (one batch, PDF)"
+    description = "The certificate of one batch: checks, findings, release decision, holds and recalls, grams by movement, last ledger hash."
+    formats = (PDF,)
+    parameters = ("batch_id",)
+    required = ("batch_id",)
+
+    def check(self) -> None:
+        super().check()
+        batch = visible_batches(Batch.objects.select_related("substance", "created_by"), self.user).filter(
+            pk=self.params.batch_id
+        ).first()
+        if batch is None:
+            # The same answer for a batch that does not exist and one outside the user's groups.
+            raise ServiceError("batch_not_found", "No batch with that id is visible to you.")
+        self.batch = batch
+
+    def audit_target(self):
+        return self.batch
+
+    def filename(self, fmt: str) -> str:
+        return f"batch_report_{self.batch.code}.{fmt}"
+
+    def html(self, generated_at: dt.datetime | None = None) -> str:
+        context = batch_record(self.batch, self.user)
+        context["generated_at"] = (generated_at or timezone.now()).astimezone(LOCAL_TZ)
+        context["generated_for"] = self.user.get_username()
+        return render_to_string("exports/batch_report.html", context)
+
+    def render_pdf(self) -> bytes:
+        return pdf_from_html(self.html())
+
+
+FINDING_COLUMNS = [
+    "batch_code", "substance", "batch_status", "received_on", "received_grams", "best_before",
+    "check_id", "method", "performed_at", "performed_by", "lab_or_instrument", "sample_mg",
+    "compound", "compound_category", "compound_class", "result", "concentration_pct",
+]
+
+
+@register
+class BatchReportsCsv(Exporter):
+    """One row per finding of every check of the batches asked for, ordered by batch receipt
+    date, batch code, check time, check id and compound name. The date range filters on the
+    date the batch was received; status on the batch's current status."""
+
+    identifier = "batch_reports"
+    verbose_name = "Batch test reports (many batches, CSV)"
+    description = "One row per finding, filterable by date received, substance and batch status."
+    formats = (CSV,)
+    parameters = ("date_from", "date_to", "substance_id", "status")
+
+    def check(self) -> None:
+        super().check()
+        if self.params.status and self.params.status not in Batch.Status.values:
+            raise ServiceError("bad_status", f"Unknown batch status {self.params.status!r}.")
+
+    def header(self) -> list[str]:
+        return FINDING_COLUMNS
+
+    def queryset(self):
+        p = self.params
+        qs = Finding.objects.all()
+        if p.date_from:
+            qs = qs.filter(drug_check__batch__received_on__gte=p.date_from)
+        if p.date_to:
+            qs = qs.filter(drug_check__batch__received_on__lte=p.date_to)
+        if p.substance_id:
+            qs = qs.filter(drug_check__batch__substance_id=p.substance_id)
+        if p.status:
+            qs = qs.filter(drug_check__batch__status=p.status)
+        qs = visible_batches(qs, self.user, "drug_check__batch")
+        return qs.select_related(
+            "compound", "drug_check__performed_by", "drug_check__batch__substance"
+        ).order_by(
+            "drug_check__batch__received_on", "drug_check__batch__code", "drug_check__performed_at",
+            "drug_check__id", "compound__name",
+        )
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        for f in self.queryset().iterator(chunk_size=self.chunk_size):
+            c, b = f.drug_check, f.drug_check.batch
+            yield [
+                b.code, b.substance.name, b.status, b.received_on, b.received_grams, b.best_before,
+                c.pk, c.method, c.performed_at, c.performed_by.get_username(), c.lab, c.sample_mg,
+                f.compound.name, f.compound.category, f.compound.drug_class, f.result, f.concentration_pct,
+            ]

@@ -1,0 +1,100 @@
+"""The shared renderers: CSV (streamed, formula-injection safe) and PDF (WeasyPrint).
+
+CSV: UTF-8 without a byte-order mark, one header row, ``\\r\\n`` line ends, decimals written
+with a dot and never in exponent form, dates ISO 8601, datetimes ISO 8601 in America/Vancouver
+with their offset. A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return is prefixed with a single quote so a spreadsheet shows it as text instead of running it
+as a formula (OWASP "CSV injection"). Numbers are written from their Python type (``Decimal``,
+``int``) and are never prefixed: a negative number such as ``-3.500`` stays a number a
+spreadsheet can add up, and a typed number cannot carry a formula. Only text is neutralised.
+
+PDF: WeasyPrint is imported inside the function (it loads Pango and friends, which the rest of
+the application never needs), and its URL fetcher refuses every URL, so a report can never
+reach out to another server or read a local file, whatever ends up in its HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from distributions.exports.base import LOCAL_TZ
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+# Bytes gathered before a chunk is handed to the server; a few rows' worth, not the file.
+FLUSH_BYTES = 64 * 1024
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(LOCAL_TZ).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+class _Line:
+    """A file-like object whose write() returns what it was given (Django's streaming CSV idiom)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    writer = csv.writer(_Line(), lineterminator="\r\n")
+    buffer: list[str] = [writer.writerow([csv_cell(h) for h in header])]
+    size = len(buffer[0])
+    for row in rows:
+        line = writer.writerow([csv_cell(v) for v in row])
+        buffer.append(line)
+        size += len(line)
+        if size >= FLUSH_BYTES:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
+
+
+def refuse_every_url(url: str, *args, **kwargs):
+    raise ValueError(f"Reports load no external resources (refused {url[:80]!r}).")
+
+
+def _refusing_fetcher():
+    """A URL fetcher for the installed WeasyPrint that fetches nothing.
+
+    WeasyPrint 68 and later take a ``URLFetcher`` object (its ``fetch`` is what loads); older
+    versions take a plain function."""
+    from weasyprint import urls
+
+    if hasattr(urls, "URLFetcher"):
+
+        class RefusingFetcher(urls.URLFetcher):
+            def fetch(self, url, headers=None):
+                return refuse_every_url(url)
+
+        return RefusingFetcher()
+    return refuse_every_url
+
+
+def pdf_from_html(html: str) -> bytes:
+    from weasyprint import HTML
+
+    # WeasyPrint reports every layout step at INFO; keep the log to what matters.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    return HTML(string=html, base_url=None, url_fetcher=_refusing_fetcher()).write_pdf()
