@@ -1,7 +1,37 @@
-from django.contrib import admin
+"""Admin for drug checking and release.
 
+The batch page is read-only: receiving, recording a check and every status change go through
+their own pages here, which call ``testing_results.services`` and show a refusal as an error on
+the page. Checks and findings are history, never edited. ``extra_panels`` lets a higher layer
+(``distributions.batch_admin``) add tables to the batch page without this app importing it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from compassionclub.errors import ServiceError
 from members.admin_mixins import NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
-from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, Substance
+from testing_results import services, views
+from testing_results.forms import (
+    CheckForm,
+    FindingFormSet,
+    MethodCapabilityForm,
+    ReasonForm,
+    ReceiveForm,
+    findings_from,
+)
+from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, MethodCapability, Substance
+
+ACTION_LABELS = {"release": "Release", "reject": "Reject", "hold": "Put on hold", "recall": "Recall"}
+CSS = {"all": ["testing_results/admin.css"]}
 
 
 @admin.register(Compound)
@@ -9,6 +39,30 @@ class CompoundAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["name", "category", "drug_class", "watch_listed_at"]
     list_filter = ["category", "drug_class"]
     search_fields = ["name"]
+    readonly_fields = ["watch_listed_at"]
+    actions = ["put_on_watch_list"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Making a compound harmful is the watch-list action's job, which also holds batches.
+        if obj is not None and obj.category == Compound.Category.HARMFUL:
+            return ["category", "drug_class", "watch_listed_at"]
+        return self.readonly_fields
+
+    @admin.action(description="Put on the watch list (public drug alert): hold batches that could not rule it out",
+                  permissions=["change"])
+    def put_on_watch_list(self, request, queryset):
+        # One service transaction per compound; Django runs actions outside any transaction.
+        for compound in queryset.order_by("pk"):
+            try:
+                held = services.compound_watch_list(compound=compound, by=request.user)
+            except ServiceError as exc:
+                self.message_user(request, f"{compound}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{compound} is on the watch list. {held} released batch{'es' if held != 1 else ''} put on hold.",
+                messages.WARNING if held else messages.SUCCESS,
+            )
 
 
 @admin.register(Substance)
@@ -19,16 +73,61 @@ class SubstanceAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["expected_compound"]
 
 
+@admin.register(MethodCapability)
+class MethodCapabilityAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+    form = MethodCapabilityForm
+    list_display = ["method", "drug_class", "can_rule_out", "required", "note"]
+    list_filter = ["method", "can_rule_out", "required"]
+    readonly_fields = ["method", "drug_class"]
+    fields = ["method", "drug_class", "can_rule_out", "required", "note"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # every (method, class) pair is seeded
+
+    def save_model(self, request, obj, form, change):
+        services.method_capability_set(
+            capability=obj, can_rule_out=obj.can_rule_out, required=obj.required, note=obj.note, by=request.user
+        )
+
+
+def _findings_text(check: DrugCheck) -> str:
+    parts = []
+    for finding in check.findings.all():
+        text = f"{finding.compound.name}: {finding.get_result_display().lower()}"
+        if finding.concentration_pct is not None:
+            text += f" {finding.concentration_pct.normalize():f} %"
+        parts.append(text)
+    return "; ".join(parts)
+
+
 class DrugCheckInline(ReadOnlyInline):
     model = DrugCheck
-    fields = ["method", "performed_at", "performed_by", "lab", "sample_mg"]
+    fields = ["method", "performed_at", "performed_by", "lab", "sample_mg", "findings_summary", "report"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("performed_by").prefetch_related(
+            Prefetch("findings", queryset=Finding.objects.select_related("compound"))
+        )
+
+    @admin.display(description="Findings")
+    def findings_summary(self, obj: DrugCheck) -> str:
+        return _findings_text(obj)
+
+    @admin.display(description="Lab report")
+    def report(self, obj: DrugCheck) -> str:
+        if not obj.lab_report:
+            return "-"
+        return format_html('<a href="{}">PDF</a>', reverse("admin:testing_results_drugcheck_report", args=[obj.pk]))
 
 
 class StatusHistoryInline(ReadOnlyInline):
     model = BatchStatusChange
     fields = ["changed_at", "from_status", "to_status", "changed_by", "reason"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
 
 
 @admin.register(Batch)
@@ -37,10 +136,135 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "substance"]
     list_select_related = ["substance"]
     search_fields = ["code"]
-    readonly_fields = ["code", "status", "status_changed_at", "label_text", "created_by", "created_at"]
-    autocomplete_fields = ["substance"]
+    fields = ["code", "substance", "status", "status_changed_at", "received_on", "received_grams", "best_before",
+              "label_text", "created_by", "created_at"]
+    readonly_fields = fields
     inlines = [DrugCheckInline, StatusHistoryInline]
     show_full_result_count = False
+    change_form_template = "admin/testing_results/batch/change_form.html"
+
+    class Media:
+        css = CSS
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the page is read-only; changes go through the pages below
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/check/", wrap(self.check_view), name="testing_results_batch_check"),
+            path("<int:pk>/<str:action>/", wrap(self.transition_view), name="testing_results_batch_transition"),
+            *super().get_urls(),
+        ]
+
+    # What a higher layer may add to the batch page: [{"title", "columns", "rows", "empty"}].
+    def extra_panels(self, request: HttpRequest, batch: Batch) -> list[dict]:
+        return []
+
+    def _context(self, request, batch: Batch | None, title: str, **extra) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": title, "original": batch, "media": self.media, **extra,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if batch is not None:
+            user = request.user
+            assessment = services.assess_release(batch, by=user) if batch.status in services.TRANSITIONS["release"][0] else None
+            actions = []
+            if user.has_perm("testing_results.release_batch"):
+                actions = [
+                    (ACTION_LABELS[a], reverse("admin:testing_results_batch_transition", args=[batch.pk, a]))
+                    for a, (starts, _to) in services.TRANSITIONS.items() if batch.status in starts
+                ]
+            extra.update(
+                assessment=assessment,
+                transition_links=actions,
+                can_add_check=user.has_perm("testing_results.add_drugcheck") and batch.status in services.CHECKABLE,
+                check_url=reverse("admin:testing_results_batch_check", args=[batch.pk]),
+                extra_panels=self.extra_panels(request, batch),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _change_url(self, batch: Batch) -> str:
+        return reverse("admin:testing_results_batch_change", args=[batch.pk])
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Receiving a batch: the service codes it, quarantines it and writes the intake entry."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ReceiveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                batch = services.batch_receive(
+                    substance=form.cleaned_data["substance"], grams=form.cleaned_data["received_grams"],
+                    received_on=form.cleaned_data["received_on"], best_before=form.cleaned_data["best_before"],
+                    by=request.user,
+                )
+            except ServiceError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, f"Batch {batch.code} received and quarantined.", messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(batch))
+        return TemplateResponse(
+            request, "admin/testing_results/batch/receive.html", self._context(request, None, "Receive a batch", form=form)
+        )
+
+    def check_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not request.user.has_perm("testing_results.add_drugcheck"):
+            raise PermissionDenied
+        form = CheckForm(request.POST or None, request.FILES or None)
+        formset = FindingFormSet(request.POST or None, prefix="findings")
+        if request.method == "POST" and form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                services.check_record(
+                    batch=batch, method=data["method"], findings=findings_from(formset), by=request.user,
+                    sample_mg=data["sample_mg"], performed_at=data["performed_at"], lab=data["lab"],
+                    lab_report=data.get("lab_report"),
+                )
+            except ServiceError as exc:
+                form.add_error(None, exc)
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                batch.refresh_from_db(fields=["status"])
+                self.message_user(request, f"Check recorded for {batch.code}.", messages.SUCCESS)
+                if batch.status == Batch.Status.ON_HOLD:
+                    self.message_user(request, f"{batch.code} was put on hold: the check found a harmful compound.", messages.WARNING)
+                return HttpResponseRedirect(self._change_url(batch))
+        return TemplateResponse(
+            request, "admin/testing_results/batch/add_check.html",
+            self._context(request, batch, f"Record a check for {batch.code}", form=form, formset=formset,
+                          change_url=self._change_url(batch)),
+        )
+
+    def transition_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if action not in services.TRANSITIONS:
+            raise PermissionDenied
+        batch = get_object_or_404(self.get_queryset(request).select_related("substance"), pk=pk)
+        if not request.user.has_perm("testing_results.release_batch"):
+            raise PermissionDenied
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            service = getattr(services, f"batch_{action}")
+            try:
+                # The service is its own (durable) transaction: it commits or stores nothing.
+                service(batch=batch, by=request.user, reason=form.cleaned_data["reason"])
+            except ServiceError as exc:
+                form.add_error(None, exc)
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Batch {batch.code}: {services.PAST_TENSE[action]}.", messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(batch))
+        assessment = services.assess_release(batch, by=request.user) if action == "release" else None
+        return TemplateResponse(
+            request, "admin/testing_results/batch/transition.html",
+            self._context(request, batch, f"{ACTION_LABELS[action]} {batch.code}", form=form, action=action,
+                          action_label=ACTION_LABELS[action], assessment=assessment, change_url=self._change_url(batch)),
+        )
 
 
 class FindingInline(ReadOnlyInline):
@@ -48,14 +272,31 @@ class FindingInline(ReadOnlyInline):
     fields = ["compound", "result", "concentration_pct"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("compound")
+
 
 @admin.register(DrugCheck)
 class DrugCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["batch", "method", "performed_at", "performed_by", "lab", "sample_mg"]
+    list_display = ["batch", "method", "performed_at", "performed_by", "lab", "sample_mg", "report"]
     list_filter = ["method"]
     list_select_related = ["batch", "performed_by"]
     search_fields = ["batch__code", "lab"]
+    fields = ["batch", "method", "performed_at", "performed_by", "lab", "sample_mg", "recorded_at", "report"]
+    readonly_fields = fields
     inlines = [FindingInline]
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/report/", self.admin_site.admin_view(views.lab_report), name="testing_results_drugcheck_report"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Lab report")
+    def report(self, obj: DrugCheck) -> str:
+        if not obj.lab_report:
+            return "-"
+        return format_html('<a href="{}">PDF</a>', reverse("admin:testing_results_drugcheck_report", args=[obj.pk]))
 
 
 @admin.register(Finding)
@@ -72,3 +313,4 @@ class BatchStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["to_status"]
     list_select_related = ["batch", "changed_by"]
     search_fields = ["batch__code"]
+

@@ -49,6 +49,7 @@ __all__ = [
     "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
     "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
     "check_attach_report", "check_record", "compound_watch_list", "method_capability_set",
+    "method_capability_validate", "TRANSITIONS",
 ]
 
 S = Batch.Status
@@ -411,20 +412,27 @@ def compound_watch_list(*, compound: Compound, by) -> int:
     return held
 
 
-def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, required: bool, note: str, by) -> MethodCapability:
-    """Change one row of the capability table. The floor cannot be loosened: FTIR never rules out
-    fentanyl, nitazenes or benzodiazepines, and fentanyl and benzodiazepine strips stay required."""
-    _require(by, "testing_results.change_methodcapability", "change the release rule")
-    key = (capability.method, capability.drug_class)
-    if can_rule_out and capability.method == DrugCheck.Method.FTIR and capability.drug_class in FTIR_BLIND:
+def method_capability_validate(*, method: str, drug_class: str, can_rule_out: bool, required: bool) -> None:
+    """Refuse a change that would loosen the floor of the release rule."""
+    if can_rule_out and method == DrugCheck.Method.FTIR and drug_class in FTIR_BLIND:
         raise ServiceError(
             "rule_floor", "FTIR cannot see fentanyl, nitazenes or benzodiazepines at the levels that kill; this cannot be changed."
         )
-    if key in REQUIRED_FLOOR and not (required and can_rule_out):
+    if (method, drug_class) in REQUIRED_FLOOR and not (required and can_rule_out):
         raise ServiceError("rule_floor", "Fentanyl and benzodiazepine strips are always required; this cannot be changed.")
     if required and not can_rule_out:
         raise ServiceError("required_needs_rule_out", "A result can only be required from a method that can rule the class out.")
-    with transaction.atomic(durable=True):
+
+
+def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, required: bool, note: str, by) -> MethodCapability:
+    """Change one row of the capability table. The floor cannot be loosened: FTIR never rules out
+    fentanyl, nitazenes or benzodiazepines, and fentanyl and benzodiazepine strips stay required.
+    Not durable: the admin's change view already runs in a transaction."""
+    _require(by, "testing_results.change_methodcapability", "change the release rule")
+    method_capability_validate(
+        method=capability.method, drug_class=capability.drug_class, can_rule_out=can_rule_out, required=required
+    )
+    with transaction.atomic():
         locked = MethodCapability.objects.select_for_update().get(pk=capability.pk)
         old = {"can_rule_out": locked.can_rule_out, "required": locked.required, "note": locked.note}
         locked.can_rule_out, locked.required, locked.note = can_rule_out, required, (note or "").strip()[:200]
