@@ -212,25 +212,30 @@ class LedgerEntry(models.Model):
 
     def compute_hash(self) -> str:
         """SHA-256 of everything the entry says, and of the hash of the entry before it."""
-        payload = {
-            "kind": self.kind,
-            "batch": self.batch_id,
-            "from": self.from_account_id,
-            "to": self.to_account_id,
-            "grams": f"{Decimal(self.grams):.3f}",
-            "member": self.member_id,
-            "recorded_by": self.recorded_by_id,
-            "recorded_at": self.recorded_at.astimezone(dt.UTC).isoformat(),
-            "occurred_at": self.occurred_at.astimezone(dt.UTC).isoformat(),
-            "idempotency_key": self.idempotency_key,
-            "reason": self.reason,
-            "reverses": self.reverses_id,
-            "chain": self.chain,
-            "chain_seq": self.chain_seq,
-            "prev_hash": self.prev_hash,
-        }
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return entry_hash(*(getattr(self, name) for name in HASHED_FIELDS))
+
+
+# The fields an entry's hash covers, in order. ``manage.py verify_ledger`` reads exactly these.
+HASHED_FIELDS = (
+    "kind", "batch_id", "from_account_id", "to_account_id", "grams", "member_id", "recorded_by_id",
+    "recorded_at", "occurred_at", "idempotency_key", "reason", "reverses_id", "chain", "chain_seq", "prev_hash",
+)
+
+
+def entry_hash(
+    kind, batch_id, from_account_id, to_account_id, grams, member_id, recorded_by_id,
+    recorded_at, occurred_at, idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
+) -> str:
+    canonical = json.dumps(
+        [
+            "v1", kind, batch_id, from_account_id, to_account_id, f"{Decimal(grams):.3f}", member_id,
+            recorded_by_id, recorded_at.astimezone(dt.UTC).isoformat(), occurred_at.astimezone(dt.UTC).isoformat(),
+            idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def chain_name(account_id: int, batch_id: int) -> str:

@@ -29,6 +29,12 @@ def batch_at_group(group, admin, *, grams="100.000", received="500.000", **kwarg
     return batch
 
 
+def member_in(group, **kwargs):
+    """A member of ``group``. The PIN hash is a fixed string: ledger tests never check a PIN,
+    and hashing one per member with the production hasher costs a second each."""
+    return f.MemberFactory(group=group, pin="pbkdf2_sha256$1$ledgertest$unused", **kwargs)
+
+
 def store_grams(batch, group=None) -> Decimal:
     qs = Balance.objects.filter(batch=batch)
     qs = qs.filter(account__group=group) if group is not None else qs.filter(account__kind=Account.Kind.CENTRAL)

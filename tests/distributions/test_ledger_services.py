@@ -1,0 +1,351 @@
+"""The ledger's services: what they write, and every refusal storing nothing."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from compassionclub.audit.models import AuditRecord
+from compassionclub.errors import ServiceError
+from distributions import services
+from distributions.models import Account, Balance, LedgerEntry
+from distributions.verify import verify_ledger
+from members.models import Member
+from testing_results.models import Batch
+from testing_results.signals import batch_received, check_recorded
+from tests import factories as f
+from tests.distributions.ledger_helpers import D, batch_at_group, batch_in_central, key, member_in, store_grams
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return (
+        LedgerEntry.objects.count(),
+        sorted(Balance.objects.values_list("account_id", "batch_id", "grams", "last_seq")),
+        AuditRecord.objects.count(),
+    )
+
+
+def refused(code, fn, **kwargs):
+    """Call ``fn`` expecting a refusal with ``code`` and nothing stored."""
+    before = snapshot()
+    with pytest.raises(ServiceError) as excinfo:
+        fn(**kwargs)
+    assert excinfo.value.code == code, excinfo.value.message_text
+    assert snapshot() == before
+    return excinfo.value
+
+
+def assert_ledger_ok():
+    report = verify_ledger()
+    assert report.ok, report.summary()
+
+
+@pytest.fixture
+def member(group_a):
+    return member_in(group_a)
+
+
+@pytest.fixture
+def stocked(group_a, pat):
+    return batch_at_group(group_a, pat, grams="40.000")
+
+
+def distribute(member, batch, by, grams="1.000", **kw):
+    return services.distribution_record(member=member, batch=batch, grams=D(grams), by=by, idempotency_key=kw.pop("idempotency_key", key()), **kw)
+
+
+# Intake and samples, through the testing app's signals ---------------------------------------
+
+
+def test_a_received_batch_enters_the_central_store_from_the_supplier(erin):
+    batch = f.BatchFactory(received_grams=D("250.000"), created_by=erin)
+    with transaction.atomic():
+        batch_received.send(sender=Batch, batch=batch, by=erin)
+    entry = LedgerEntry.objects.get(batch=batch)
+    assert (entry.kind, entry.from_account.kind, entry.to_account.kind, entry.grams) == ("intake", "supplier", "central", D("250"))
+    assert store_grams(batch) == D("250.000")
+    assert_ledger_ok()
+
+
+def test_a_repeated_intake_signal_writes_one_entry(erin):
+    batch = f.BatchFactory(received_grams=D("250.000"))
+    first = services.intake_record(batch=batch, by=erin)
+    assert services.intake_record(batch=batch, by=erin) == first
+    assert LedgerEntry.objects.filter(batch=batch).count() == 1
+
+
+def test_a_check_sample_leaves_the_central_store_for_the_lab_rounded_up_to_the_milligram(erin):
+    batch = batch_in_central(grams="10.000", status=Batch.Status.QUARANTINED)
+    check = f.DrugCheckFactory(batch=batch, sample_mg=Decimal("12.400"))
+    with transaction.atomic():
+        check_recorded.send(sender=type(check), drug_check=check, by=erin)
+    sample = LedgerEntry.objects.get(kind=LedgerEntry.Kind.SAMPLE)
+    assert (sample.to_account.kind, sample.grams) == ("lab", D("0.013"))
+    assert store_grams(batch) == D("9.987")
+    assert_ledger_ok()
+
+
+def test_a_check_without_a_sample_writes_nothing(erin):
+    batch = batch_in_central(grams="10.000", status=Batch.Status.QUARANTINED)
+    assert services.sample_record(drug_check=f.DrugCheckFactory(batch=batch, sample_mg=Decimal("0")), by=erin) is None
+
+
+def test_a_sample_larger_than_the_central_store_is_refused(erin):
+    batch = batch_in_central(grams="0.010", status=Batch.Status.QUARANTINED)
+    check = f.DrugCheckFactory(batch=batch, sample_mg=Decimal("20"))
+    refused("insufficient_stock", services.sample_record, drug_check=check, by=erin)
+
+
+# Transfers -----------------------------------------------------------------------------------
+
+
+def test_stock_moves_central_to_group_group_to_group_and_back(group_a, group_b, pat):
+    batch = batch_in_central(grams="100.000")
+    services.stock_transfer(batch=batch, to_group=group_a, grams=D("60"), by=pat)
+    services.stock_transfer(batch=batch, from_group=group_a, to_group=group_b, grams=D("25"), by=pat)
+    services.stock_transfer(batch=batch, from_group=group_b, grams=D("5"), by=pat)
+    assert (store_grams(batch), store_grams(batch, group_a), store_grams(batch, group_b)) == (D(45), D(35), D(20))
+    assert AuditRecord.objects.filter(action="stock.transferred").count() == 3
+    assert_ledger_ok()
+
+
+def test_a_transfer_retried_with_its_key_is_written_once(group_a, pat):
+    batch = batch_in_central(grams="100.000")
+    first = services.stock_transfer(batch=batch, to_group=group_a, grams=D("10"), by=pat, idempotency_key="t-1")
+    again = services.stock_transfer(batch=batch, to_group=group_a, grams=D("10"), by=pat, idempotency_key="t-1")
+    assert again == first
+    assert store_grams(batch, group_a) == D(10)
+
+
+def test_a_coordinator_cannot_transfer_stock(group_a, alice):
+    batch = batch_in_central()
+    refused("not_permitted", services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=alice)
+
+
+@pytest.mark.parametrize("status", [Batch.Status.QUARANTINED, Batch.Status.ON_HOLD, Batch.Status.RECALLED, Batch.Status.REJECTED])
+def test_it_refuses_to_send_an_unreleased_batch_to_a_group(group_a, pat, status):
+    batch = batch_in_central(status=status)
+    code = {"on_hold": "batch_on_hold", "recalled": "batch_recalled"}.get(status, "batch_not_released")
+    refused(code, services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=pat)
+
+
+def test_a_group_can_send_a_recalled_batch_back_to_the_centre(group_a, pat):
+    batch = batch_at_group(group_a, pat, grams="10")
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
+    services.stock_transfer(batch=batch, from_group=group_a, grams=D(10), by=pat)
+    assert store_grams(batch, group_a) == D(0)
+
+
+def test_it_refuses_a_transfer_larger_than_the_stock(group_a, pat):
+    batch = batch_in_central(grams="5.000")
+    error = refused("insufficient_stock", services.stock_transfer, batch=batch, to_group=group_a, grams=D("5.001"), by=pat)
+    assert "5.000 g" in error.message_text
+
+
+def test_it_refuses_a_transfer_without_a_group_or_to_the_same_group(group_a, pat):
+    batch = batch_in_central()
+    refused("transfer_needs_a_group", services.stock_transfer, batch=batch, grams=D(1), by=pat)
+    refused("same_account", services.stock_transfer, batch=batch, from_group=group_a, to_group=group_a, grams=D(1), by=pat)
+
+
+@pytest.mark.parametrize(("grams", "code"), [("0", "grams_not_positive"), ("-1", "grams_not_positive"), ("1.0005", "grams_invalid"), ("lots", "grams_invalid"), ("NaN", "grams_invalid")])
+def test_it_refuses_bad_grams_on_a_transfer(group_a, pat, grams, code):
+    batch = batch_in_central()
+    refused(code, services.stock_transfer, batch=batch, to_group=group_a, grams=grams, by=pat)
+
+
+def test_it_refuses_a_transfer_to_an_inactive_group(group_a, pat):
+    batch = batch_in_central()
+    group_a.is_active = False
+    group_a.save()
+    refused("group_inactive", services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=pat)
+
+
+# Distributions -------------------------------------------------------------------------------
+
+
+def test_a_distribution_moves_grams_from_the_group_store_to_members(member, stocked, alice, group_a):
+    entry = distribute(member, stocked, alice, "3.500")
+    assert (entry.kind, entry.member, entry.from_account.group, entry.to_account.kind) == ("distribution", member, group_a, "members")
+    assert store_grams(stocked, group_a) == D("36.500")
+    assert Balance.objects.get(account__kind=Account.Kind.MEMBERS, batch=stocked).grams == D("3.500")
+    assert_ledger_ok()
+
+
+def test_a_retried_distribution_returns_the_first_entry_and_writes_nothing(member, stocked, alice, group_a):
+    first = distribute(member, stocked, alice, "2", idempotency_key="desk-1")
+    before = snapshot()
+    assert distribute(member, stocked, alice, "2", idempotency_key="desk-1") == first
+    assert snapshot() == before
+
+
+def test_a_retry_after_the_allowance_is_used_up_still_returns_the_first_entry(member, stocked, alice):
+    first = distribute(member, stocked, alice, "14", idempotency_key="desk-2")
+    assert distribute(member, stocked, alice, "14", idempotency_key="desk-2") == first
+
+
+def test_it_refuses_a_key_reused_for_a_different_distribution(member, stocked, alice):
+    distribute(member, stocked, alice, "2", idempotency_key="desk-3")
+    refused("idempotency_key_reused", distribute, member=member, batch=stocked, by=alice, grams="3", idempotency_key="desk-3")
+
+
+def test_it_refuses_a_distribution_without_a_key(member, stocked, alice):
+    refused("idempotency_key_missing", distribute, member=member, batch=stocked, by=alice, idempotency_key="")
+
+
+def test_it_refuses_a_recorder_who_does_not_coordinate_the_members_group(member, stocked, bob, pat):
+    refused("not_coordinator", distribute, member=member, batch=stocked, by=bob)
+    refused("not_coordinator", distribute, member=member, batch=stocked, by=pat)
+
+
+@pytest.mark.parametrize("grams", ["0", "-2", "0.0001"])
+def test_it_refuses_a_distribution_of_no_or_negative_grams(member, stocked, alice, grams):
+    refused("grams_invalid" if grams == "0.0001" else "grams_not_positive", services.distribution_record, member=member, batch=stocked, grams=grams, by=alice, idempotency_key=key())
+
+
+@pytest.mark.parametrize("status", [Member.Status.SUSPENDED, Member.Status.WITHDRAWN])
+def test_it_refuses_a_member_who_is_not_active(member, stocked, alice, status):
+    Member.objects.filter(pk=member.pk).update(status=status)
+    refused("member_not_active", distribute, member=member, batch=stocked, by=alice)
+
+
+def test_it_refuses_a_member_whose_renewal_is_overdue(group_a, stocked, alice):
+    today = timezone.localdate()
+    member = member_in(group_a, enrolled_on=today - dt.timedelta(days=400), renewal_due=today - dt.timedelta(days=1))
+    refused("renewal_overdue", distribute, member=member, batch=stocked, by=alice)
+
+
+def test_it_refuses_a_member_without_consent_on_file(group_a, stocked, alice):
+    member = member_in(group_a, consent_given_at=timezone.now() + dt.timedelta(days=1))
+    refused("no_consent", distribute, member=member, batch=stocked, by=alice)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (Batch.Status.RECALLED, "batch_recalled"),
+        (Batch.Status.ON_HOLD, "batch_on_hold"),
+        (Batch.Status.QUARANTINED, "batch_not_released"),
+        (Batch.Status.REJECTED, "batch_not_released"),
+    ],
+)
+def test_it_refuses_a_batch_that_is_not_released(member, stocked, alice, status, code):
+    Batch.objects.filter(pk=stocked.pk).update(status=status)
+    refused(code, distribute, member=member, batch=stocked, by=alice)
+
+
+def test_it_refuses_a_recalled_batch_the_group_never_held(member, alice, pat):
+    batch = batch_in_central(status=Batch.Status.RECALLED)
+    refused("batch_recalled", distribute, member=member, batch=batch, by=alice)
+
+
+def test_it_refuses_more_than_the_group_holds(member, alice, pat, group_a):
+    batch = batch_at_group(group_a, pat, grams="2.000")
+    error = refused("insufficient_stock", distribute, member=member, batch=batch, by=alice, grams="2.001")
+    assert "2.000 g" in error.message_text
+
+
+def test_it_refuses_a_batch_the_group_never_received(member, alice):
+    refused("insufficient_stock", distribute, member=member, batch=batch_in_central(), by=alice)
+
+
+def test_it_refuses_grams_over_the_allowance_with_the_exact_figure(member, stocked, alice):
+    distribute(member, stocked, alice, "10.250")
+    error = refused("over_allowance", distribute, member=member, batch=stocked, by=alice, grams="3.751")
+    assert "3.750 g" in error.message_text
+    distribute(member, stocked, alice, "3.750")
+
+
+def test_the_allowance_counts_the_group_policy(member, stocked, alice, group_a):
+    f.AllowancePolicyFactory(substance=stocked.substance, group=group_a, max_grams=D(5))
+    refused("over_allowance", distribute, member=member, batch=stocked, by=alice, grams="5.001")
+
+
+def test_it_refuses_a_distribution_dated_in_the_future(member, stocked, alice):
+    refused("occurred_in_future", distribute, member=member, batch=stocked, by=alice, occurred_at=timezone.now() + dt.timedelta(hours=1))
+
+
+# Destruction and adjustment ------------------------------------------------------------------
+
+
+def test_recalled_stock_at_a_group_can_be_destroyed(group_a, pat):
+    batch = batch_at_group(group_a, pat, grams="10")
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
+    entry = services.stock_destroy(batch=batch, group=group_a, grams=D(10), reason="recalled", by=pat)
+    assert entry.to_account.kind == Account.Kind.DESTROYED
+    assert store_grams(batch, group_a) == D(0)
+    assert_ledger_ok()
+
+
+def test_it_refuses_destruction_without_a_listed_reason_or_beyond_the_stock(group_a, pat, alice):
+    batch = batch_at_group(group_a, pat, grams="10")
+    refused("reason_invalid", services.stock_destroy, batch=batch, group=group_a, grams=D(1), reason="because", by=pat)
+    refused("insufficient_stock", services.stock_destroy, batch=batch, group=group_a, grams=D(11), reason="expired", by=pat)
+    refused("not_permitted", services.stock_destroy, batch=batch, group=group_a, grams=D(1), reason="expired", by=alice)
+
+
+def test_an_adjustment_corrects_a_store_either_way(group_a, pat):
+    batch = batch_at_group(group_a, pat, grams="10")
+    services.stock_adjust(batch=batch, group=group_a, grams=D("0.250"), reason="reweighed", by=pat)
+    services.stock_adjust(batch=batch, group=group_a, grams=D("-1.000"), reason="spilled", by=pat)
+    services.stock_adjust(batch=batch, grams=D("-2"), reason="count_error", by=pat)
+    assert (store_grams(batch, group_a), store_grams(batch)) == (D("9.250"), D("488"))
+    assert AuditRecord.objects.filter(action="stock.adjusted").count() == 3
+    assert_ledger_ok()
+
+
+def test_it_refuses_a_zero_adjustment_one_below_zero_or_without_a_reason(group_a, pat):
+    batch = batch_at_group(group_a, pat, grams="10")
+    refused("grams_zero", services.stock_adjust, batch=batch, group=group_a, grams=D(0), reason="reweighed", by=pat)
+    refused("insufficient_stock", services.stock_adjust, batch=batch, group=group_a, grams=D("-10.001"), reason="spilled", by=pat)
+    refused("reason_invalid", services.stock_adjust, batch=batch, group=group_a, grams=D(1), reason="", by=pat)
+
+
+# Reversals -----------------------------------------------------------------------------------
+
+
+def test_a_reversed_distribution_returns_the_grams_and_the_allowance(member, stocked, alice, group_a):
+    entry = distribute(member, stocked, alice, "14")
+    reversal = services.entry_reverse(entry=entry, reason="wrong_member", by=alice)
+    assert (reversal.reverses, reversal.from_account, reversal.to_account) == (entry, entry.to_account, entry.from_account)
+    assert store_grams(stocked, group_a) == D(40)
+    distribute(member, stocked, alice, "14")
+    assert_ledger_ok()
+
+
+def test_it_refuses_to_reverse_twice_or_to_reverse_a_reversal(member, stocked, alice):
+    entry = distribute(member, stocked, alice, "2")
+    reversal = services.entry_reverse(entry=entry, reason="entered_by_mistake", by=alice)
+    refused("already_reversed", services.entry_reverse, entry=entry, reason="duplicate", by=alice)
+    refused("cannot_reverse_reversal", services.entry_reverse, entry=reversal, reason="duplicate", by=alice)
+
+
+def test_only_the_members_coordinators_may_reverse_a_distribution(member, stocked, alice, bob):
+    entry = distribute(member, stocked, alice, "2")
+    refused("not_coordinator", services.entry_reverse, entry=entry, reason="duplicate", by=bob)
+    refused("reason_invalid", services.entry_reverse, entry=entry, reason="I said so", by=alice)
+
+
+def test_reversing_a_transfer_needs_the_stock_still_at_the_group(member, alice, pat, group_a):
+    batch = batch_in_central(grams="10")
+    transfer = services.stock_transfer(batch=batch, to_group=group_a, grams=D(10), by=pat)
+    distribute(member, batch, alice, "1")
+    refused("insufficient_stock", services.entry_reverse, entry=transfer, reason="wrong_store", by=pat)
+    refused("not_permitted", services.entry_reverse, entry=transfer, reason="wrong_store", by=alice)
+
+
+def test_every_batch_sums_to_zero_after_a_busy_day(member, stocked, alice, pat, group_a, group_b):
+    services.stock_transfer(batch=stocked, from_group=group_a, to_group=group_b, grams=D(5), by=pat)
+    entry = distribute(member, stocked, alice, "3")
+    services.entry_reverse(entry=entry, reason="wrong_grams", by=alice)
+    services.stock_adjust(batch=stocked, group=group_b, grams=D("-0.5"), reason="spilled", by=pat)
+    services.stock_destroy(batch=stocked, grams=D(1), reason="damaged", by=pat)
+    totals = {}
+    for batch_id, grams in Balance.objects.values_list("batch_id", "grams"):
+        totals[batch_id] = totals.get(batch_id, D(0)) + grams
+    assert set(totals.values()) == {D(0)}
+    assert_ledger_ok()
