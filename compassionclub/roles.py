@@ -44,6 +44,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
         "auth.add_user", "auth.change_user",
+        # Unlock a staff user locked out by failed sign-ins.
+        "axes.view_accessattempt", "axes.delete_accessattempt",
     ],
     Role.COORDINATOR: _view(
         "members.membergroup", "members.member", "members.memberstatuschange",
@@ -68,9 +70,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.ledgerentry", "distributions.balance",
     )
     + ["testing_results.release_batch", "testing_results.view_lab_report"],
-    Role.AUDITOR: _view(*_EVERYTHING_READABLE, "audit.auditrecord")
-    + [
-        "members.view_all_groups","distributions.export_reports", "testing_results.view_lab_report"],
+    # Staff accounts (who did what) but never a password hash, TOTP key or backup code.
+    Role.AUDITOR: _view(*_EVERYTHING_READABLE, "audit.auditrecord", "auth.user", "auth.group")
+    + ["members.view_all_groups", "distributions.export_reports", "testing_results.view_lab_report"],
 }
 
 
@@ -100,3 +102,69 @@ def sync_roles_after_migrate(**kwargs) -> None:
 
 def user_has_role(user, role: str) -> bool:
     return user.is_active and user.groups.filter(name=role).exists()
+
+
+_ACTION_LETTERS = (("view", "V"), ("add", "A"), ("change", "C"), ("delete", "D"))
+_SCOPE_NOTES = {
+    Role.PROGRAMME_ADMIN: "every group",
+    Role.COORDINATOR: "own groups only",
+    Role.DRUG_CHECKER: "no member data",
+    Role.RELEASE_OFFICER: "no member data",
+    Role.AUDITOR: "every group, read-only",
+}
+
+
+def _split(dotted: str) -> tuple[str, str | None]:
+    """("view", "members.member") for a model permission, (dotted, None) for a custom one."""
+    from django.apps import apps
+
+    app_label, codename = dotted.split(".")
+    action, _, model_name = codename.partition("_")
+    if action in {"view", "add", "change", "delete"}:
+        try:
+            apps.get_model(app_label, model_name)
+        except LookupError:
+            return dotted, None
+        return action, f"{app_label}.{model_name}"
+    return dotted, None
+
+
+def role_matrix_markdown() -> str:
+    """The README's role × model × action table, generated from ``ROLE_PERMISSIONS``."""
+    from django.apps import apps
+
+    every = {dotted for perms in ROLE_PERMISSIONS.values() for dotted in perms}
+    models = sorted({label for dotted in every if (label := _split(dotted)[1]) is not None})
+    custom = sorted(dotted for dotted in every if _split(dotted)[1] is None)
+    lines = [
+        "## Roles and what they may do",
+        "",
+        "Generated from `compassionclub/roles.py` (`manage.py roles_matrix --write`); a test keeps it in step.",
+        "V view, A add, C change, D delete. Nobody deletes: history is corrected by reversals and",
+        "status changes, and ledger, check and audit rows are read-only for everyone.",
+        "",
+        "| model | " + " | ".join(Role.ALL) + " |",
+        "| --- |" + " --- |" * len(Role.ALL),
+    ]
+    for label in models:
+        app_label, model_name = label.split(".")
+        model = apps.get_model(app_label, model_name)
+        cells = []
+        for role in Role.ALL:
+            perms = set(ROLE_PERMISSIONS[role])
+            cells.append("".join(letter for action, letter in _ACTION_LETTERS if f"{app_label}.{action}_{model_name}" in perms) or "-")
+        lines.append(f"| {model._meta.verbose_name} (`{label}`) | " + " | ".join(cells) + " |")
+    lines.append("| **scope** | " + " | ".join(_SCOPE_NOTES[role] for role in Role.ALL) + " |")
+    lines += ["", "Other permissions:", ""]
+    for dotted in custom:
+        holders = [role for role in Role.ALL if dotted in ROLE_PERMISSIONS[role]]
+        lines.append(f"- `{dotted}`: {', '.join(holders)}")
+    lines += [
+        "",
+        "Coordinators see and change only their own groups' members, status history, stock and",
+        "ledger entries, everywhere in the admin (lists, pages by typed URL, history, dropdowns,",
+        "autocomplete, actions, the desk, exports, the dashboard) and cannot move a member to another",
+        "group. The audit trail is read by auditors and programme admins and written by nobody by",
+        "hand. Every staff user signs in with a password and, in production, a TOTP code.",
+    ]
+    return "\n".join(lines)

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "compassionclub.audit",
+    "compassionclub.security",
     "members",
     "testing_results",
     "distributions",
@@ -77,12 +78,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "compassionclub.security.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "compassionclub.security.middleware.SessionLifetimeMiddleware",
+    "compassionclub.security.middleware.TwoFactorRequiredMiddleware",
+    "compassionclub.security.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -173,22 +178,27 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
-# django-axes: lock on username + client address. The address comes from REMOTE_ADDR
-# unless the deployment declares how many proxies sit in front (AXES_IPWARE_PROXY_COUNT).
+# The client address, for django-axes and the audit trail alike: REMOTE_ADDR, unless the
+# deployment declares how many trusted proxies append X-Forwarded-For (PROXY_COUNT); then the
+# entry the outermost of them appended. See compassionclub/security/client_ip.py.
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured("PROXY_COUNT must be 0 or more.")
+
+# django-axes: lock on username + client address together, so an attacker hammering one
+# account from one address cannot lock its owner out from elsewhere.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+AXES_CLIENT_IP_CALLABLE = "compassionclub.security.client_ip.client_ip_address"
 AXES_VERBOSE = False
 
 # Sessions: rotate on login (Django does), 30 minutes idle, 12 hours at most.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -216,7 +226,7 @@ CONTENT_SECURITY_POLICY = {
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if AXES_IPWARE_PROXY_COUNT else None
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PROXY_COUNT else None
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -228,6 +238,7 @@ if PRODUCTION:
 # Two-factor: required for staff in production mode (and wherever REQUIRE_2FA says so).
 REQUIRE_2FA = env.bool("REQUIRE_2FA", default=PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Compassion club ledger")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # never show TOTP keys or backup codes in the admin
 
 # Demo accounts exist only outside production.
 DEMO_ACCOUNTS_ALLOWED = not PRODUCTION

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count, Q
 
+from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
 from members.admin_mixins import GroupScopedAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from members.models import Member, MemberGroup, MemberStatusChange
 
@@ -30,7 +31,7 @@ class StatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Member)
-class MemberAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+class MemberAdmin(AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["display_code", "group", "status", "enrolled_on", "renewal_due"]
     list_filter = ["status", "group"]
     list_select_related = ["group"]

@@ -1,21 +1,89 @@
-"""Admin building blocks shared by every app: group scoping and read-only history."""
+"""Admin building blocks shared by every app: group scoping and read-only history.
+
+Scoping reaches every door a coordinator has into the admin: the changelist and its filters,
+change and history pages by typed URL, actions (Django builds their queryset from
+``get_queryset``), autocomplete (Django asks the target model's admin for its queryset), and
+the choices of foreign-key and many-to-many fields in forms and inlines.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.core.exceptions import FieldDoesNotExist
 
-from members.scoping import scope_queryset
+from members.scoping import scope_queryset, sees_all_groups
 
 
-class GroupScopedAdminMixin:
+def related_group_path(admin_site, model) -> str | None:
+    """The ORM path from ``model`` to MemberGroup if rows of ``model`` are scoped to groups
+    (MemberGroup itself, or a model whose admin is group-scoped), else None."""
+    from members.models import MemberGroup
+
+    if model is MemberGroup:
+        return ""
+    model_admin = admin_site._registry.get(model)
+    if isinstance(model_admin, GroupScopedAdminMixin):
+        return model_admin.group_path
+    return None
+
+
+class ScopedRelationsMixin:
+    """Foreign-key and many-to-many choices in forms (and inlines) offer only rows of the
+    groups the user may see, so a hand-edited form cannot point at another group's row."""
+
+    def _scope_related(self, db_field, request, kwargs) -> None:
+        if sees_all_groups(request.user) or "queryset" in kwargs:
+            return
+        path = related_group_path(self.admin_site, db_field.related_model)
+        if path is not None:
+            kwargs["queryset"] = scope_queryset(db_field.related_model._default_manager.all(), request.user, path)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_related(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_related(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class GroupScopedAdminMixin(ScopedRelationsMixin):
     """Limit every queryset the admin builds (lists, change pages by typed URL, history,
     autocomplete, actions) to the groups the user may see. ``group_path`` is the ORM path from
-    the model to its MemberGroup ("" for MemberGroup itself)."""
+    the model to its MemberGroup ("" for MemberGroup itself).
+
+    For users scoped to their groups, the direct group field is read-only once the object
+    exists (a coordinator cannot move a member to another group), and list filters on scoped
+    relations offer only the values present in the user's own rows."""
 
     group_path: str = "group"
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user, self.group_path)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        moves_group = obj is not None and self.group_path and "__" not in self.group_path
+        if moves_group and self.group_path not in fields and not sees_all_groups(request.user):
+            fields.append(self.group_path)
+        return fields
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if sees_all_groups(request.user):
+            return filters
+        scoped = []
+        for item in filters:
+            if isinstance(item, str) and "__" not in item:
+                try:
+                    field = self.model._meta.get_field(item)
+                except FieldDoesNotExist:
+                    field = None
+                if field is not None and field.is_relation and related_group_path(self.admin_site, field.related_model) is not None:
+                    item = (item, RelatedOnlyFieldListFilter)
+            scoped.append(item)
+        return scoped
 
 
 class ReadOnlyAdminMixin:
@@ -46,7 +114,11 @@ class NoDeleteAdminMixin:
         return actions
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ScopedInline(ScopedRelationsMixin, admin.TabularInline):
+    """An editable inline whose foreign-key choices are scoped like its parent admin's."""
+
+
+class ReadOnlyInline(ScopedRelationsMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from compassionclub.audit.context import current_ip_address
 from compassionclub.audit.models import AuditChainHead, AuditRecord
 
 # Keys whose values never reach the trail, whatever the caller passes.
@@ -70,7 +71,12 @@ def audit_log(
     ip_address: str | None = None,
     target_repr: str | None = None,
 ) -> AuditRecord:
-    """Append one record. Runs in the caller's transaction (or its own if there is none)."""
+    """Append one record. Runs in the caller's transaction (or its own if there is none).
+
+    ``ip_address`` defaults to the address of the staff request being served, if any.
+    """
+    if ip_address is None:
+        ip_address = current_ip_address.get()
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
         record = AuditRecord(
