@@ -85,7 +85,12 @@ class DistributionForm(forms.Form):
     }
 
     def add_service_error(self, error) -> None:
-        self.add_error(self.ERROR_FIELDS.get(getattr(error, "code", ""), None), error)
+        field = self.ERROR_FIELDS.get(getattr(error, "code", ""), None)
+        if field == "batch":
+            # The refused batch may no longer be listed (a recall takes it off the page), so
+            # say which one the service refused.
+            error = ValidationError(f"{self.cleaned_data['batch'].code}: {error}", code=error.code)
+        self.add_error(field, error)
 
 
 class UndoForm(forms.Form):

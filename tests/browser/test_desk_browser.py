@@ -154,8 +154,9 @@ def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
         with status.expect_navigation():
             status.get_by_label("PIN").press("Enter")
         text = status.locator("body").inner_text()
-        assert "9.5" in text
-        assert "Heroin" in text
+        assert "You can pick up today." in text
+        assert "9.5 g left of 14 g per 7 days" in text
+        assert "H-2025-002" not in text  # never received the recalled batch
         shots(status, "status-shows-new-allowance")
     finally:
         phone.close()
