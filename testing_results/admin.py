@@ -153,7 +153,9 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/check/", wrap(self.check_view), name="testing_results_batch_check"),
-            path("<int:pk>/<str:action>/", wrap(self.transition_view), name="testing_results_batch_transition"),
+            # One explicit path per action, so these never shadow the admin's own "<pk>/change/".
+            *(path(f"<int:pk>/{action}/", wrap(self.transition_view), {"action": action},
+                   name=f"testing_results_batch_{action}") for action in services.TRANSITIONS),
             *super().get_urls(),
         ]
 
@@ -176,7 +178,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             actions = []
             if user.has_perm("testing_results.release_batch"):
                 actions = [
-                    (ACTION_LABELS[a], reverse("admin:testing_results_batch_transition", args=[batch.pk, a]))
+                    (ACTION_LABELS[a], reverse(f"admin:testing_results_batch_{a}", args=[batch.pk]))
                     for a, (starts, _to) in services.TRANSITIONS.items() if batch.status in starts
                 ]
             extra.update(

@@ -1,0 +1,226 @@
+"""The batch pages in the admin, and the private lab report."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from compassionclub.errors import ServiceError
+from testing_results import services
+from testing_results.models import Batch, DrugCheck, MethodCapability
+from tests import factories as f
+from tests.testing_results.conftest import finding
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def private_dir(tmp_path):
+    storage = DrugCheck._meta.get_field("lab_report").storage
+    saved = dict(storage.__dict__)
+    storage.__dict__.update({"location": str(tmp_path), "base_location": str(tmp_path), "_location": str(tmp_path)})
+    yield tmp_path
+    storage.__dict__.clear()
+    storage.__dict__.update(saved)
+
+
+def pdf(name="report.pdf", content=PDF):
+    return SimpleUploadedFile(name, content, content_type="application/pdf")
+
+
+def check_post(method, rows, **extra):
+    data = {
+        "method": method, "performed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "lab": "Bruker Alpha II",
+        "sample_mg": "0", "findings-TOTAL_FORMS": "8", "findings-INITIAL_FORMS": "0",
+        "findings-MIN_NUM_FORMS": "0", "findings-MAX_NUM_FORMS": "40",
+    }
+    for i, (compound, result, pct) in enumerate(rows):
+        data.update({f"findings-{i}-compound": compound.pk, f"findings-{i}-result": result, f"findings-{i}-concentration_pct": pct})
+    data.update(extra)
+    return data
+
+
+@pytest.mark.django_db
+def test_a_checker_and_an_officer_take_a_batch_from_receipt_to_release(client, heroin, vocab, erin, dana):
+    client.force_login(erin)
+    response = client.post(reverse("admin:testing_results_batch_add"), {
+        "substance": heroin.pk, "received_grams": "120.000", "received_on": timezone.localdate().isoformat(), "best_before": "",
+    })
+    batch = Batch.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("admin:testing_results_batch_change", args=[batch.pk])
+    check_url = reverse("admin:testing_results_batch_check", args=[batch.pk])
+    v = vocab
+    for method, rows in [
+        ("ftir", [(v["heroin"], "detected", "")]),
+        ("mass_spec", [(v["heroin"], "detected", "55.5"), (v["fentanyl"], "not_detected", ""), (v["bromazolam"], "not_detected", ""),
+                       (v["isotonitazene"], "not_detected", "")]),
+        ("immunoassay", [(v["fentanyl"], "negative", ""), (v["bromazolam"], "negative", "")]),
+    ]:
+        response = client.post(check_url, check_post(method, rows, lab_report=pdf()))
+        assert response.status_code == 302, response.content.decode()[:2000]
+    assert DrugCheck.objects.filter(batch=batch).exclude(lab_report="").count() == 3
+
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "Nothing blocks release" in page and "/release/" in page and "/check/" not in page
+    response = client.post(reverse("admin:testing_results_batch_release", args=[batch.pk]), {"reason": "All agree"})
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.RELEASED and "55.5 %" in batch.label_text
+
+
+@pytest.mark.django_db
+def test_the_batch_page_lists_every_blocker(client, batch, record, vocab, dana):
+    record(batch, "ftir", [finding(vocab["heroin"], "detected"), finding(vocab["fentanyl"], "not_detected")])
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    expected = services.assess_release(batch, by=dana)
+    assert len(expected.blockers) >= 4
+    for blocker in expected.blockers:
+        assert f'data-code="{blocker.code}"' in page
+    assert "Only FTIR reported fentanyl" in page
+
+
+@pytest.mark.django_db
+def test_a_refused_release_comes_back_as_an_error_on_the_page(client, batch, record, vocab, dana):
+    record(batch, "ftir", [finding(vocab["heroin"], "detected")])
+    client.force_login(dana)
+    response = client.post(reverse("admin:testing_results_batch_release", args=[batch.pk]), {"reason": "Please"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "errornote" in content and "cannot be released" in content
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.QUARANTINED
+
+
+@pytest.mark.django_db
+def test_an_illegal_action_and_a_missing_reason_are_shown_not_stored(client, batch, dana):
+    client.force_login(dana)
+    url = reverse("admin:testing_results_batch_recall", args=[batch.pk])
+    response = client.post(url, {"reason": "Drug alert"})
+    assert response.status_code == 200 and "only a" in response.content.decode()
+    response = client.post(reverse("admin:testing_results_batch_reject", args=[batch.pk]), {"reason": ""})
+    assert response.status_code == 200
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.QUARANTINED
+
+
+@pytest.mark.django_db
+def test_a_bad_finding_comes_back_as_an_error_and_stores_nothing(client, batch, vocab, erin):
+    client.force_login(erin)
+    response = client.post(
+        reverse("admin:testing_results_batch_check", args=[batch.pk]),
+        check_post("ftir", [(vocab["fentanyl"], "negative", "")]),
+    )
+    assert response.status_code == 200 and "FTIR spectrometry results are" in response.content.decode()
+    assert not DrugCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_coordinators_and_checkers_cannot_change_batch_status(client, batch, alice, erin):
+    for user in (alice, erin):
+        client.force_login(user)
+        response = client.post(reverse("admin:testing_results_batch_reject", args=[batch.pk]), {"reason": "x"})
+        assert response.status_code == 403
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.QUARANTINED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("upload", "code"),
+    [
+        (pdf("report.exe", PDF), "report_not_pdf"),
+        (pdf("report.pdf", b"MZ\x90\x00 not a pdf"), "report_not_pdf"),
+        (pdf("report.pdf", b""), "report_empty"),
+        (pdf("report.pdf", PDF + b"0" * services.LAB_REPORT_MAX_BYTES), "report_too_large"),
+    ],
+)
+def test_a_lab_report_must_be_a_pdf_of_a_sane_size(batch, record, vocab, upload, code, private_dir):
+    with pytest.raises(ServiceError) as exc:
+        record(batch, "ftir", [finding(vocab["heroin"], "detected")], lab_report=upload)
+    assert exc.value.code == code
+    assert not DrugCheck.objects.exists() and not any(private_dir.rglob("*.pdf"))
+
+
+@pytest.mark.django_db
+def test_a_refused_check_leaves_no_file_behind(heroin, record, vocab, private_dir):
+    closed = f.BatchFactory(substance=heroin, status=Batch.Status.REJECTED)
+    with pytest.raises(ServiceError):
+        record(closed, "ftir", [finding(vocab["heroin"], "detected")], lab_report=pdf())
+    assert not any(private_dir.rglob("*.pdf"))
+
+
+@pytest.mark.django_db
+def test_the_lab_report_is_served_only_to_staff_who_may_see_the_batch(client, batch, record, vocab, dana, charlie, alice, erin, private_dir):
+    check = record(batch, "ftir", [finding(vocab["heroin"], "detected")], lab_report=pdf("Lab Report (Jan).pdf"))
+    stored = private_dir / check.lab_report.name
+    assert stored.read_bytes() == PDF and "Jan" not in check.lab_report.name
+    assert not str(stored).startswith(str(settings.STATIC_ROOT))
+    url = reverse("admin:testing_results_drugcheck_report", args=[check.pk])
+    for user, status in [(dana, 200), (charlie, 200), (erin, 200), (alice, 403)]:
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == status, user
+        if status == 200:
+            assert b"".join(response.streaming_content) == PDF
+            assert response["Content-Type"] == "application/pdf" and "no-store" in response["Cache-Control"]
+            assert f"{batch.code}-ftir-{check.pk}.pdf" in response["Content-Disposition"]
+    client.logout()
+    assert client.get(url).status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_a_report_can_be_attached_once_to_a_check_without_one(batch, record, vocab, erin):
+    check = record(batch, "ftir", [finding(vocab["heroin"], "detected")])
+    services.check_attach_report(drug_check=check, upload=pdf(), by=erin)
+    with pytest.raises(ServiceError) as exc:
+        services.check_attach_report(drug_check=check, upload=pdf(), by=erin)
+    assert exc.value.code == "report_already_attached"
+
+
+@pytest.mark.django_db
+def test_the_watch_list_action_says_how_many_batches_were_held(client, heroin, clean_checks, dana, pat, vocab):
+    batch = f.BatchFactory(substance=heroin)
+    clean_checks(batch)
+    services.batch_release(batch=batch, by=dana, reason="ok")
+    client.force_login(pat)
+    response = client.post(
+        reverse("admin:testing_results_compound_changelist"),
+        {"action": "put_on_watch_list", "_selected_action": [vocab["medetomidine"].pk]}, follow=True,
+    )
+    assert "1 released batch put on hold" in response.content.decode()
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.ON_HOLD
+
+
+@pytest.mark.django_db
+def test_programme_admins_cannot_loosen_the_floor_in_the_admin(client, pat):
+    row = MethodCapability.objects.get(method="ftir", drug_class="fentanyl")
+    client.force_login(pat)
+    response = client.post(reverse("admin:testing_results_methodcapability_change", args=[row.pk]),
+                           {"can_rule_out": "on", "required": "", "note": "trust me"})
+    assert response.status_code == 200 and "FTIR cannot see fentanyl" in response.content.decode()
+    row.refresh_from_db()
+    assert not row.can_rule_out
+    ms = MethodCapability.objects.get(method="mass_spec", drug_class="xylazine")
+    response = client.post(reverse("admin:testing_results_methodcapability_change", args=[ms.pk]),
+                           {"can_rule_out": "on", "required": "on", "note": "Always look for xylazine"})
+    assert response.status_code == 302
+    ms.refresh_from_db()
+    assert ms.required
+
+
+@pytest.mark.django_db
+def test_batch_pages_use_no_inline_style_or_script(client, batch, dana):
+    client.force_login(dana)
+    for url in [reverse("admin:testing_results_batch_change", args=[batch.pk]),
+                reverse("admin:testing_results_batch_reject", args=[batch.pk])]:
+        content = client.get(url).content.decode()
+        assert "testing_results/admin.css" in content
+        assert " style=" not in content and "<script>" not in content
+
+
+def test_grams_are_decimal():
+    assert isinstance(services.MG, Decimal)
