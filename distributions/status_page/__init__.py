@@ -1,0 +1,1 @@
+"""The public member status page: code + PIN in, eligibility, allowance and recalls out."""

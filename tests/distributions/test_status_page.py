@@ -1,0 +1,222 @@
+"""The public member status page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from distributions.models import Account, LedgerEntry
+from distributions.status_page import ratelimit
+from members.codes import generate_code
+from members.models import Member
+from testing_results.models import Batch
+from tests import factories as f
+
+URL = "/status/"
+PIN = "482915"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache(db):
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def client():
+    return Client(enforce_csrf_checks=True, REMOTE_ADDR="203.0.113.7")
+
+
+@pytest.fixture
+def heroin(db):
+    return f.SubstanceFactory(name="heroin")
+
+
+@pytest.fixture
+def member(group_a, alice, pin_hash):
+    # pin_hash uses the suite's fast hasher, the same one the dummy hash is made with.
+    return f.MemberFactory(group=group_a, created_by=alice, pin=pin_hash)
+
+
+def csrf(client) -> str:
+    response = client.get(URL)
+    return response.cookies["csrftoken"].value
+
+
+def post(client, code, pin, **extra):
+    token = csrf(client)
+    return client.post(URL, {"code": code, "pin": pin, "csrfmiddlewaretoken": token}, **extra)
+
+
+def body_without_tokens(response) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+def hand_out(member, batch, grams="3.000", at=None):
+    store = f.AccountFactory(kind=Account.Kind.GROUP, group=member.group)
+    members_account, _ = Account.objects.get_or_create(kind=Account.Kind.MEMBERS, group=None)
+    return f.LedgerEntryFactory(
+        kind=LedgerEntry.Kind.DISTRIBUTION, batch=batch, from_account=store, to_account=members_account,
+        member=member, grams=Decimal(grams), occurred_at=at or timezone.now(),
+    )
+
+
+def test_the_form_is_served_never_cached_with_labels_and_a_language(client, db):
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert '<html lang="en">' in html
+    assert '<label for="id_code">' in html and '<label for="id_pin">' in html
+    assert 'method="post"' in html and "csrfmiddlewaretoken" in html
+    assert "<script" not in html and "style=" not in html
+
+
+def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, member, heroin):
+    batch = f.BatchFactory(substance=heroin, status=Batch.Status.RELEASED, label_text="Batch X: heroin\nAlso found: caffeine 12 %")
+    hand_out(member, batch, "3.000")
+    response = post(client, member.display_code.lower(), PIN)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert "You can pick up today." in html
+    assert "11 g left of 14 g per 7 days" in html
+    assert "3 g more from" in html
+    assert "Renewal due:" in html
+    assert "Also found: caffeine 12 %" in html
+    assert "Recall" not in html
+    assert PIN not in html
+
+
+def test_an_unknown_code_and_a_wrong_pin_get_the_same_answer(client, member):
+    wrong_pin = post(client, member.code, "730194")
+    unknown = post(client, generate_code(), "730194")
+    typo = post(client, member.code[:-1] + ("0" if member.code[-1] != "0" else "1"), PIN)
+    empty = post(client, "", "")
+    assert wrong_pin.status_code == unknown.status_code == typo.status_code == empty.status_code == 200
+    assert body_without_tokens(wrong_pin) == body_without_tokens(unknown) == body_without_tokens(typo)
+    assert body_without_tokens(empty) == body_without_tokens(unknown)
+    assert "do not match" in wrong_pin.content.decode()
+    for response in (wrong_pin, unknown):
+        assert "no-store" in response["Cache-Control"]
+        assert set(response.cookies) <= {"csrftoken"}
+
+
+def test_a_pin_hash_is_checked_even_when_the_code_is_unknown(client, db, monkeypatch):
+    from distributions.status_page import views
+
+    calls = []
+    real = views.check_password
+    monkeypatch.setattr(views, "check_password", lambda pin, hashed: calls.append(hashed) or real(pin, hashed))
+    post(client, generate_code(), "730194")
+    post(client, "not a code", "730194")
+    assert len(calls) == 2 and calls[0] == calls[1] == views._dummy_hash()
+
+
+def test_the_code_and_pin_never_appear_in_urls_or_the_cache(client, member):
+    response = post(client, member.code, "730194")
+    assert member.code not in response.request["PATH_INFO"] + response.request.get("QUERY_STRING", "")
+    client_key, code_key = ratelimit.keys_for(response.wsgi_request, member.code)
+    assert member.code not in code_key and "203.0.113.7" not in client_key
+    assert cache.get(code_key) == 1 and cache.get(client_key) == 1
+
+
+def test_a_code_is_locked_after_repeated_failures_even_with_the_right_pin_then(member, settings):
+    clients = [Client(enforce_csrf_checks=True, REMOTE_ADDR=f"198.51.100.{i}") for i in range(10)]
+    for i in range(ratelimit.MAX_FAILURES_PER_CODE):
+        assert post(clients[i], member.code, "730194").status_code == 200
+    locked = post(clients[-1], member.code, PIN)
+    assert locked.status_code == 429
+    assert "Too many tries" in locked.content.decode() and "Try again later" in locked.content.decode()
+    assert "You can pick up" not in locked.content.decode()
+    # An unknown code locks the same way, so a lockout tells nothing about whether a code exists.
+    unknown = generate_code()
+    for i in range(ratelimit.MAX_FAILURES_PER_CODE):
+        post(clients[i], unknown, "730194")
+    assert body_without_tokens(post(clients[-1], unknown, PIN)) == body_without_tokens(locked)
+
+
+def test_a_client_is_locked_after_repeated_failures_across_codes(client, member):
+    for _ in range(ratelimit.MAX_FAILURES_PER_CLIENT):
+        post(client, generate_code(), "730194")
+    response = post(client, member.code, PIN)
+    assert response.status_code == 429
+    # Another client can still get in.
+    other = Client(enforce_csrf_checks=True, REMOTE_ADDR="192.0.2.55")
+    assert post(other, member.code, PIN).status_code == 200
+
+
+def test_a_success_clears_the_code_counter(client, member):
+    for _ in range(ratelimit.MAX_FAILURES_PER_CODE - 1):
+        post(client, member.code, "730194")
+    assert "You can pick up" in post(client, member.code, PIN).content.decode()
+    assert post(client, member.code, "730194").status_code == 200
+
+
+def test_the_post_is_refused_without_a_csrf_token(client, member):
+    response = client.post(URL, {"code": member.code, "pin": PIN})
+    assert response.status_code == 403
+
+
+def test_a_recalled_batch_the_member_received_is_a_prominent_alert(client, member, heroin, dana):
+    recalled = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-RECALL-1")
+    f.BatchStatusChangeFactory(batch=recalled, from_status="released", to_status="recalled", changed_by=dana,
+                               reason="Fentanyl found by a later mass spectrometry check.")
+    fine = f.BatchFactory(substance=heroin, status=Batch.Status.RELEASED, code="B-FINE-1")
+    hand_out(member, recalled, "2.000", timezone.now() - dt.timedelta(days=20))
+    hand_out(member, fine, "2.000")
+    html = post(client, member.code, PIN).content.decode()
+    alert = html[: html.index("Your membership")]
+    assert 'role="alert"' in alert
+    assert "Recall: do not use" in alert and "B-RECALL-1" in alert
+    assert "Fentanyl found by a later mass spectrometry check." in alert
+    assert "B-FINE-1" not in alert
+
+
+def test_a_held_batch_is_an_alert_and_a_reversed_one_is_not(client, member, heroin):
+    held = f.BatchFactory(substance=heroin, status=Batch.Status.ON_HOLD, code="B-HELD-1")
+    hand_out(member, held)
+    reversed_batch = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-UNDONE-1")
+    entry = hand_out(member, reversed_batch)
+    f.LedgerEntryFactory(kind=LedgerEntry.Kind.REVERSAL, batch=reversed_batch, from_account=entry.to_account,
+                         to_account=entry.from_account, grams=entry.grams, reverses=entry, reason="Wrong member.")
+    html = post(client, member.code, PIN).content.decode()
+    assert "On hold: do not use for now" in html and "B-HELD-1" in html
+    assert "B-UNDONE-1" not in html
+
+
+def test_an_ineligible_member_sees_every_reason(client, member):
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.SUSPENDED, renewal_due=timezone.localdate() - dt.timedelta(days=1))
+    html = post(client, member.code, PIN).content.decode()
+    assert "You cannot pick up right now." in html
+    assert "suspended" in html and "renewal was due" in html
+
+
+def test_the_page_is_in_french_when_chosen_on_the_page(client, member, heroin):
+    token = csrf(client)
+    switched = client.post(reverse("set_language"), {"language": "fr", "next": URL, "csrfmiddlewaretoken": token})
+    assert switched.status_code == 302 and switched["Location"] == URL
+    form = client.get(URL).content.decode()
+    assert '<html lang="fr">' in form
+    assert "Code de membre" in form and "Vérifier" in form
+    wrong = post(client, member.code, "730194").content.decode()
+    assert "ne correspondent pas" in wrong
+    recalled = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-RAPPEL")
+    hand_out(member, recalled)
+    html = post(client, member.code, PIN).content.decode()
+    assert "Vous pouvez venir chercher aujourd" in html
+    assert "Rappel" in html
+    assert "Renouvellement" in html
+
+
+def test_the_page_follows_the_browser_language(member):
+    client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9")
+    assert '<html lang="fr">' in client.get(URL).content.decode()
