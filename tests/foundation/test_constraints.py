@@ -18,6 +18,11 @@ from tests import factories as f
 PROJECT_APPS = {"audit", "members", "testing_results", "distributions"}
 
 
+def _capability():
+    # Rows are seeded by testing_results migration 0003.
+    return apps.get_model("testing_results", "MethodCapability").objects
+
+
 def _entry(**kw):
     return f.LedgerEntryFactory(**kw)
 
@@ -114,6 +119,9 @@ CASES = {
     "finding_one_per_compound_per_check": _duplicate_finding,
     "finding_result_valid": lambda: f.FindingFactory(result="maybe"),
     "finding_concentration_pct_range": lambda: f.FindingFactory(concentration_pct=Decimal("100.500")),
+    "methodcapability_one_per_method_class": lambda: _capability().create(method="ftir", drug_class="fentanyl", can_rule_out=False),
+    "methodcapability_ftir_never_rules_out_potent_classes": lambda: _capability().filter(method="ftir", drug_class="nitazene").update(can_rule_out=True),
+    "methodcapability_required_can_rule_out": lambda: _capability().filter(method="immunoassay", drug_class="opioid").update(required=True),
     # distributions
     "account_kind_valid": lambda: Account.objects.create(kind="bank"),
     "account_group_iff_group_kind": lambda: Account.objects.create(kind=Account.Kind.GROUP, group=None),
