@@ -93,6 +93,8 @@ class Exporter:
     parameters: ClassVar[tuple[str, ...]] = ()
     required: ClassVar[tuple[str, ...]] = ()
     chunk_size: ClassVar[int] = CHUNK_SIZE
+    # Templates list the classes themselves; they must not try to call them.
+    do_not_call_in_templates: ClassVar[bool] = True
 
     def __init__(self, *, user, params: ExportParams) -> None:
         self.user = user

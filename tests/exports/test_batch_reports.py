@@ -1,0 +1,145 @@
+"""Batch test reports: the PDF certificate of one batch and the CSV of many, checked against the database."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pypdf
+import pytest
+
+from compassionclub.audit.models import AuditRecord
+from compassionclub.errors import ServiceError
+from distributions.exports.base import ExportParams
+from distributions.exports.services import export_run
+from distributions.models import LedgerEntry
+from testing_results import services as testing
+from testing_results.models import Batch, Finding
+from tests.exports.conftest import finding, today_range
+from tests.exports.helpers import run_csv
+
+
+def pdf_text(user, batch) -> str:
+    output = export_run(identifier="batch_report", user=user, params=ExportParams(batch_id=batch.pk), fmt="pdf")
+    assert output.content.startswith(b"%PDF") and output.content_type == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(output.content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.mark.django_db
+def test_the_pdf_holds_every_section_and_figure_of_the_batch(world, charlie):
+    text = pdf_text(charlie, world.her)
+    flat = " ".join(text.split())
+    for section in [
+        "Batch test report: HER-", "Receipt", "Drug checks", "Detection limits of the methods",
+        "Release assessment and decision", "Status history, holds and recalls", "Grams by movement (from the ledger)",
+        "Ledger",
+    ]:
+        assert section in flat, section
+    # Receipt, each check with who, lab and sample, each finding with its concentration.
+    assert "200.000 g" in flat and "Heroin" in flat
+    for lab, sample in [("Bruker Alpha II", "5.000 mg"), ("Partner lab LC-MS/MS", "2.000 mg"), ("BTNX strips", "10.000 mg")]:
+        assert lab in flat and sample in flat
+    assert "Heroin (diacetylmorphine) Active (the substance itself) Detected 62.400 %" in flat
+    assert "Fentanyl Harmful adulterant Negative" in flat
+    assert "by erin" in flat
+    # Detection limits, assessment, decision, hold history.
+    assert "5-10 %" in flat and "Trusted to rule out" in flat
+    assert "releasable, no blocker" in flat
+    assert "Decision: Released by dana" in flat
+    assert "put on hold or recalled 1 time" in flat and "Drug alert under review." in flat
+    # Grams by movement, to the milligram, as the ledger has them.
+    assert "Received (intake) 200.000" in flat
+    assert "Transferred from the central store to groups 120.000" in flat
+    assert "Distributed to members 25.000" in flat  # 7 x 3.5 - 3.5 reversed + 2 x 2
+    assert "Sampled by drug checks 0.017" in flat
+    assert "Destroyed 1.000" in flat
+    assert "On hand in the stores, from the entries 173.983" in flat
+    assert "On hand in the stores, from the balances 173.983" in flat
+    assert "agree to the milligram" in flat
+    last = LedgerEntry.objects.filter(batch=world.her).order_by("-recorded_at", "-id").first()
+    assert last.hash in "".join(text.split())
+    # Page numbers and generation time.
+    assert "Page 1 of" in flat and "Generated" in flat
+
+
+@pytest.mark.django_db
+def test_the_pdf_of_a_recalled_batch_states_the_recall_and_of_a_waiting_one_its_blockers(world, charlie):
+    flat = " ".join(pdf_text(charlie, world.coc).split())
+    assert "Recalled" in flat and "Bromazolam found by a partner lab." in flat
+    flat = " ".join(pdf_text(charlie, world.waiting).split())
+    assert "not releasable" in flat and "no release decision has been taken yet" in flat
+
+
+@pytest.mark.django_db
+def test_the_pdf_export_is_recorded_in_the_audit_trail(world, charlie):
+    pdf_text(charlie, world.her)
+    record = AuditRecord.objects.get(action="export.batch_report")
+    assert record.actor == charlie and record.target_id == str(world.her.pk) and record.new["format"] == "pdf"
+
+
+@pytest.mark.django_db
+def test_a_coordinator_gets_only_reports_of_batches_that_reached_their_group(world, alice, bob):
+    assert "HER-" in pdf_text(bob, world.her)
+    with pytest.raises(ServiceError) as refused:
+        export_run(identifier="batch_report", user=bob, params=ExportParams(batch_id=world.coc.pk), fmt="pdf")
+    assert refused.value.code == "batch_not_found"
+    assert {r["batch_code"] for r in run_csv("batch_reports", alice)} == {world.her.code, world.coc.code}
+    assert {r["batch_code"] for r in run_csv("batch_reports", bob)} == {world.her.code}
+    assert not AuditRecord.objects.filter(action="export.batch_report", actor=bob, target_id=str(world.coc.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_the_csv_has_one_row_per_finding_matching_the_database(world, charlie):
+    rows = run_csv("batch_reports", charlie)
+    findings = Finding.objects.select_related("drug_check__batch", "compound").order_by("id")
+    assert len(rows) == findings.count() == 23
+    by_key = {(r["check_id"], r["compound"]): r for r in rows}
+    for f in findings:
+        row = by_key[(str(f.drug_check_id), f.compound.name)]
+        assert row["batch_code"] == f.drug_check.batch.code
+        assert row["method"] == f.drug_check.method
+        assert row["result"] == f.result
+        assert row["sample_mg"] == f"{f.drug_check.sample_mg:.3f}"
+        assert row["concentration_pct"] == ("" if f.concentration_pct is None else f"{f.concentration_pct:.3f}")
+    # A stable order: by receipt, batch code, check, compound.
+    assert [(r["batch_code"], int(r["check_id"]), r["compound"]) for r in rows] == sorted(
+        (r["batch_code"], int(r["check_id"]), r["compound"]) for r in rows
+    )
+
+
+@pytest.mark.django_db
+def test_the_csv_filters_by_date_substance_and_status(world, charlie):
+    assert {r["batch_code"] for r in run_csv("batch_reports", charlie, substance_id=world.cocaine.pk)} == {world.coc.code}
+    assert {r["batch_code"] for r in run_csv("batch_reports", charlie, status=Batch.Status.QUARANTINED)} == {world.waiting.code}
+    start, end = today_range()
+    assert len(run_csv("batch_reports", charlie, date_from=start, date_to=end)) == 23
+    assert run_csv("batch_reports", charlie, date_from=end) == []
+    with pytest.raises(ServiceError) as refused:
+        run_csv("batch_reports", charlie, status="lost")
+    assert refused.value.code == "bad_status"
+    with pytest.raises(ServiceError) as refused:
+        run_csv("batch_reports", charlie, date_from=end, date_to=start)
+    assert refused.value.code == "bad_period"
+
+
+@pytest.mark.django_db
+def test_a_compound_name_that_looks_like_a_formula_is_neutralised(world, charlie, erin):
+    from tests import factories as f
+
+    evil = f.CompoundFactory(name='=HYPERLINK("http://evil.example","x")', category="cut")
+    testing.check_record(
+        batch=world.waiting, method="mass_spec", findings=[finding(evil, "detected", "1.5")], by=erin,
+        sample_mg=Decimal("0"), lab="@lab",
+    )
+    rows = [r for r in run_csv("batch_reports", charlie) if r["check_id"] and r["method"] == "mass_spec" and r["batch_code"] == world.waiting.code]
+    assert rows[0]["compound"] == "'" + evil.name
+    assert rows[0]["lab_or_instrument"] == "'@lab"
+
+
+@pytest.mark.django_db
+def test_a_user_without_the_export_permission_is_refused(world, erin):
+    with pytest.raises(ServiceError) as refused:
+        run_csv("batch_reports", erin)
+    assert refused.value.code == "not_allowed"
+    assert not AuditRecord.objects.filter(action__startswith="export.").exists()

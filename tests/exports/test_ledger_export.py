@@ -1,0 +1,82 @@
+"""The ledger CSV: every entry with its hash, checked against the database, and the verification."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from distributions.exports.ledger import FULL_MARKER, SUMMARY_MARKER
+from distributions.models import LedgerEntry
+from tests.exports.conftest import today_range
+from tests.exports.helpers import run_csv, run_csv_text
+
+
+def split(rows):
+    data = [r for r in rows if r["entry_id"] not in (SUMMARY_MARKER, FULL_MARKER)]
+    trailer = {r["entry_id"]: r for r in rows if r["entry_id"] in (SUMMARY_MARKER, FULL_MARKER)}
+    return data, trailer
+
+
+@pytest.mark.django_db
+def test_every_entry_is_exported_with_its_hash_and_agrees_with_the_database(world, charlie):
+    data, trailer = split(run_csv("ledger", charlie))
+    entries = {e.pk: e for e in LedgerEntry.objects.select_related("member")}
+    assert sorted(int(r["entry_id"]) for r in data) == sorted(entries)
+    for row in data:
+        entry = entries[int(row["entry_id"])]
+        assert row["kind"] == entry.kind
+        assert row["grams"] == f"{entry.grams:.3f}"
+        assert row["hash"] == entry.hash == entry.compute_hash()
+        assert row["prev_hash"] == entry.prev_hash
+        assert row["chain"] == entry.chain and int(row["chain_seq"]) == entry.chain_seq
+        assert row["member_code"] == (entry.member.code if entry.member_id else "")
+        assert row["chain_check"] == "ok"
+    assert trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
+    assert trailer[FULL_MARKER]["recorded_at"] == "ok"
+    # Grams per kind agree with the ledger to the milligram.
+    distributed = sum(float(r["grams"]) for r in data if r["kind"] == "distribution")
+    assert round(distributed, 3) == 7 * 3.5 + 2 * 2 + 2 * 1
+
+
+@pytest.mark.django_db
+def test_the_same_data_and_period_give_the_same_file(world, charlie):
+    start, end = today_range()
+    first = run_csv_text("ledger", charlie, date_from=start, date_to=end)
+    assert first == run_csv_text("ledger", charlie, date_from=start, date_to=end)
+    assert first.startswith("entry_id,recorded_at,")
+
+
+@pytest.mark.django_db
+def test_a_period_with_no_entry_exports_only_the_header_and_the_verification(world, charlie):
+    start, end = today_range()
+    data, trailer = split(run_csv("ledger", charlie, date_from=end, date_to=end))
+    assert data == [] and trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
+
+
+@pytest.mark.django_db
+def test_an_entry_edited_behind_the_application_is_flagged(world, charlie):
+    victim = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).order_by("id")[2]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")  # past the append-only trigger
+        cursor.execute("UPDATE distributions_ledgerentry SET grams = 1.000 WHERE id = %s", [victim.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+    data, trailer = split(run_csv("ledger", charlie))
+    flagged = {int(r["entry_id"]): r["chain_check"] for r in data if r["chain_check"] != "ok"}
+    assert flagged == {victim.pk: "content does not match its hash (edited)"}
+    assert trailer[SUMMARY_MARKER]["recorded_at"] == "broken"
+    assert f"#{victim.pk}" in trailer[SUMMARY_MARKER]["occurred_at"]
+    assert trailer[FULL_MARKER]["recorded_at"] == "broken"
+
+
+@pytest.mark.django_db
+def test_a_coordinator_gets_only_entries_that_touch_their_groups(world, alice, bob):
+    data, trailer = split(run_csv("ledger", bob))
+    solid_codes = {m.code for m in world.solid_members}
+    assert data and all("group:SOLID" in (r["from_account"], r["to_account"]) for r in data)
+    assert {r["member_code"] for r in data if r["member_code"]} == solid_codes
+    assert FULL_MARKER not in trailer  # the whole-ledger check names other groups' entries
+    data, _ = split(run_csv("ledger", alice))
+    assert not {r["member_code"] for r in data} & solid_codes
+    assert all("group:SOLID" not in (r["from_account"], r["to_account"]) for r in data)
