@@ -1,0 +1,56 @@
+"""seed_demo loads a coherent demo programme and a second run changes nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+
+from compassionclub import demo
+from distributions.models import LedgerEntry
+from members.models import MemberGroup
+from testing_results.models import Batch
+
+PROJECT_APPS = {"audit", "members", "testing_results", "distributions"}
+
+
+def _snapshot() -> dict[str, list]:
+    """Every row of every project table, as values (codes and hashes included)."""
+    rows = {}
+    for model in apps.get_models():
+        if model._meta.app_label in PROJECT_APPS:
+            rows[model._meta.label] = list(model._default_manager.order_by("pk").values())
+    return rows
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_leaves_the_same_data():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    first = _snapshot()
+    call_command("seed_demo", stdout=StringIO())
+    assert _snapshot() == first
+    assert "demo_coordinator" in out.getvalue()
+    assert demo.DEMO_PASSWORD in out.getvalue()
+
+    # What it loads: the ten groups, three released batches, one with fentanyl kept back,
+    # and a ledger whose chains verify.
+    assert set(MemberGroup.objects.values_list("short_name", flat=True)) == {g[0] for g in demo.GROUPS}
+    assert Batch.objects.filter(status=Batch.Status.RELEASED).count() == 3
+    fentanyl_batch = Batch.objects.get(status=Batch.Status.QUARANTINED)
+    assert fentanyl_batch.checks.filter(findings__compound__name="Fentanyl", findings__result="detected").exists()
+    assert not LedgerEntry.objects.filter(batch=fentanyl_batch, kind=LedgerEntry.Kind.DISTRIBUTION).exists()
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).count() == 3
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "OK" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_production_mode(settings):
+    settings.DEMO_ACCOUNTS_ALLOWED = False
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not MemberGroup.objects.exists()
