@@ -541,7 +541,8 @@ def distribution_record(
     """
     grams = _grams(grams)
     key = _key(idempotency_key, required=True)
-    occurred_at = _occurred(occurred_at, timezone.now())
+    if occurred_at is not None:
+        occurred_at = _occurred(occurred_at, timezone.now())
     expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
 
     def write() -> LedgerEntry:
@@ -558,7 +559,7 @@ def distribution_record(
     return _durable(write, key, **expected)
 
 
-def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime) -> LedgerEntry:
+def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
     from distributions.eligibility import check_eligibility
 
     locked = (
@@ -582,10 +583,18 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
     if not is_coordinator_of(by, locked.group_id):
         raise ServiceError("not_coordinator", "Only a coordinator of the member's group can record this.")
 
-    eligibility = check_eligibility(locked, at=occurred_at)
+    # "Now" is read only once the member is locked: a time taken before waiting for the lock
+    # would leave out the distributions committed while we waited, and over-serve the member.
+    now = timezone.now()
+    eligibility = check_eligibility(locked, at=occurred_at or now)
     if not eligibility.eligible:
         first = eligibility.reasons[0]
         raise ServiceError(first.code, first.message, reasons=[r.code for r in eligibility.reasons])
+    allowances = [eligibility.allowances]
+    if occurred_at is not None and occurred_at < now:
+        # A backdated entry (a paper record typed in later) must also fit the window that ends
+        # now, which counts everything handed out since.
+        allowances.append(check_eligibility(locked, at=now).allowances)
 
     store_id = locked.store_account_id
     row = _lock_store_balance(store_id, batch.pk) if store_id is not None else None
@@ -595,14 +604,15 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         status, substance_id = Batch.objects.values_list("status", "substance_id").get(pk=batch.pk)
     if status != Batch.Status.RELEASED:
         raise _status_error(status)
-    allowance = eligibility.allowances.get(substance_id)
-    if allowance is not None and grams > allowance.remaining_grams:
-        raise ServiceError(
-            "over_allowance",
-            f"Over the allowance: {allowance.remaining_grams} g of {allowance.substance_name} is left in this "
-            f"{allowance.window_days}-day period, {grams} g were asked for.",
-            remaining_grams=allowance.remaining_grams,
-        )
+    for by_substance in allowances:
+        allowance = by_substance.get(substance_id)
+        if allowance is not None and grams > allowance.remaining_grams:
+            raise ServiceError(
+                "over_allowance",
+                f"Over the allowance: {allowance.remaining_grams} g of {allowance.substance_name} is left in this "
+                f"{allowance.window_days}-day period, {grams} g were asked for.",
+                remaining_grams=allowance.remaining_grams,
+            )
     held = _decimal(row[1]) if row is not None else Decimal("0.000")
     if held < grams:
         raise ServiceError(
@@ -624,7 +634,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         by=by,
         heads={store_id: head},
         idempotency_key=key,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at or now,
         member_id=locked.pk,
     )
 

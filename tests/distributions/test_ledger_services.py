@@ -349,3 +349,11 @@ def test_every_batch_sums_to_zero_after_a_busy_day(member, stocked, alice, pat, 
         totals[batch_id] = totals.get(batch_id, D(0)) + grams
     assert set(totals.values()) == {D(0)}
     assert_ledger_ok()
+
+
+def test_a_backdated_distribution_must_also_fit_the_window_ending_now(member, stocked, alice):
+    distribute(member, stocked, alice, "10")
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    refused("over_allowance", distribute, member=member, batch=stocked, by=alice, grams="5", occurred_at=yesterday)
+    entry = distribute(member, stocked, alice, "4", occurred_at=yesterday)
+    assert entry.occurred_at == yesterday
