@@ -1,0 +1,103 @@
+"""The admin index as a dashboard: stock, waiting and held batches, and the server-drawn chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from distributions.dashboard import _nice_ceiling, week_starts, weekly_chart
+from tests.exports.conftest import distribute
+
+
+def dashboard(client, user) -> str:
+    client.force_login(user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    return html[start:html.index("</div>", start)]
+
+
+@pytest.mark.django_db
+def test_an_auditor_sees_stock_waiting_and_held_batches_and_the_chart(client, world, charlie):
+    html = dashboard(client, charlie)
+    stock = section(html, "dashboard-stock")
+    # Central heroin: HER 200 - 0.017 sampled - 120 transferred - 1 destroyed = 78.983 released,
+    # plus the quarantined batch's 50 - 0.005. VANDU 80 - 21; SOLID 40 - 4; cocaine recalled.
+    for store, substance, on_hand, released in [
+        ("Central store", "Heroin", "128.978", "78.983"), ("VANDU", "Heroin", "59.000", "59.000"),
+        ("SOLID", "Heroin", "36.000", "36.000"), ("VANDU", "Cocaine", "28.000", "0.000"),
+        ("Central store", "Cocaine", "69.983", "0.000"),
+    ]:
+        assert f"<td>{store}</td><td>{substance}</td><td>{on_hand}</td><td>{released}</td>" in stock, (store, substance)
+    waiting = section(html, "dashboard-waiting")
+    assert world.waiting.code in waiting and "checks: Mass spectrometry, Immunoassay test strip" in waiting
+    held = section(html, "dashboard-held")
+    assert world.coc.code in held and "Recalled" in held and "Bromazolam found by a partner lab." in held
+    assert world.her.code not in held
+    chart = section(html, "dashboard-chart")
+    assert "<svg" in chart and "<rect" in chart
+    assert "Heroin, week of" in chart and "25.000 g" in chart  # this week's heroin, net of the reversal
+    assert "Cocaine" in chart
+
+
+@pytest.mark.django_db
+def test_the_dashboard_needs_no_script_no_style_attribute_and_nothing_from_elsewhere(client, world, charlie):
+    html = dashboard(client, charlie)
+    start, end = html.index('id="dashboard"'), html.index("</svg>")
+    ours = html[start:end]
+    assert "style=" not in ours and "<script" not in ours
+    assert re.findall(r'(?:href|src)="https?://', ours) == []
+
+
+@pytest.mark.django_db
+def test_a_coordinator_sees_only_their_groups_stock_and_distributions(client, world, bob):
+    html = dashboard(client, bob)
+    stock = section(html, "dashboard-stock")
+    assert "SOLID" in stock and "VANDU" not in stock and "Central store" not in stock
+    chart = section(html, "dashboard-chart")
+    assert "4.000 g" in chart and "25.000 g" not in chart and "Cocaine" not in chart
+
+
+@pytest.mark.django_db
+def test_a_drug_checker_sees_batches_but_no_stock(client, world, erin):
+    html = dashboard(client, erin)
+    assert 'id="dashboard-waiting"' in html and 'id="dashboard-stock"' not in html and 'id="dashboard-chart"' not in html
+
+
+@pytest.mark.django_db
+def test_the_dashboard_costs_the_same_queries_as_rows_grow(client, world, charlie, alice, django_assert_num_queries):
+    client.force_login(charlie)
+    client.get(reverse("admin:index"))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as first:
+        client.get(reverse("admin:index"))
+    for member in world.vandu_members[1:]:
+        distribute(member, world.her, "3.5", alice)
+    # Queries: session, user, the user's permissions (2), stock (1), waiting batches (1), held
+    # batches with their last reason (1), weekly grams (1), recent actions, session save;
+    # whatever their exact number on a backend, the same after the ledger grows.
+    with django_assert_num_queries(len(first.captured_queries)):
+        client.get(reverse("admin:index"))
+
+
+def test_the_chart_scales_bars_to_a_round_ceiling():
+    assert _nice_ceiling(Decimal("21")) == Decimal("50")
+    assert _nice_ceiling(Decimal("100")) == Decimal("100")
+    assert _nice_ceiling(Decimal("0.4")) == Decimal("0.5")
+    weeks = week_starts(dt.date(2026, 3, 12), weeks=2)
+    assert weeks == [dt.date(2026, 3, 2), dt.date(2026, 3, 9)]
+    chart = weekly_chart(weeks, {"Heroin": {weeks[1]: Decimal("25")}, "Cocaine": {weeks[0]: Decimal("12.5")}})
+    heights = {bar.label: bar.height for bar in chart["bars"]}
+    assert heights["Heroin, week of 2026-03-09: 25 g"] == pytest.approx(2 * heights["Cocaine, week of 2026-03-02: 12.5 g"], abs=0.2)
+    assert heights["Heroin, week of 2026-03-02: 0.000 g"] == 0
+    assert [t.label for t in chart["ticks"]] == ["0", "12.5", "25", "37.5", "50"]
