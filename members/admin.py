@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
 from members.admin_mixins import GroupScopedAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
@@ -36,11 +38,25 @@ class MemberAdmin(AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMix
     list_filter = ["status", "group"]
     list_select_related = ["group"]
     search_fields = ["code"]
-    readonly_fields = ["code", "created_at", "created_by", "consent_given_at"]
-    exclude = ["pin"]
-    autocomplete_fields = ["group"]
+    # Every change goes through a service page (enrol, status, PIN, renewal), never this form.
+    fields = ["code", "member_actions", "group", "status", "enrolled_on", "renewal_due", "consent_version",
+              "consent_given_at", "age_attested", "created_at", "created_by"]
+    readonly_fields = fields
     inlines = [StatusChangeInline]
     show_full_result_count = False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Enrolment is its own page, so the code is generated and the PIN hashed by the service.
+        from members.admin_views import enrol_view
+
+        return enrol_view(self.admin_site)(request)
+
+    @admin.display(description="actions")
+    def member_actions(self, obj: Member) -> str:
+        links = [("members_member_card", "Print card"), ("members_member_status", "Change status"),
+                 ("members_member_reset_pin", "Reset PIN"), ("members_member_renew", "Renew")]
+        return format_html(" · ".join('<a href="{}">{}</a>' for _ in links),
+                           *[x for name, label in links for x in (reverse(f"admin:{name}", args=[obj.pk]), label)])
 
     @admin.display(description="code", ordering="code")
     def display_code(self, obj: Member) -> str:

@@ -1,0 +1,149 @@
+"""Member pages inside the admin: enrolment, PIN reset, status change, renewal, printable card.
+
+Every page is for coordinators of the member's group (a member of another group is a 404, so
+a typed URL reveals nothing); every write goes through ``members.services``.
+"""
+
+from __future__ import annotations
+
+import segno
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+
+from compassionclub.audit.services import audit_log
+from compassionclub.errors import ServiceError
+from members.forms import EnrolForm, PinFields, RenewForm, StatusForm
+from members.models import Member, MemberGroup
+from members.scoping import coordinated_group_ids, is_coordinator_of
+from members.services import member_enrol, member_renew, member_reset_pin, member_set_status
+
+
+def _member_for(request: HttpRequest, member_id: int) -> Member:
+    member = Member.objects.select_related("group").filter(pk=member_id).first()
+    if member is None or not is_coordinator_of(request.user, member.group_id):
+        raise Http404("No such member in your groups.")
+    return member
+
+
+def _context(site, request, title: str, **extra) -> dict:
+    return {**site.each_context(request), "title": title, "opts": Member._meta, **extra}
+
+
+def _change_url(member: Member) -> str:
+    return reverse("admin:members_member_change", args=[member.pk])
+
+
+def _apply(form, call) -> object | None:
+    """Run a service; its refusal becomes a form error, nothing stored."""
+    try:
+        return call()
+    except ServiceError as exc:
+        form.add_error("pin" if exc.code.startswith("pin_") and "pin" in form.fields else None, exc.message_text)
+        return None
+
+
+def enrol_view(site):
+    @never_cache
+    def view(request: HttpRequest) -> HttpResponse:
+        groups = MemberGroup.objects.filter(pk__in=coordinated_group_ids(request.user), is_active=True)
+        if not groups.exists():
+            return TemplateResponse(request, "members/admin/form.html", _context(
+                site, request, "Enrol a member", form=None,
+                notice="Only a coordinator of an active group can enrol members, into their own group.",
+            ))
+        form = EnrolForm(request.POST or None, groups=groups)
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            member = _apply(form, lambda: member_enrol(
+                group=d["group"], pin=d["pin"], consent_version=d["consent_version"], by=request.user,
+                age_attested=d["age_attested"],
+            ))
+            if member is not None:
+                return TemplateResponse(request, "members/admin/enrolled.html", _context(
+                    site, request, "Member enrolled", member=member,
+                    card_url=reverse("admin:members_member_card", args=[member.pk]),
+                ))
+        return TemplateResponse(request, "members/admin/form.html", _context(
+            site, request, "Enrol a member", form=form, submit="Enrol"
+        ))
+    return view
+
+
+def reset_pin_view(site):
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        form = PinFields(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            done = _apply(form, lambda: member_reset_pin(member=member, pin=form.cleaned_data["pin"], by=request.user) or True)
+            if done:
+                messages.success(request, f"The PIN of {member.display_code} was changed.")
+                return redirect(_change_url(member))
+        return TemplateResponse(request, "members/admin/form.html", _context(
+            site, request, f"Reset the PIN of {member.display_code}", form=form, member=member, submit="Set the new PIN"
+        ))
+    return view
+
+
+def status_view(site):
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        form = StatusForm(request.POST or None, initial={"status": member.status})
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            done = _apply(form, lambda: member_set_status(member=member, status=d["status"], reason=d["reason"], by=request.user))
+            if done:
+                messages.success(request, f"{member.display_code} is now {member.get_status_display().lower()}.")
+                return redirect(_change_url(member))
+        return TemplateResponse(request, "members/admin/form.html", _context(
+            site, request, f"Change the status of {member.display_code}", form=form, member=member, submit="Change status"
+        ))
+    return view
+
+
+def renew_view(site):
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        form = RenewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            done = _apply(form, lambda: member_renew(
+                member=member, by=request.user, consent_version=d["consent_version"], age_attested=d["age_attested"]
+            ))
+            if done:
+                messages.success(request, f"{member.display_code} renewed until {member.renewal_due:%Y-%m-%d}.")
+                return redirect(_change_url(member))
+        return TemplateResponse(request, "members/admin/form.html", _context(
+            site, request, f"Renew {member.display_code}", form=form, member=member, submit="Renew"
+        ))
+    return view
+
+
+def card_view(site):
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        qr = segno.make(member.display_code, error="m")
+        svg = qr.svg_inline(scale=8, title=f"QR code of {member.display_code}")
+        status_url = request.build_absolute_uri(reverse("status_page"))
+        audit_log(action="member.card_viewed", actor=request.user, target=member)
+        return TemplateResponse(request, "members/admin/card.html", _context(
+            site, request, f"Card for {member.display_code}", member=member, qr_svg=svg, status_url=status_url,
+        ))
+    return view
+
+
+def admin_urls(site) -> list:
+    return [
+        path("members/member/enrol/", site.admin_view(enrol_view(site)), name="members_member_enrol"),
+        path("members/member/<int:member_id>/card/", site.admin_view(card_view(site)), name="members_member_card"),
+        path("members/member/<int:member_id>/reset-pin/", site.admin_view(reset_pin_view(site)), name="members_member_reset_pin"),
+        path("members/member/<int:member_id>/status/", site.admin_view(status_view(site)), name="members_member_status"),
+        path("members/member/<int:member_id>/renew/", site.admin_view(renew_view(site)), name="members_member_renew"),
+    ]
