@@ -62,8 +62,9 @@ def allowance_policy_set(
 
     with transaction.atomic(durable=True):
         existing = (
-            AllowancePolicy.objects.select_for_update()
+            AllowancePolicy.objects.select_for_update(of=("self",))
             .filter(substance=substance, group=group)
+            .order_by("pk")
             .first()
         )
         if group is not None:
