@@ -1,0 +1,128 @@
+"""Admin for the ledger: accounts, balances and entries, all read-only, plus two pages that
+call services: a stock transfer (programme admins) and the reversal of one entry with a coded
+reason. Nothing here writes to the ledger except through ``distributions.services``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from compassionclub.errors import ServiceError
+from distributions import services
+from distributions.models import Account, Balance, LedgerEntry
+from members.admin_mixins import GroupScopedAdminMixin, ReadOnlyAdminMixin
+from members.models import MemberGroup
+from members.scoping import coordinated_group_ids, sees_all_groups
+from testing_results.models import Batch
+
+
+@admin.register(Account)
+class AccountAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "kind", "group"]
+    list_filter = ["kind"]
+    list_select_related = ["group"]
+    search_fields = ["group__short_name", "kind"]
+
+
+@admin.register(Balance)
+class BalanceAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    group_path = "account__group"
+    list_display = ["account", "batch", "grams", "last_seq"]
+    list_filter = ["account__kind", "batch__substance"]
+    list_select_related = ["account__group", "batch"]
+    search_fields = ["batch__code", "account__group__short_name"]
+    show_full_result_count = False
+
+
+class ReverseForm(forms.Form):
+    reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *LedgerEntry.ReversalReason.choices])
+
+
+class TransferForm(forms.Form):
+    batch = forms.ModelChoiceField(queryset=Batch.objects.filter(status=Batch.Status.RELEASED).order_by("code"))
+    from_group = forms.ModelChoiceField(
+        queryset=MemberGroup.objects.all(), required=False, empty_label="Central store", label="From"
+    )
+    to_group = forms.ModelChoiceField(
+        queryset=MemberGroup.objects.filter(is_active=True), required=False, empty_label="Central store", label="To"
+    )
+    grams = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0)
+    # Set once when the page is drawn: a double-submitted form is written once.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "kind", "batch", "from_account", "to_account", "grams", "member", "occurred_at", "recorded_by"]
+    list_filter = ["kind", "batch__substance"]
+    list_select_related = ["batch", "from_account__group", "to_account__group", "member", "recorded_by"]
+    search_fields = ["=batch__code", "=member__code", "=idempotency_key"]
+    show_full_result_count = False
+    readonly_fields = ["reverse_link"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_all_groups(request.user):
+            return qs
+        ids = coordinated_group_ids(request.user)
+        # Coordinators see entries that touch their groups' stores or members.
+        return qs.filter(Q(from_account__group__in=ids) | Q(to_account__group__in=ids) | Q(member__group__in=ids))
+
+    @admin.display(description="Reverse")
+    def reverse_link(self, obj):
+        if obj.pk is None or obj.kind == LedgerEntry.Kind.REVERSAL or hasattr(obj, "reversed_by"):
+            return "—"
+        return format_html('<a href="{}">Reverse this entry…</a>', reverse("admin:distributions_ledgerentry_reverse", args=[obj.pk]))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:entry_id>/reverse/", view(self.reverse_view), name="distributions_ledgerentry_reverse"),
+            path("transfer/", view(self.transfer_view), name="distributions_ledgerentry_transfer"),
+            *super().get_urls(),
+        ]
+
+    def reverse_view(self, request, entry_id: int):
+        entry = self.get_queryset(request).filter(pk=entry_id).first()
+        if entry is None:
+            raise Http404("No such entry.")
+        form = ReverseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                reversal = services.entry_reverse(entry=entry, reason=form.cleaned_data["reason"], by=request.user)
+            except ServiceError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Entry #{entry.pk} reversed by entry #{reversal.pk}.")
+                return HttpResponseRedirect(reverse("admin:distributions_ledgerentry_change", args=[reversal.pk]))
+        context = {**self.admin_site.each_context(request), "title": f"Reverse entry #{entry.pk}", "form": form,
+                   "entry": entry, "submit_label": "Reverse"}
+        return TemplateResponse(request, "admin/ledger/form.html", context)
+
+    def transfer_view(self, request):
+        if not request.user.has_perm("distributions.transfer_stock"):
+            raise PermissionDenied
+        form = TransferForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                entry = services.stock_transfer(
+                    batch=data["batch"], from_group=data["from_group"], to_group=data["to_group"],
+                    grams=data["grams"], by=request.user, idempotency_key=data["idempotency_key"],
+                )
+            except ServiceError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Transferred {entry.grams} g of {entry.batch} to {entry.to_account}.")
+                return HttpResponseRedirect(reverse("admin:distributions_ledgerentry_transfer"))
+        context = {**self.admin_site.each_context(request), "title": "Transfer stock", "form": form,
+                   "submit_label": "Transfer"}
+        return TemplateResponse(request, "admin/ledger/form.html", context)
