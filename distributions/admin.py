@@ -21,3 +21,5 @@ class AllowanceOverrideAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.Mo
     list_display = ["member", "substance", "max_grams", "valid_from", "valid_until", "requested_by", "approved_by"]
     list_select_related = ["member", "substance", "requested_by", "approved_by"]
     search_fields = ["member__code"]
+
+from distributions import batch_admin  # noqa: E402, F401  (extends the batch page with recipients and stock)

@@ -226,3 +226,34 @@ def test_a_recalled_or_held_batch_cannot_be_distributed(stocked, alice, dana, ac
         ledger.distribution_record(member=member, batch=batch, grams=Decimal("1.000"), by=alice, idempotency_key="d2")
     assert exc.value.code == code
     assert LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_recalled_batch_page_lists_who_received_it_scoped_to_the_coordinator(
+    client, stocked, alice, bob, charlie, dana, pat, group_b
+):
+    from django.urls import reverse
+
+    from members.codes import format_code
+
+    batch, member_a = stocked
+    ledger.stock_transfer(batch=batch, to_group=group_b, grams=Decimal("20.000"), by=pat, idempotency_key="t2")
+    member_b = f.MemberFactory(group=group_b)
+    ledger.distribution_record(member=member_a, batch=batch, grams=Decimal("3.500"), by=alice, idempotency_key="a1")
+    ledger.distribution_record(member=member_b, batch=batch, grams=Decimal("2.000"), by=bob, idempotency_key="b1")
+    services.batch_recall(batch=batch, by=dana, reason="Lab re-test found xylazine")
+    url = reverse("admin:testing_results_batch_change", args=[batch.pk])
+
+    client.force_login(charlie)  # the auditor sees every group
+    page = client.get(url).content.decode()
+    assert format_code(member_a.code) in page and format_code(member_b.code) in page
+    assert "3.500 g" in page and "2.000 g" in page and "SOLID" in page
+
+    client.force_login(alice)
+    page = client.get(url).content.decode()
+    assert format_code(member_a.code) in page and format_code(member_b.code) not in page
+    assert "(your groups only)" in page and "Stock of this batch" not in page
+
+    client.force_login(dana)  # a release officer sees where the stock is
+    page = client.get(url).content.decode()
+    assert "Stock of this batch" in page and "VANDU" in page
