@@ -94,3 +94,16 @@ def test_only_programme_admins_change_the_watch_list(vocab, dana, erin):
             services.compound_watch_list(compound=vocab["medetomidine"], by=user)
         assert exc.value.code == "not_permitted"
     assert Compound.objects.get(pk=vocab["medetomidine"].pk).category == Compound.Category.CUT
+
+
+@pytest.mark.django_db
+def test_the_command_puts_a_compound_on_the_watch_list_and_says_how_many_were_held(released, pat, dana):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("compound_watch_list", "medetomidine", "--by", "pat", stdout=out)
+    assert "3 released batches put on hold" in out.getvalue()
+    with pytest.raises(CommandError, match="not_permitted"):
+        call_command("compound_watch_list", "Xylazine", "--by", "dana")
