@@ -30,16 +30,22 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
+def require_chromium(path: str = CHROMIUM, environ=os.environ) -> None:
+    """Fail when Chromium is missing; skip instead only when SKIP_BROWSER_TESTS=1 says so."""
+    if os.access(path, os.X_OK):
+        return
+    message = (
+        f"{path} is missing: the browser tests drive Debian's Chromium "
+        "(apt-get install chromium). Set SKIP_BROWSER_TESTS=1 to skip them on purpose."
+    )
+    if environ.get("SKIP_BROWSER_TESTS") == "1":
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    if not os.access(CHROMIUM, os.X_OK):
-        message = (
-            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium "
-            "(apt-get install chromium). Set SKIP_BROWSER_TESTS=1 to skip them on purpose."
-        )
-        if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-            pytest.skip(message)
-        pytest.fail(message, pytrace=False)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

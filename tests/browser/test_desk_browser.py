@@ -114,8 +114,12 @@ def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
     shots(page, "allowance-dropped")
 
     # A double click and then a resubmission of the very same form record once.
-    page.locator(f"#desk-batch-{first.pk}").check()
-    page.locator("#id_grams").fill("1")
+    # With JavaScript, Enter on a batch chooses it and moves on to the grams.
+    page.locator(f"#desk-batch-{first.pk}").focus()
+    page.keyboard.press("Enter")
+    assert page.locator(f"#desk-batch-{first.pk}").is_checked()
+    assert page.evaluate("document.activeElement.id") == "id_grams"
+    page.keyboard.type("1")
     form = page.evaluate(
         "Object.fromEntries(new FormData(document.getElementById('desk-record')).entries())"
     )
