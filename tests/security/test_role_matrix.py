@@ -1,0 +1,232 @@
+"""Generated from the registry and the role matrix: every role against every admin URL
+(changelist, search, add, change, history, delete, autocomplete, each action, the custom admin
+pages) for its own group's and another group's objects. Statuses must match what the admin's
+permissions and scoping say, and another group's member codes never appear in a body.
+
+New models and pages are picked up as they are registered; one dataset per role keeps it fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+from django.forms.models import model_to_dict
+from django.test import RequestFactory
+from django.urls import NoReverseMatch, reverse
+
+from compassionclub.admin_site import LedgerAdminSite
+from compassionclub.roles import ROLE_PERMISSIONS, Role, role_matrix_markdown
+from compassionclub.security.management.commands.roles_matrix import readme_with_matrix
+from members.admin_mixins import related_group_path
+from members.models import Member, MemberGroup
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Paths by which rows of a model belong to a group; a model with any of them holds group data.
+GROUP_PATHS = ("group", "member__group", "account__group", "from_account__group", "to_account__group")
+# Group-related rows that hold no member data and are deliberately visible to every coordinator.
+NOT_SCOPED = {"distributions.allowancepolicy"}
+
+ROLES = {
+    "alice": Role.COORDINATOR,
+    "bob": Role.COORDINATOR,
+    "charlie": Role.AUDITOR,
+    "dana": Role.RELEASE_OFFICER,
+    "erin": Role.DRUG_CHECKER,
+    "pat": Role.PROGRAMME_ADMIN,
+    "root": None,
+}
+
+
+def test_the_readme_role_matrix_is_generated_from_the_roles():
+    readme = (ROOT / "README.md").read_text()
+    assert role_matrix_markdown() in readme
+    assert readme_with_matrix(readme) == readme
+
+
+def _groups_of(obj) -> set[int] | None:
+    """The groups ``obj`` belongs to, or None if its model has no group at all."""
+    model = type(obj)
+    if model is MemberGroup:
+        return {obj.pk}
+    found: set[int] = set()
+    has_path = False
+    for path in GROUP_PATHS:
+        try:
+            values = model._default_manager.filter(pk=obj.pk).values_list(path, flat=True)
+            found |= {v for v in values if v is not None}
+            has_path = True
+        except Exception:  # noqa: BLE001 - the path does not exist on this model
+            continue
+    return found if has_path else None
+
+
+def _request(user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+def _pick(model, group_id: int):
+    if model is MemberGroup:
+        return MemberGroup.objects.filter(pk=group_id).first()
+    for path in GROUP_PATHS:
+        try:
+            obj = model._default_manager.filter(**{path: group_id}).order_by("pk").first()
+        except Exception:  # noqa: BLE001
+            continue
+        if obj is not None:
+            return obj
+    return None
+
+
+def _objects(model, data) -> list:
+    """Group A's and group B's objects of ``model``, or one object if it has no group."""
+    objs = [o for o in (_pick(model, data["group_a"].pk), _pick(model, data["group_b"].pk)) if o is not None]
+    if objs:
+        return objs
+    first = model._default_manager.order_by("pk").first()
+    return [first] if first is not None else []
+
+
+def _custom_admin_urls(site) -> list[str]:
+    from compassionclub.admin_urls import extra_admin_urls
+
+    urls = []
+    for pattern in extra_admin_urls(site):
+        try:
+            urls.append(reverse(f"admin:{pattern.name}"))
+        except NoReverseMatch:
+            continue  # needs arguments
+    return urls
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", list(ROLES))
+def test_every_admin_url_answers_as_the_matrix_says_and_leaks_no_other_groups_member(client, request, username, dataset):
+    user = request.getfixturevalue(username)
+    client.force_login(user)
+    site: LedgerAdminSite = admin.site
+    req = _request(user)
+    own_group = {"alice": dataset["group_a"].pk, "bob": dataset["group_b"].pk}.get(username)
+    foreign_codes = set()
+    if username == "alice":
+        foreign_codes = dataset["codes_b"]
+    elif username == "bob":
+        foreign_codes = dataset["codes_a"]
+    elif username == "erin":
+        foreign_codes = dataset["codes_a"] | dataset["codes_b"]
+    failures: list[str] = []
+
+    def hit(method: str, url: str, expected: set[int] | None, data: dict | None = None, echo: frozenset = frozenset()) -> None:
+        # ``echo``: strings the user typed into this very request (a search term), which a page
+        # may repeat back; every other form of another group's code must still be absent.
+        response = client.post(url, data or {}) if method == "POST" else client.get(url, data or {})
+        if response.status_code >= 500:
+            failures.append(f"{method} {url}: {response.status_code}")
+        if expected is not None and response.status_code not in expected:
+            failures.append(f"{method} {url}: {response.status_code}, expected {sorted(expected)}")
+        body = response.content.decode(errors="replace")
+        for code in foreign_codes - echo:
+            if code in body:
+                failures.append(f"{method} {url}: shows another group's member code {code}")
+
+    for model, model_admin in sorted(site._registry.items(), key=lambda item: item[0]._meta.label):
+        opts = model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        label = opts.label_lower
+        may_view = model_admin.has_view_or_change_permission(req)
+        # The admin never grants more than the role matrix.
+        if ROLES[username] is not None:
+            perms = set(ROLE_PERMISSIONS[ROLES[username]])
+            if may_view:
+                assert {f"{opts.app_label}.view_{opts.model_name}", f"{opts.app_label}.change_{opts.model_name}"} & perms, label
+            if model_admin.has_add_permission(req):
+                assert f"{opts.app_label}.add_{opts.model_name}" in perms, label
+        hit("GET", reverse(f"{name}_changelist"), {200} if may_view else {403})
+        for code in sorted(foreign_codes)[:1]:
+            hit("GET", reverse(f"{name}_changelist"), {200, 302} if may_view else {403}, {"q": code}, frozenset({code}))
+        hit("GET", reverse(f"{name}_add"), {200} if model_admin.has_add_permission(req) else {403})
+        visible_qs = model_admin.get_queryset(req)
+        for obj in _objects(model, dataset):
+            groups = _groups_of(obj)
+            foreign = own_group is not None and groups is not None and own_group not in groups
+            # Independent of the admin's own rules: another group's row is out of reach.
+            if foreign and label not in NOT_SCOPED and visible_qs.filter(pk=obj.pk).exists():
+                failures.append(f"{label} #{obj.pk} of groups {groups} is visible to {username}")
+            visible = visible_qs.filter(pk=obj.pk).exists()
+            seen = obj if visible else None
+            args = [obj.pk]
+            change = 403 if not model_admin.has_view_or_change_permission(req, seen) else (200 if visible else 302)
+            hit("GET", reverse(f"{name}_change", args=args), {change})
+            history = 302 if not visible else (200 if model_admin.has_view_or_change_permission(req, obj) else 403)
+            hit("GET", reverse(f"{name}_history", args=args), {history})
+            delete = 403 if not model_admin.has_delete_permission(req, seen) else (200 if visible else 302)
+            hit("GET", reverse(f"{name}_delete", args=args), {delete})
+            if not visible:
+                before = model_to_dict(obj)
+                hit("POST", reverse(f"{name}_change", args=args), {403, 302}, {})
+                for action in model_admin.get_actions(req):
+                    hit("POST", reverse(f"{name}_changelist"), {200, 302, 403}, {"action": action, "_selected_action": [obj.pk]})
+                obj.refresh_from_db()
+                if model_to_dict(obj) != before:
+                    failures.append(f"{label} #{obj.pk} of another group was changed by {username}")
+        for field_name in model_admin.get_autocomplete_fields(req):
+            remote = site._registry.get(opts.get_field(field_name).remote_field.model)
+            expected = {200} if remote is not None and remote.has_view_permission(req) else {403}
+            hit("GET", reverse("admin:autocomplete"), expected,
+                {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field_name, "term": ""})
+            if own_group is not None and related_group_path(site, remote.model if remote else None) is not None:
+                response = client.get(reverse("admin:autocomplete"), {
+                    "app_label": opts.app_label, "model_name": opts.model_name, "field_name": field_name, "term": ""})
+                if response.status_code == 200:
+                    other = dataset["group_b"] if username == "alice" else dataset["group_a"]
+                    ids = {row["id"] for row in response.json()["results"]}
+                    if remote.model is MemberGroup and str(other.pk) in ids:
+                        failures.append(f"autocomplete {label}.{field_name} offers another group to {username}")
+    for url in _custom_admin_urls(site):
+        hit("GET", url, None)
+        other_member: Member = dataset["member_b"] if username == "alice" else dataset["member_a"]
+        typed = other_member.code
+        hit("GET", url, None, {"code": typed, "member": typed, "q": typed, "group": other_member.group_id},
+            frozenset({typed, other_member.display_code}))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_a_coordinator_cannot_move_a_member_to_another_group(client, alice, dataset):
+    member = dataset["member_a"]
+    client.force_login(alice)
+    page = client.get(reverse("admin:members_member_change", args=[member.pk]))
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert "group" not in form.fields
+    member.refresh_from_db()
+    assert member.group == dataset["group_a"]
+
+
+@pytest.mark.django_db
+def test_foreign_key_choices_offer_only_the_coordinators_groups(alice, dataset):
+    from django.contrib import admin as django_admin
+
+    member_admin = django_admin.site._registry[Member]
+    field = member_admin.formfield_for_foreignkey(Member._meta.get_field("group"), _request(alice))
+    assert list(field.queryset) == [dataset["group_a"]]
+
+
+@pytest.mark.django_db
+def test_the_recent_actions_box_is_empty_for_coordinators(client, alice, pat, dataset):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    for user in (alice, pat):
+        LogEntry.objects.create(
+            user=user, content_type=ContentType.objects.get_for_model(Member), object_id=str(dataset["member_b"].pk),
+            object_repr=str(dataset["member_b"]), action_flag=CHANGE, change_message="[]",
+        )
+    client.force_login(alice)
+    assert str(dataset["member_b"]) not in client.get("/admin/").content.decode()
+    client.force_login(pat)
+    assert str(dataset["member_b"]) in client.get("/admin/").content.decode()
