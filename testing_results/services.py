@@ -138,12 +138,13 @@ def batch_receive(*, substance: Substance, grams: Decimal, received_on: dt.date,
             except IntegrityError:
                 if attempt == 4:
                     raise
+        # Ledger first, audit chain head last: the lock order every writer keeps.
+        batch_received.send(sender=Batch, batch=batch, by=by)
         audit_log(
             action="batch.received", actor=by, target=batch,
             new={"code": batch.code, "substance": substance.name, "grams": grams,
                  "received_on": received_on, "best_before": best_before},
         )
-        batch_received.send(sender=Batch, batch=batch, by=by)
     return batch
 
 
@@ -262,14 +263,17 @@ def check_record(
             Finding.objects.bulk_create(
                 Finding(drug_check=drug_check, compound=c, result=r, concentration_pct=p) for c, r, p in cleaned
             )
+            # The sample's ledger entry locks the batch's central balance, so it goes before the
+            # audit record: every writer takes balances before the audit chain head, and two
+            # writers can never hold them in opposite orders.
+            if sample_mg > 0:
+                check_recorded.send(sender=DrugCheck, drug_check=drug_check, by=by)
             audit_log(
                 action="drug_check.recorded", actor=by, target=drug_check,
                 new={"batch": locked.code, "method": method, "sample_mg": sample_mg, "lab": lab,
                      "performed_at": performed_at, "lab_report": bool(stored),
                      "findings": [[c.name, r, p] for c, r, p in cleaned]},
             )
-            if sample_mg > 0:
-                check_recorded.send(sender=DrugCheck, drug_check=drug_check, by=by)
             harmful = sorted(c.name for c, r, _ in cleaned if r in PRESENT and c.category == Compound.Category.HARMFUL)
             if harmful and locked.status == S.RELEASED:
                 _apply(
