@@ -101,3 +101,10 @@ def test_the_chart_scales_bars_to_a_round_ceiling():
     assert heights["Heroin, week of 2026-03-09: 25 g"] == pytest.approx(2 * heights["Cocaine, week of 2026-03-02: 12.5 g"], abs=0.2)
     assert heights["Heroin, week of 2026-03-02: 0.000 g"] == 0
     assert [t.label for t in chart["ticks"]] == ["0", "12.5", "25", "37.5", "50"]
+
+
+@pytest.mark.django_db
+def test_the_dashboard_links_the_desk_only_for_those_who_may_record(client, world, alice, charlie):
+    desk = reverse("admin:distributions_desk")
+    assert f'href="{desk}"' in dashboard(client, alice)
+    assert f'href="{desk}"' not in dashboard(client, charlie)
