@@ -198,10 +198,10 @@ class Baseline:
             raise RuntimeError(f"No baseline for {self.vendor}.")
         self.chain = chain_name(lane.store_id, lane.batch_id)
 
-    def _adapt(self, values: list) -> list:
+    def _adapt(self, values: list, *, entry: bool = False) -> list:
         if self.vendor == "sqlite":
             values = [str(v) if isinstance(v, Decimal) else v for v in values]
-            for i in self.datetime_positions:
+            for i in self.datetime_positions if entry else ():
                 values[i] = connection.ops.adapt_datetimefield_value(values[i])
         return values
 
@@ -230,7 +230,7 @@ class Baseline:
             r.idempotency_key, r.reason, r.reverses_id = key, "", None
             r.chain, r.chain_seq, r.prev_hash = self.chain, seq + 1, prev
             r.hash = _hash(r)
-            cur.execute(sql["insert"], self._adapt([getattr(r, a) for a in self.attnames]))
+            cur.execute(sql["insert"], self._adapt([getattr(r, a) for a in self.attnames], entry=True))
             cur.execute(sql["head"], self._adapt([GRAMS, r.chain_seq, r.hash, balance_id]))
             cur.execute(sql["out"], self._adapt([GRAMS, lane.members_account_id, lane.batch_id]))
         except BaseException:

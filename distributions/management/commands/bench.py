@@ -37,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--export-days", type=int, default=90, help="Days of ledger in the CSV export (default 90).")
         parser.add_argument("--only", default=",".join(SECTIONS), help=f"Sections to run, of {', '.join(SECTIONS)}.")
         parser.add_argument("--json", dest="json_path", help="Where to write the JSON (default var/bench/<database>-<time>.json).")
+        parser.add_argument("--workdir", help="Where the exported files go (default var/bench).")
         parser.add_argument("--seed", type=int, default=20220401, help="Seed for the members sampled (default 20220401).")
 
     def handle(self, *args, **o):
@@ -64,6 +65,7 @@ class Command(BaseCommand):
                           f"{document['machine']['cores']} cores, load {document['load_before']}")
         results: dict = {}
         log = self.stdout.write
+        workdir = Path(o["workdir"]) if o["workdir"] else Path(settings.BASE_DIR) / "var" / "bench"
         plan = [
             ("throughput", "distribution throughput, ours against the baseline",
              lambda: results.update(throughput=throughput.measure_throughput(seconds=o["seconds"], workers=workers, log=log),
@@ -71,7 +73,7 @@ class Command(BaseCommand):
             ("eligibility", "check_eligibility", lambda: results.update(eligibility=measure.measure_eligibility(samples=o["samples"], seed=o["seed"]))),
             ("pages", "admin changelists and the desk", lambda: results.update(pages=measure.measure_pages(repeat=o["repeat"]))),
             ("exports", "CSV exports and the batch PDF",
-             lambda: results.update(exports=measure.measure_exports(days=o["export_days"], workdir=Path(settings.BASE_DIR) / "var" / "bench"))),
+             lambda: results.update(exports=measure.measure_exports(days=o["export_days"], workdir=workdir))),
             ("verify", "verify_ledger over the whole ledger", lambda: results.update(verify=measure.measure_verify())),
         ]
         chosen = [step for step in plan if step[0] in sections]
