@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
@@ -50,8 +49,6 @@ class MemberAdmin(AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMix
         # Enrolment is its own page, so the code is generated and the PIN hashed by the service.
         from members.admin_views import enrol_view
 
-        if not self.has_add_permission(request):
-            raise PermissionDenied
         return enrol_view(self.admin_site)(request)
 
     @admin.display(description="actions")
