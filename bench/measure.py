@@ -167,12 +167,14 @@ def measure_exports(*, days: int, workdir: Path) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     startup = _startup_seconds(workdir)
     today = timezone.localdate()
-    ledger = _run_export(
-        ["ledger", "--user", AUDITOR_USERNAME, "--from", (today - dt.timedelta(days=days)).isoformat(), "--to", today.isoformat()],
-        workdir / "ledger.csv",
-    )
+    period = ["--from", (today - dt.timedelta(days=days)).isoformat(), "--to", today.isoformat()]
+    # An auditor's ledger CSV ends with verify_ledger over the whole ledger; a coordinator's
+    # (scoped to the group) does not, so the pair shows the rows and the verification apart.
+    ledger = _run_export(["ledger", "--user", AUDITOR_USERNAME, *period], workdir / "ledger.csv")
+    coordinator = _busiest_group().coordinators.order_by("id").first()
+    ledger_group = _run_export(["ledger", "--user", coordinator.get_username(), *period], workdir / "ledger-group.csv")
     reports = _run_export(["batch_reports", "--user", AUDITOR_USERNAME], workdir / "batch_reports.csv")
-    for result in (ledger, reports):
+    for result in (ledger, ledger_group, reports):
         rows = max(0, result["lines"] - 1)  # the header
         exporting = max(result["seconds"] - startup, 0.001)
         result.update(rows=rows, startup_seconds=round(startup, 2), rows_per_second=round(rows / exporting, 1))
@@ -184,7 +186,8 @@ def measure_exports(*, days: int, workdir: Path) -> dict:
     )
     pdf = {"batch": batch.code, "median_ms": _ms(statistics.median(times)), "queries": max(queries),
            "bytes": len(output.content or b"")}
-    return {"ledger_csv": ledger | {"days": days}, "batch_reports_csv": reports, "batch_pdf": pdf}
+    return {"ledger_csv": ledger | {"days": days}, "ledger_csv_group": ledger_group | {"days": days},
+            "batch_reports_csv": reports, "batch_pdf": pdf}
 
 
 # verify_ledger ----------------------------------------------------------------------------------

@@ -99,8 +99,15 @@ def lines_for(results: dict) -> list[Line]:
                         f"< {PAGE_MS:g} ms", page["median_ms"] < PAGE_MS))
     ex = results.get("exports")
     if ex:
-        for key, label in (("ledger_csv", f"ledger CSV, last {ex['ledger_csv'].get('days')} days"), ("batch_reports_csv", "batch reports CSV, all batches")):
-            e = ex[key]
+        days = ex["ledger_csv"].get("days")
+        for key, label in (
+            ("ledger_csv", f"ledger CSV, {days} days, auditor (+ whole-ledger verify)"),
+            ("ledger_csv_group", f"ledger CSV, {days} days, coordinator of one group"),
+            ("batch_reports_csv", "batch reports CSV, all batches"),
+        ):
+            e = ex.get(key)
+            if e is None:
+                continue
             out.append(Line(label, f"{e['rows']:,} rows, {e['rows_per_second']:,.0f} rows/s, peak {e['peak_rss_mb']} MB (whole process)",
                             f">= {CSV_ROWS_PER_SECOND:,} rows/s, < {CSV_PEAK_MB:g} MB",
                             e["rows_per_second"] >= CSV_ROWS_PER_SECOND and e["peak_rss_mb"] < CSV_PEAK_MB))
