@@ -64,7 +64,9 @@ def test_seed_then_bench_prints_the_table_writes_json_and_verifies_the_ledger(be
     assert {(p["page"], p["as"]) for p in results["pages"]} == {
         (page, who) for page in ("ledger entries", "members", "batches", "desk lookup") for who in ("coordinator", "superuser")
     }
-    assert results["exports"]["ledger_csv"]["rows"] > 0 and results["exports"]["batch_reports_csv"]["rows"] > 0
+    exports = results["exports"]
+    assert exports["ledger_csv"]["rows"] > 0 and exports["ledger_csv_group"]["rows"] > 0
+    assert exports["batch_reports_csv"]["rows"] > 0
     assert results["exports"]["batch_pdf"]["bytes"] > 1000
     # Every distribution the run added is in a chain that still verifies, balances included.
     assert results["verify"]["ok"] and results["verify"]["entries"] > 2000
