@@ -136,7 +136,10 @@ def prepare_lanes(count: int, *, grams_each: Decimal, fresh: bool = False) -> li
             used_batches.add(batch_id)
             break
     if not lanes:
-        raise RuntimeError("No group holds eligible members and no released batch has central stock to give it.")
+        raise RuntimeError(
+            f"No group with eligible members could be given {grams_each} g of a released batch from the central "
+            "store (each run uses up some): seed a fresh database with manage.py bench_seed."
+        )
     return lanes
 
 

@@ -80,7 +80,10 @@ class Command(BaseCommand):
         for i, (_key, title, step) in enumerate(chosen, 1):
             self.stdout.write(f"[{i}/{len(chosen)}] {title} ...")
             t = time.perf_counter()
-            step()
+            try:
+                step()
+            except RuntimeError as exc:
+                raise CommandError(f"{title}: {exc}")
             self.stdout.write(f"      done in {time.perf_counter() - t:.1f} s")
 
         lines = report.lines_for(results)
