@@ -12,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from distributions.eligibility import check_eligibility
-from distributions.models import Account, LedgerEntry
+from distributions.models import LedgerEntry
+from distributions.services import entry_reverse
 from members.models import Member
 from tests import factories as f
+from tests.builders import Stock
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 T0 = dt.datetime(2025, 3, 12, 15, 30, 0, tzinfo=VANCOUVER)
@@ -41,19 +43,16 @@ def member(group_a, alice):
     )
 
 
-def hand_out(member, substance, grams: str, at: dt.datetime) -> LedgerEntry:
-    store = f.AccountFactory(kind=Account.Kind.GROUP, group=member.group)
-    members_account, _ = Account.objects.get_or_create(kind=Account.Kind.MEMBERS, group=None)
-    batch = f.BatchFactory(substance=substance, status="released")
-    return f.LedgerEntryFactory(
-        kind=LedgerEntry.Kind.DISTRIBUTION,
-        batch=batch,
-        from_account=store,
-        to_account=members_account,
-        member=member,
-        grams=Decimal(grams),
-        occurred_at=at,
-    )
+@pytest.fixture
+def hand_out(db, erin, dana, pat):
+    """Distributions recorded through ``distribution_record`` (backdated to ``at``) from stock
+    received, checked, released and sent to the group through the services."""
+    stock = Stock(checker=erin, officer=dana, admin=pat)
+
+    def _hand_out(member, substance, grams: str, at: dt.datetime) -> LedgerEntry:
+        return stock.hand_out(member, substance, grams, at=at)
+
+    return _hand_out
 
 
 def test_an_active_member_with_nothing_handed_out_has_the_default_allowance(member, heroin, cocaine):
@@ -71,7 +70,7 @@ def test_an_active_member_with_nothing_handed_out_has_the_default_allowance(memb
     assert result.checked_at == T0
 
 
-def test_grams_count_until_the_window_ends_to_the_second(member, heroin):
+def test_grams_count_until_the_window_ends_to_the_second(hand_out, member, heroin):
     hand_out(member, heroin, "5.000", T0)
     window_end = T0 + dt.timedelta(days=7)
 
@@ -87,13 +86,13 @@ def test_grams_count_until_the_window_ends_to_the_second(member, heroin):
     assert at_end.next_frees_at is None
 
 
-def test_a_distribution_recorded_after_the_moment_asked_does_not_count(member, heroin):
+def test_a_distribution_recorded_after_the_moment_asked_does_not_count(hand_out, member, heroin):
     hand_out(member, heroin, "5.000", T0)
     assert check_eligibility(member, at=T0 - dt.timedelta(seconds=1)).allowances[heroin.pk].used_grams == 0
     assert check_eligibility(member, at=T0).allowances[heroin.pk].used_grams == Decimal("5.000")
 
 
-def test_the_oldest_grams_free_up_first(member, heroin):
+def test_the_oldest_grams_free_up_first(hand_out, member, heroin):
     hand_out(member, heroin, "4.000", T0)
     hand_out(member, heroin, "6.000", T0 + dt.timedelta(days=2))
     allowance = check_eligibility(member, at=T0 + dt.timedelta(days=3)).allowances[heroin.pk]
@@ -107,7 +106,7 @@ def test_the_oldest_grams_free_up_first(member, heroin):
     assert later.next_frees_at == T0 + dt.timedelta(days=9)
 
 
-def test_several_substances_are_counted_separately(member, heroin, cocaine):
+def test_several_substances_are_counted_separately(hand_out, member, heroin, cocaine):
     hand_out(member, heroin, "14.000", T0)
     hand_out(member, cocaine, "3.500", T0)
     result = check_eligibility(member, at=T0 + dt.timedelta(hours=1))
@@ -117,18 +116,9 @@ def test_several_substances_are_counted_separately(member, heroin, cocaine):
     assert result.eligible is True
 
 
-def test_a_reversed_distribution_does_not_count(member, heroin, alice):
+def test_a_reversed_distribution_does_not_count(hand_out, member, heroin, alice):
     entry = hand_out(member, heroin, "5.000", T0)
-    f.LedgerEntryFactory(
-        kind=LedgerEntry.Kind.REVERSAL,
-        batch=entry.batch,
-        from_account=entry.to_account,
-        to_account=entry.from_account,
-        grams=entry.grams,
-        reverses=entry,
-        reason="Entered against the wrong member.",
-        occurred_at=T0 + dt.timedelta(minutes=5),
-    )
+    entry_reverse(entry=entry, reason="wrong_member", by=alice)
     assert check_eligibility(member, at=T0 + dt.timedelta(hours=1)).allowances[heroin.pk].used_grams == 0
 
 
@@ -153,7 +143,7 @@ def test_renewal_is_judged_on_the_vancouver_date_not_utc(member):
     assert check_eligibility(member, at=dt.datetime(2025, 7, 1, 7, 0, tzinfo=dt.UTC)).eligible is False
 
 
-def test_the_window_spans_a_daylight_saving_change_in_real_seconds(member, heroin):
+def test_the_window_spans_a_daylight_saving_change_in_real_seconds(hand_out, member, heroin):
     # Clocks went forward in Vancouver on 2025-03-09; the window is 7 x 24 hours regardless.
     before_change = dt.datetime(2025, 3, 8, 12, 0, tzinfo=VANCOUVER)
     hand_out(member, heroin, "2.000", before_change)
@@ -188,7 +178,7 @@ def test_consent_given_after_the_moment_asked_does_not_count(member):
     assert [r.code for r in check_eligibility(member, at=T0).reasons] == ["no_consent"]
 
 
-def test_a_stricter_group_policy_applies_to_its_members_only(member, heroin, group_b, bob):
+def test_a_stricter_group_policy_applies_to_its_members_only(hand_out, member, heroin, group_b, bob):
     f.AllowancePolicyFactory(substance=heroin, group=None, max_grams=Decimal("14.000"), window_days=7)
     f.AllowancePolicyFactory(substance=heroin, group=member.group, max_grams=Decimal("7.000"), window_days=7)
     hand_out(member, heroin, "5.000", T0)
@@ -200,7 +190,7 @@ def test_a_stricter_group_policy_applies_to_its_members_only(member, heroin, gro
     assert check_eligibility(other, at=T0).allowances[heroin.pk].limit_grams == Decimal("14.000")
 
 
-def test_a_longer_group_window_keeps_grams_counted_longer(member, heroin):
+def test_a_longer_group_window_keeps_grams_counted_longer(hand_out, member, heroin):
     f.AllowancePolicyFactory(substance=heroin, group=member.group, max_grams=Decimal("14.000"), window_days=14)
     hand_out(member, heroin, "5.000", T0)
     allowance = check_eligibility(member, at=T0 + dt.timedelta(days=10)).allowances[heroin.pk]
@@ -215,7 +205,7 @@ def test_a_group_policy_looser_than_the_programme_is_ignored(member, heroin):
     assert (allowance.limit_grams, allowance.source) == (Decimal("10.000"), "programme")
 
 
-def test_an_override_approved_by_a_second_coordinator_raises_the_limit_while_valid(member, heroin, alice, carol):
+def test_an_override_approved_by_a_second_coordinator_raises_the_limit_while_valid(hand_out, member, heroin, alice, carol):
     f.AllowanceOverrideFactory(
         member=member,
         substance=heroin,
@@ -234,7 +224,7 @@ def test_an_override_approved_by_a_second_coordinator_raises_the_limit_while_val
     assert (after.limit_grams, after.source, after.remaining_grams) == (Decimal("14.000"), "programme", Decimal("0.000"))
 
 
-def test_it_runs_a_constant_number_of_queries(member, heroin, cocaine):
+def test_it_runs_a_constant_number_of_queries(hand_out, member, heroin, cocaine):
     member = Member.objects.select_related("group").get(pk=member.pk)
     hand_out(member, heroin, "1.000", T0)
     with CaptureQueriesContext(connection) as few:

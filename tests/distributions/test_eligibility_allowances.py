@@ -14,6 +14,7 @@ from distributions.eligibility import check_eligibility
 from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
 from tests import factories as f
+from tests.builders import Stock
 
 
 @pytest.fixture
@@ -108,3 +109,20 @@ def test_an_override_needs_a_reason_and_a_short_period(member, heroin, alice, ca
             grant(member, heroin, alice, carol, **kwargs)
         assert exc.value.code == code, kwargs
     assert not AllowanceOverride.objects.exists()
+
+
+def test_distribution_record_refuses_over_the_allowance_until_an_override_lifts_it(member, heroin, alice, carol, erin, dana, pat):
+    stock = Stock(checker=erin, officer=dana, admin=pat)
+    allowance_policy_set(substance=heroin, group=member.group, max_grams="10", window_days=7, by=alice)
+    stock.hand_out(member, heroin, "8")
+    with pytest.raises(ServiceError) as refused:
+        stock.hand_out(member, heroin, "3")
+    assert refused.value.code == "over_allowance" and "2.000 g" in refused.value.message_text
+
+    # An override replaces the member's limit (here above the group's stricter one) while it lasts.
+    grant(member, heroin, alice, carol, max_grams="12")
+    stock.hand_out(member, heroin, "3")
+    allowance = check_eligibility(member).allowances[heroin.pk]
+    assert (allowance.used_grams, allowance.remaining_grams, allowance.source) == (
+        Decimal("11.000"), Decimal("1.000"), "override"
+    )

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
-from distributions.models import Account, LedgerEntry
+from distributions.services import entry_reverse
 from distributions.status_page import ratelimit
 from members.codes import generate_code
 from members.models import Member
-from testing_results.models import Batch
+from testing_results.services import batch_hold, batch_recall
 from tests import factories as f
+from tests.builders import Stock, released_stock
 
 URL = "/status/"
 PIN = "482915"
@@ -60,13 +61,14 @@ def body_without_tokens(response) -> str:
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
 
 
-def hand_out(member, batch, grams="3.000", at=None):
-    store = f.AccountFactory(kind=Account.Kind.GROUP, group=member.group)
-    members_account, _ = Account.objects.get_or_create(kind=Account.Kind.MEMBERS, group=None)
-    return f.LedgerEntryFactory(
-        kind=LedgerEntry.Kind.DISTRIBUTION, batch=batch, from_account=store, to_account=members_account,
-        member=member, grams=Decimal(grams), occurred_at=at or timezone.now(),
-    )
+@pytest.fixture
+def stock(erin, dana, pat):
+    """Released stock in the member's group, and distributions, through the services."""
+    return Stock(checker=erin, officer=dana, admin=pat)
+
+
+def released(stock, member, heroin):
+    return released_stock(member.group, heroin, checker=stock.checker, officer=stock.officer, admin=stock.admin)
 
 
 def test_the_form_is_served_never_cached_with_labels_and_a_language(client, db):
@@ -80,9 +82,12 @@ def test_the_form_is_served_never_cached_with_labels_and_a_language(client, db):
     assert "<script" not in html and "style=" not in html
 
 
-def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, member, heroin):
-    batch = f.BatchFactory(substance=heroin, status=Batch.Status.RELEASED, label_text="Batch X: heroin\nAlso found: caffeine 12 %")
-    hand_out(member, batch, "3.000")
+def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, member, heroin, stock):
+    batch = stock.batch_for(member.group, heroin)
+    stock.hand_out(member, batch, "3.000")
+    batch.refresh_from_db()
+    label_lines = [line for line in batch.label_text.splitlines() if line.strip()]
+    assert batch.code in batch.label_text and label_lines
     response = post(client, member.display_code.lower(), PIN)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -91,7 +96,8 @@ def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, mem
     assert "11 g left of 14 g per 7 days" in html
     assert "3 g more from" in html
     assert "Renewal due:" in html
-    assert "Also found: caffeine 12 %" in html
+    for line in label_lines:  # the label the release wrote, as printed on the bag
+        assert escape(line) in html
     assert "Recall" not in html
     assert PIN not in html
 
@@ -166,31 +172,32 @@ def test_the_post_is_refused_without_a_csrf_token(client, member):
     assert response.status_code == 403
 
 
-def test_a_recalled_batch_the_member_received_is_a_prominent_alert(client, member, heroin, dana):
-    recalled = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-RECALL-1")
-    f.BatchStatusChangeFactory(batch=recalled, from_status="released", to_status="recalled", changed_by=dana,
-                               reason="Fentanyl found by a later mass spectrometry check.")
-    fine = f.BatchFactory(substance=heroin, status=Batch.Status.RELEASED, code="B-FINE-1")
-    hand_out(member, recalled, "2.000", timezone.now() - dt.timedelta(days=20))
-    hand_out(member, fine, "2.000")
+def test_a_recalled_batch_the_member_received_is_a_prominent_alert(client, member, heroin, dana, stock):
+    recalled = released(stock, member, heroin)
+    fine = released(stock, member, heroin)
+    stock.hand_out(member, recalled, "2.000", timezone.now() - dt.timedelta(days=20))
+    stock.hand_out(member, fine, "2.000")
+    batch_recall(batch=recalled, by=dana, reason="Fentanyl found by a later mass spectrometry check.")
     html = post(client, member.code, PIN).content.decode()
     alert = html[: html.index("Your membership")]
     assert 'role="alert"' in alert
-    assert "Recall: do not use" in alert and "B-RECALL-1" in alert
+    assert "Recall: do not use" in alert and recalled.code in alert
     assert "Fentanyl found by a later mass spectrometry check." in alert
-    assert "B-FINE-1" not in alert
+    assert fine.code not in alert
 
 
-def test_a_held_batch_is_an_alert_and_a_reversed_one_is_not(client, member, heroin):
-    held = f.BatchFactory(substance=heroin, status=Batch.Status.ON_HOLD, code="B-HELD-1")
-    hand_out(member, held)
-    reversed_batch = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-UNDONE-1")
-    entry = hand_out(member, reversed_batch)
-    f.LedgerEntryFactory(kind=LedgerEntry.Kind.REVERSAL, batch=reversed_batch, from_account=entry.to_account,
-                         to_account=entry.from_account, grams=entry.grams, reverses=entry, reason="Wrong member.")
+def test_a_held_batch_is_an_alert_and_a_reversed_one_is_not(client, member, heroin, stock, alice, dana):
+    held = released(stock, member, heroin)
+    stock.hand_out(member, held, "3.000")
+    batch_hold(batch=held, by=dana, reason="Drug alert under review.")
+    reversed_batch = released(stock, member, heroin)
+    entry = stock.hand_out(member, reversed_batch, "3.000")
+    entry_reverse(entry=entry, reason="wrong_member", by=alice)
+    batch_recall(batch=reversed_batch, by=dana, reason="Bromazolam found by a partner lab.")
     html = post(client, member.code, PIN).content.decode()
-    assert "On hold: do not use for now" in html and "B-HELD-1" in html
-    assert "B-UNDONE-1" not in html
+    assert "On hold: do not use for now" in html and held.code in html
+    assert "Drug alert under review." in html
+    assert reversed_batch.code not in html
 
 
 def test_an_ineligible_member_sees_every_reason(client, member):
@@ -200,7 +207,7 @@ def test_an_ineligible_member_sees_every_reason(client, member):
     assert "suspended" in html and "renewal was due" in html
 
 
-def test_the_page_is_in_french_when_chosen_on_the_page(client, member, heroin):
+def test_the_page_is_in_french_when_chosen_on_the_page(client, member, heroin, stock, dana):
     token = csrf(client)
     switched = client.post(reverse("set_language"), {"language": "fr", "next": URL, "csrfmiddlewaretoken": token})
     assert switched.status_code == 302 and switched["Location"] == URL
@@ -209,8 +216,9 @@ def test_the_page_is_in_french_when_chosen_on_the_page(client, member, heroin):
     assert "Code de membre" in form and "Vérifier" in form
     wrong = post(client, member.code, "730194").content.decode()
     assert "ne correspondent pas" in wrong
-    recalled = f.BatchFactory(substance=heroin, status=Batch.Status.RECALLED, code="B-RAPPEL")
-    hand_out(member, recalled)
+    recalled = released(stock, member, heroin)
+    stock.hand_out(member, recalled, "3.000")
+    batch_recall(batch=recalled, by=dana, reason="Fentanyl found.")
     html = post(client, member.code, PIN).content.decode()
     assert "Vous pouvez venir chercher aujourd" in html
     assert "Rappel" in html
