@@ -127,7 +127,7 @@ def test_it_catches_an_inserted_entry(ledger):
     last = ledger[1][2]
     columns = [f.column for f in LedgerEntry._meta.concrete_fields if f.column != "id"]
     copied = ", ".join(
-        {"idempotency_key": "'forged'", "chain_seq": "chain_seq + 1", "hash": "'f' || substr(hash, 2)", "prev_hash": "hash"}.get(c, c)
+        {"idempotency_key": "'forged'", "chain_seq": "chain_seq + 1", "hash": "(CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END) || substr(hash, 2)", "prev_hash": "hash"}.get(c, c)
         for c in columns
     )
     with behind_the_applications_back() as cursor:
