@@ -3,12 +3,13 @@ secrets never reach it or the logs; rows cannot be changed; verify_audit finds t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from compassionclub.audit.models import AuditRecord
@@ -76,6 +77,28 @@ def test_records_cannot_be_changed_or_deleted_through_the_orm():
         AuditRecord.objects.filter(pk=record.pk).delete()
 
 
+@contextlib.contextmanager
+def behind_the_applications_back():
+    """Raw SQL with triggers switched off, as a database superuser could."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        yield cursor
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET action = 'test.forged' WHERE id = %s", "DELETE FROM {table} WHERE id = %s"])
+def test_postgresql_itself_refuses_to_change_or_delete_an_audit_record(statement):
+    if connection.vendor != "postgresql":
+        pytest.skip("the append-only trigger exists only on PostgreSQL")
+    record = audit_log(action="test.chain", new={"i": 1})
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement.format(table=AuditRecord._meta.db_table), [record.pk])
+    assert AuditRecord.objects.get(pk=record.pk).action == "test.chain"
+
+
 @pytest.mark.django_db
 def test_verify_audit_passes_an_intact_chain_and_names_an_edited_record(capsys):
     for i in range(3):
@@ -83,7 +106,7 @@ def test_verify_audit_passes_an_intact_chain_and_names_an_edited_record(capsys):
     call_command("verify_audit")
     assert "intact: 3 records" in capsys.readouterr().out
     second = AuditRecord.objects.order_by("seq")[1]
-    with connection.cursor() as cursor:
+    with behind_the_applications_back() as cursor:
         cursor.execute(f"UPDATE {AuditRecord._meta.db_table} SET action = %s WHERE id = %s", ["test.forged", second.pk])
     with pytest.raises(CommandError) as exc:
         call_command("verify_audit")
@@ -95,7 +118,7 @@ def test_verify_audit_notices_a_deleted_record():
     for i in range(3):
         audit_log(action="test.chain", new={"i": i})
     second = AuditRecord.objects.order_by("seq")[1]
-    with connection.cursor() as cursor:
+    with behind_the_applications_back() as cursor:
         cursor.execute(f"DELETE FROM {AuditRecord._meta.db_table} WHERE id = %s", [second.pk])
     with pytest.raises(CommandError, match="deleted"):
         call_command("verify_audit")
