@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "members",
     "testing_results",
     "distributions",
+    "distributions.status_page",
     "compassionclub",
 ]
 

@@ -4,7 +4,7 @@ A member types the code on their card and their PIN into a POST form. Whatever i
 unknown code, a code with a typo, a wrong PIN, an empty field) the answer is the same page with
 the same words, and a password hash is always checked (against a dummy hash when there is no
 such member) so the time taken does not tell either. Failures are counted per code and per
-client in the shared cache (see ``ratelimit``); past the limit the page says to try again later
+client in the database (see ``ratelimit``), before the PIN is checked; past the limit the page says to try again later
 without checking the PIN at all. Nothing is put in the URL, the session or the logs; responses
 are never cached (``never_cache`` sets ``Cache-Control: no-store``).
 """
@@ -59,7 +59,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
     code = normalise_code(request.POST.get("code", ""))[:40]
     pin = request.POST.get("pin", "")[:40]
     client_key, code_key = ratelimit.keys_for(request, code)
-    if ratelimit.is_locked(client_key, code_key):
+    if not ratelimit.attempt(client_key, code_key):
         return _form_page(request, locked=True)
 
     member = _find_member(code) if code and pin else None
@@ -69,10 +69,9 @@ def status_page(request: HttpRequest) -> HttpResponse:
     else:
         verified = member.check_pin(pin)
     if not verified:
-        ratelimit.record_failure(client_key, code_key)
         return _form_page(request, failed=True)
 
-    ratelimit.clear(code_key)
+    ratelimit.succeeded(client_key, code_key)
     eligibility = check_eligibility(member)
     alerts, recent = batches_received(member)
     context = {

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +13,7 @@ from django.utils.html import escape
 
 from distributions.services import entry_reverse
 from distributions.status_page import ratelimit
+from distributions.status_page.models import AttemptCounter
 from members.codes import generate_code
 from members.models import Member
 from testing_results.services import batch_hold, batch_recall
@@ -22,13 +22,6 @@ from tests.builders import Stock, released_stock
 
 URL = "/status/"
 PIN = "482915"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache(db):
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -132,7 +125,8 @@ def test_the_code_and_pin_never_appear_in_urls_or_the_cache(client, member):
     assert member.code not in response.request["PATH_INFO"] + response.request.get("QUERY_STRING", "")
     client_key, code_key = ratelimit.keys_for(response.wsgi_request, member.code)
     assert member.code not in code_key and "203.0.113.7" not in client_key
-    assert cache.get(code_key) == 1 and cache.get(client_key) == 1
+    assert ratelimit.count(code_key) == 1 and ratelimit.count(client_key) == 1
+    assert set(AttemptCounter.objects.values_list("key", flat=True)) == {client_key, code_key}
 
 
 def test_a_code_is_locked_after_repeated_failures_even_with_the_right_pin_then(member, settings):
