@@ -26,6 +26,7 @@ from testing_results.forms import (
     MethodCapabilityForm,
     ReasonForm,
     ReceiveForm,
+    ReportForm,
     findings_from,
 )
 from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, MethodCapability, Substance
@@ -291,14 +292,41 @@ class DrugCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/report/", self.admin_site.admin_view(views.lab_report), name="testing_results_drugcheck_report"),
+            path(
+                "<int:pk>/attach-report/", self.admin_site.admin_view(self.attach_report_view),
+                name="testing_results_drugcheck_attach_report",
+            ),
             *super().get_urls(),
         ]
 
     @admin.display(description="Lab report")
     def report(self, obj: DrugCheck) -> str:
         if not obj.lab_report:
-            return "-"
+            return format_html(
+                '<a href="{}">Attach</a>', reverse("admin:testing_results_drugcheck_attach_report", args=[obj.pk])
+            )
         return format_html('<a href="{}">PDF</a>', reverse("admin:testing_results_drugcheck_report", args=[obj.pk]))
+
+    def attach_report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Attach the lab's PDF to a check recorded without one; the service validates and stores it."""
+        drug_check = get_object_or_404(self.get_queryset(request).select_related("batch"), pk=pk)
+        if not request.user.has_perm("testing_results.add_drugcheck"):
+            raise PermissionDenied
+        change_url = reverse("admin:testing_results_drugcheck_change", args=[drug_check.pk])
+        form = ReportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.check_attach_report(drug_check=drug_check, upload=form.cleaned_data["lab_report"], by=request.user)
+            except ServiceError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, f"Lab report attached to {drug_check}.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": f"Attach a lab report to {drug_check}",
+            "drug_check": drug_check, "form": form, "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/testing_results/drugcheck/attach_report.html", context)
 
 
 @admin.register(Finding)

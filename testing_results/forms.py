@@ -39,6 +39,14 @@ class CheckForm(forms.Form):
     )
 
 
+class ReportForm(forms.Form):
+    lab_report = forms.FileField(
+        label="Lab report (PDF)",
+        help_text=f"PDF only, at most {LAB_REPORT_MAX_BYTES // (1024 * 1024)} MB. A report, once attached, is never replaced.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+
 class FindingForm(forms.Form):
     compound = forms.ModelChoiceField(queryset=Compound.objects.all(), required=False)
     result = forms.ChoiceField(choices=[("", "---------"), *Finding.Result.choices], required=False)

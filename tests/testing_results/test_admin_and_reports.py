@@ -182,6 +182,26 @@ def test_a_report_can_be_attached_once_to_a_check_without_one(batch, record, voc
 
 
 @pytest.mark.django_db
+def test_a_drug_checker_attaches_a_report_in_the_admin_and_a_bad_file_comes_back_as_an_error(
+    client, batch, record, vocab, erin, dana, private_dir
+):
+    check = record(batch, "ftir", [finding(vocab["heroin"], "detected")])
+    url = reverse("admin:testing_results_drugcheck_attach_report", args=[check.pk])
+    client.force_login(dana)
+    assert client.post(url, {"lab_report": pdf()}).status_code == 403  # a release officer records no checks
+    client.force_login(erin)
+    response = client.post(url, {"lab_report": pdf("report.pdf", b"MZ not a pdf")})
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert not DrugCheck.objects.get(pk=check.pk).lab_report
+    response = client.post(url, {"lab_report": pdf()})
+    assert response.status_code == 302
+    stored = DrugCheck.objects.get(pk=check.pk).lab_report
+    assert (private_dir / stored.name).read_bytes() == PDF
+    response = client.post(url, {"lab_report": pdf()})
+    assert "already has" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_watch_list_action_says_how_many_batches_were_held(client, heroin, clean_checks, dana, pat, vocab):
     batch = f.BatchFactory(substance=heroin)
     clean_checks(batch)
