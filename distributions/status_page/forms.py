@@ -15,5 +15,6 @@ class StatusLookupForm(forms.Form):
         label=_("PIN"),
         max_length=12,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "inputmode": "numeric"}),
+        # Members often share or borrow phones: no browser should offer to keep the PIN.
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )

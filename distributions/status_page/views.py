@@ -45,7 +45,7 @@ def _find_member(code: str) -> Member | None:
 
 def _form_page(request: HttpRequest, *, failed: bool = False, locked: bool = False) -> HttpResponse:
     context = {"form": StatusLookupForm(), "failed": failed, "locked": locked,
-               "lockout_minutes": ratelimit.LOCKOUT_SECONDS // 60}
+               "lockout_minutes": ratelimit.LOCKOUT_SECONDS // 60, "max_tries": ratelimit.MAX_FAILURES_PER_CODE}
     return render(request, TEMPLATE, context, status=429 if locked else 200)
 
 

@@ -87,7 +87,7 @@ def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, mem
     html = response.content.decode()
     assert "You can pick up today." in html
     assert "11 g left of 14 g per 7 days" in html
-    assert "3 g more from" in html
+    assert "3 g more becomes available on" in html
     assert "Renewal due:" in html
     for line in label_lines:  # the label the release wrote, as printed on the bag
         assert escape(line) in html
@@ -178,6 +178,11 @@ def test_a_recalled_batch_the_member_received_is_a_prominent_alert(client, membe
     assert "Recall: do not use" in alert and recalled.code in alert
     assert "Fentanyl found by a later mass spectrometry check." in alert
     assert fine.code not in alert
+    # Further down, the recalled batch's (clean) check results are marked as out of date.
+    received = html[html.index("What you received"):]
+    assert received.index("Recalled: do not use. The results below are from before the recall.") < received.index(
+        "What the drug checks found", received.index(recalled.code)
+    )
 
 
 def test_a_held_batch_is_an_alert_and_a_reversed_one_is_not(client, member, heroin, stock, alice, dana):
@@ -222,3 +227,20 @@ def test_the_page_is_in_french_when_chosen_on_the_page(client, member, heroin, s
 def test_the_page_follows_the_browser_language(member):
     client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9")
     assert '<html lang="fr">' in client.get(URL).content.decode()
+
+
+def test_grams_are_shown_without_trailing_zeros_in_the_pages_language(client, member, heroin, stock):
+    stock.hand_out(member, heroin, "3.500")
+    html = post(client, member.code, PIN).content.decode()
+    assert "10.5 g left of 14 g per 7 days" in html and "3.5 g more becomes available on" in html
+    assert "10.500" not in html and "3.500" not in html
+    token = csrf(client)
+    client.post(reverse("set_language"), {"language": "fr", "next": URL, "csrfmiddlewaretoken": token})
+    french = post(client, member.code, PIN).content.decode()
+    assert "Il reste 10,5 g sur 14 g par 7 jours" in french and "Disponible à nouveau le" in french
+
+
+def test_a_wrong_pin_says_how_many_tries_there_are_and_the_pin_is_not_offered_for_saving(client, member):
+    html = post(client, member.code, "730194").content.decode()
+    assert f"After {ratelimit.MAX_FAILURES_PER_CODE} wrong tries" in html
+    assert 'autocomplete="off"' in html[html.index('name="pin"') - 200 : html.index('name="pin"') + 200]

@@ -1,0 +1,21 @@
+"""Figures as a member reads them: 10.5 g, not 10.500 g."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+@register.filter
+def grams(value) -> str:
+    """Grams without trailing zeros, in the page's language (10.5 in English, 10,5 in French)."""
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.001"))
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    places = max(0, -amount.normalize().as_tuple().exponent)
+    return number_format(amount, decimal_pos=places, use_l10n=True)
