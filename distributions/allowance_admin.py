@@ -237,6 +237,9 @@ class AllowanceOverrideAdmin(GroupScopedAdminMixin, admin.ModelAdmin):
         today = timezone.localdate()
         initial = {"starts_on": today, "ends_on": today + dt.timedelta(days=6), "member_code": request.GET.get("member", "")[:40]}
         form = OverrideForm(request.POST or None, requester=request.user, initial=initial)
+        if not form.fields["approver"].queryset.exists():
+            context["notice"] = ("An override needs a second coordinator of the member's group to approve it, "
+                                 "and your groups have no other coordinator.")
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             member = data["member_code"]

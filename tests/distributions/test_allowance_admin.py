@@ -221,3 +221,10 @@ def test_overrides_are_never_changed_or_deleted_in_the_admin(client, alice, caro
     assert client.get(reverse("admin:distributions_allowanceoverride_delete", args=[override.pk])).status_code == 403
     override.refresh_from_db()
     assert override.max_grams == Decimal("20.000")
+
+
+def test_a_coordinator_alone_in_their_group_is_told_an_override_needs_a_second_one(client, bob):
+    client.force_login(bob)
+    response = client.get(reverse(OVERRIDE_ADD))
+    assert response.status_code == 200
+    assert "your groups have no other coordinator" in response.content.decode()
