@@ -228,3 +228,14 @@ def test_a_coordinator_alone_in_their_group_is_told_an_override_needs_a_second_o
     response = client.get(reverse(OVERRIDE_ADD))
     assert response.status_code == 200
     assert "your groups have no other coordinator" in response.content.decode()
+
+
+def test_wrong_approver_passwords_count_towards_the_approvers_sign_in_lockout(client, alice, carol, member, heroin, settings):
+    client.force_login(alice)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse(OVERRIDE_ADD), override_data(member, heroin, carol, approver_password="guess"))
+    # Locked out: now even the right password approves nothing, and the requester stays signed in.
+    locked = client.post(reverse(OVERRIDE_ADD), override_data(member, heroin, carol))
+    assert locked.status_code == 429
+    assert not AllowanceOverride.objects.exists()
+    assert client.get(reverse("admin:index")).status_code == 200
