@@ -3,8 +3,10 @@
 ``check_eligibility`` is computed from the records at the moment it is asked; nothing depends
 on a scheduled job (membership systems that rely on cron leave expired members active). It
 runs a constant number of queries whatever the member's history: the member's group (unless
-already loaded), the substances, the policies that could apply, the member's active overrides
-and the member's distributions inside the longest window.
+already loaded) and one statement (``eligibility_facts``) that reads the substances, the
+policies that could apply, the member's overrides and the member's distributions inside the
+longest window. The rule itself is ``eligibility_from``, a pure function of those facts, so
+``distribution_record`` can read the same facts under its locks and decide by the same rule.
 
 Rules, where the issue leaves room:
 
@@ -28,13 +30,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
+from django.db import connection
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from distributions.models import AllowanceOverride, AllowancePolicy, LedgerEntry
 from members.models import Member
-from testing_results.models import Substance
+from testing_results.models import Batch, Substance
 
 ZERO = Decimal("0.000")
 DEFAULT_MAX_GRAMS = Decimal("14.000")
@@ -103,7 +108,44 @@ def membership_reasons(member: Member, at: dt.datetime) -> list[Reason]:
     return reasons
 
 
-def _policy_for(substance_id: int, group_id: int, policies: list[AllowancePolicy]) -> tuple[Decimal, int, str]:
+class PolicyFact(NamedTuple):
+    substance_id: int
+    group_id: int | None
+    max_grams: Decimal
+    window_days: int
+
+
+class OverrideFact(NamedTuple):
+    id: int
+    substance_id: int
+    max_grams: Decimal
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+
+
+class DistributionFact(NamedTuple):
+    id: int
+    substance_id: int
+    occurred_at: dt.datetime
+    grams: Decimal
+
+
+@dataclass(frozen=True)
+class EligibilityFacts:
+    """Everything the rule needs besides the member, for any moment in ``[since, until]``:
+    the substances (in name order), the programme's policies and the member's group's, the
+    member's overrides valid at some point of the span, and the member's unreversed
+    distributions from the longest window before ``since`` up to ``until`` (oldest first)."""
+
+    since: dt.datetime
+    until: dt.datetime
+    substances: list[tuple[int, str]]
+    policies: list[PolicyFact]
+    overrides: list[OverrideFact]
+    distributions: list[DistributionFact]
+
+
+def _policy_for(substance_id: int, group_id: int, policies: list[PolicyFact]) -> tuple[Decimal, int, str]:
     programme = next((p for p in policies if p.substance_id == substance_id and p.group_id is None), None)
     base_grams = programme.max_grams if programme else DEFAULT_MAX_GRAMS
     base_days = programme.window_days if programme else DEFAULT_WINDOW_DAYS
@@ -115,52 +157,155 @@ def _policy_for(substance_id: int, group_id: int, policies: list[AllowancePolicy
     return base_grams, base_days, Source.PROGRAMME
 
 
-def check_eligibility(member: Member, at: dt.datetime | None = None) -> Eligibility:
+def _utc(at: dt.datetime | None) -> dt.datetime:
     at = at or timezone.now()
     if timezone.is_naive(at):
         at = timezone.make_aware(at)
     # Window arithmetic in UTC: days of 24 real hours, even across a daylight-saving change
     # (adding days to a zoned datetime in Python moves the wall clock instead).
-    at = at.astimezone(dt.UTC)
+    return at.astimezone(dt.UTC)
+
+
+# Reading the facts ---------------------------------------------------------------------------
+
+_MG = Decimal("0.001")
+
+
+def _grams(value) -> Decimal:
+    # SQLite hands back an int or a float for a NUMERIC column; the repr of a float is its
+    # shortest exact form, and every stored amount is whole milligrams.
+    if not isinstance(value, Decimal):
+        value = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return value.quantize(_MG)
+
+
+def _moment(value) -> dt.datetime:
+    # PostgreSQL returns aware datetimes; SQLite returns the stored UTC text (the column type
+    # is lost in a UNION), or a naive UTC datetime.
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _facts_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    substance, policy, override, entry, batch = (
+        q(m._meta.db_table) for m in (Substance, AllowancePolicy, AllowanceOverride, LedgerEntry, Batch)
+    )
+    if vendor == "postgresql":
+        def null(sql_type: str) -> str:
+            return f"CAST(NULL AS {sql_type})"
+
+        longest = "GREATEST(%s, COALESCE(MAX(p.window_days), 0))"
+        window_start = (
+            f"%s - make_interval(days => (SELECT {longest} FROM {policy} p "  # noqa: S608
+            f"WHERE p.group_id IS NULL OR p.group_id = %s))"
+        )
+    else:
+        def null(sql_type: str) -> str:
+            return "NULL"
+
+        # A bound to the second, so a little wider than the window; the rule counts exactly.
+        longest = "MAX(%s, COALESCE(MAX(p.window_days), 0))"
+        window_start = (
+            f"datetime(%s, '-' || (SELECT {longest} FROM {policy} p "  # noqa: S608
+            f"WHERE p.group_id IS NULL OR p.group_id = %s) || ' days')"
+        )
+    moment = "timestamp with time zone"
+    # One row per fact, tagged: s(ubstance), p(olicy), o(verride), d(istribution). The columns
+    # are: tag, substance, id (a policy's group), grams, days (a substance's rank by name),
+    # two moments, name.
+    return (
+        f"SELECT 's', s.id, {null('integer')}, {null('numeric')}, ROW_NUMBER() OVER (ORDER BY s.name, s.id), "  # noqa: S608
+        f"{null(moment)}, {null(moment)}, s.name FROM {substance} s "
+        f"UNION ALL SELECT 'p', p.substance_id, p.group_id, p.max_grams, p.window_days, NULL, NULL, NULL "
+        f"FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
+        f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, o.valid_from, o.valid_until, NULL "
+        f"FROM {override} o WHERE o.member_id = %s AND o.valid_from <= %s AND o.valid_until > %s "
+        f"UNION ALL SELECT 'd', t.substance_id, e.id, e.grams, NULL, e.occurred_at, NULL, NULL "
+        f"FROM {entry} e INNER JOIN {batch} t ON t.id = e.batch_id "
+        f"WHERE e.member_id = %s AND e.kind = 'distribution' AND e.occurred_at <= %s AND e.occurred_at > {window_start} "
+        f"AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)"
+    )
+
+
+_FACTS_SQL: dict[str, str] = {}
+
+
+def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None) -> EligibilityFacts:
+    """The facts for every moment from ``since`` to ``until`` (default ``since``), in one
+    statement. Inside a transaction holding the member's lock, the member's distributions it
+    reads cannot change until the transaction ends."""
+    since = _utc(since)
+    until = _utc(until) if until is not None else since
+    vendor = connection.vendor
+    sql = _FACTS_SQL.get(vendor)
+    if sql is None:
+        sql = _FACTS_SQL[vendor] = _facts_sql(vendor)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        group_id,
+        member_id, adapt(until), adapt(since),
+        member_id, adapt(until), adapt(since), DEFAULT_WINDOW_DAYS, group_id,
+    ]
+    ranked: list[tuple[int, int, str]] = []
+    policies: list[PolicyFact] = []
+    overrides: list[OverrideFact] = []
+    distributions: list[DistributionFact] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for tag, substance_id, ref, grams, days, first, second, name in rows:
+        if tag == "s":
+            ranked.append((days, substance_id, name))
+        elif tag == "p":
+            policies.append(PolicyFact(substance_id, ref, _grams(grams), days))
+        elif tag == "o":
+            overrides.append(OverrideFact(ref, substance_id, _grams(grams), _moment(first), _moment(second)))
+        else:
+            distributions.append(DistributionFact(ref, substance_id, _moment(first), _grams(grams)))
+    ranked.sort()
+    distributions.sort(key=lambda d: (d.occurred_at, d.id))
+    return EligibilityFacts(
+        since=since,
+        until=until,
+        substances=[(substance_id, name) for _rank, substance_id, name in ranked],
+        policies=policies,
+        overrides=overrides,
+        distributions=distributions,
+    )
+
+
+# The rule ------------------------------------------------------------------------------------
+
+
+def eligibility_from(member: Member, facts: EligibilityFacts, at: dt.datetime | None = None) -> Eligibility:
+    """The eligibility of ``member`` at ``at``, from facts read for a span that includes it.
+    Pure: no query (``member.group`` must be loaded)."""
+    at = _utc(at)
+    if not facts.since <= at <= facts.until:
+        raise ValueError(f"The facts cover {facts.since} to {facts.until}, not {at}.")
     reasons = membership_reasons(member, at)
 
-    substances = list(Substance.objects.order_by("name").values_list("id", "name"))
-    policies = list(
-        AllowancePolicy.objects.filter(group__isnull=True)
-        | AllowancePolicy.objects.filter(group_id=member.group_id)
-    )
-    overrides = list(
-        AllowanceOverride.objects.filter(member=member, valid_from__lte=at, valid_until__gt=at).order_by(
-            "-valid_from", "-id"
-        )
-    )
-
     limits: dict[int, tuple[Decimal, int, str]] = {}
-    for substance_id, _name in substances:
-        grams, days, source = _policy_for(substance_id, member.group_id, policies)
-        override = next((o for o in overrides if o.substance_id == substance_id), None)
-        if override is not None:
+    for substance_id, _name in facts.substances:
+        grams, days, source = _policy_for(substance_id, member.group_id, facts.policies)
+        active = [o for o in facts.overrides if o.substance_id == substance_id and o.valid_from <= at < o.valid_until]
+        if active:
+            # The newest override applies if several do.
+            override = max(active, key=lambda o: (o.valid_from, o.id))
             grams, source = override.max_grams, Source.OVERRIDE
         limits[substance_id] = (grams, days, source)
 
-    longest = max((days for _g, days, _s in limits.values()), default=DEFAULT_WINDOW_DAYS)
-    entries = (
-        LedgerEntry.objects.filter(
-            kind=LedgerEntry.Kind.DISTRIBUTION,
-            member=member,
-            occurred_at__gt=at - dt.timedelta(days=longest),
-            occurred_at__lte=at,
-            reversed_by__isnull=True,
-        )
-        .order_by("occurred_at", "id")
-        .values_list("batch__substance_id", "occurred_at", "grams")
-    )
     by_substance: dict[int, list[tuple[dt.datetime, Decimal]]] = {}
-    for substance_id, occurred_at, grams in entries:
-        by_substance.setdefault(substance_id, []).append((occurred_at, grams))
+    for d in facts.distributions:
+        if d.occurred_at <= at:
+            by_substance.setdefault(d.substance_id, []).append((d.occurred_at, d.grams))
 
     allowances: dict[int, SubstanceAllowance] = {}
-    for substance_id, name in substances:
+    for substance_id, name in facts.substances:
         limit, days, source = limits[substance_id]
         start = at - dt.timedelta(days=days)
         in_window = [(t, g) for t, g in by_substance.get(substance_id, []) if t > start]
@@ -191,3 +336,9 @@ def check_eligibility(member: Member, at: dt.datetime | None = None) -> Eligibil
         renewal_due=member.renewal_due,
         checked_at=at,
     )
+
+
+def check_eligibility(member: Member, at: dt.datetime | None = None) -> Eligibility:
+    at = _utc(at)
+    facts = eligibility_facts(member_id=member.pk, group_id=member.group_id, since=at)
+    return eligibility_from(member, facts, at)
