@@ -26,13 +26,12 @@ import uuid
 from decimal import ROUND_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, OuterRef, Subquery, Value
-from django.db.models.functions import Round
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from distributions.models import Account, Balance, LedgerEntry, chain_name
+from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry, chain_name
 from members.models import Member, MemberGroup
 from members.scoping import is_coordinator_of
 from testing_results.models import Batch, DrugCheck
@@ -48,6 +47,8 @@ __all__ = [
 ]
 
 MG = Decimal("0.001")
+# The entry's columns as ``_append`` writes them (the primary key comes from the database).
+_ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
 MAX_GRAMS = Decimal("999999999.999")
 # Clocks on a drop-in's tablet and the server disagree a little; anything further ahead is a typo.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -160,11 +161,31 @@ def _lock_batch_status(batch_id: int) -> str:
     return qs.values_list("status", flat=True).get()
 
 
-def _move(balance_filter: dict, delta: Decimal, head: tuple[int, str] | None = None) -> int:
-    changes = {"grams": Round(F("grams") + Value(delta), 3)}
-    if head is not None:
-        changes["last_seq"], changes["last_hash"] = head
-    return Balance.objects.filter(**balance_filter).update(**changes)
+_APPEND_SQL: dict[tuple, str] = {}
+
+
+def _append_sql(vendor: str, moves: tuple[str, ...]) -> list[str]:
+    """The statements that insert an entry and apply ``moves`` (``"head"``: the chain head's
+    internal balance, ``"internal"``: another locked internal balance, ``"external"``: an
+    external balance, created if missing). One statement on PostgreSQL, in order elsewhere
+    (SQLite's IMMEDIATE transactions already serialise writers)."""
+    q = connection.ops.quote_name
+    entry, balance = q(LedgerEntry._meta.db_table), q(Balance._meta.db_table)
+    columns = ", ".join(q(f.column) for f in _ENTRY_FIELDS)
+    insert = f"INSERT INTO {entry} ({columns}) VALUES ({', '.join(['%s'] * len(_ENTRY_FIELDS))})"  # noqa: S608
+    updates = {
+        "head": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3), last_seq = %s, last_hash = %s WHERE id = %s",  # noqa: S608
+        "internal": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3) WHERE id = %s",  # noqa: S608
+        "external": (
+            f"INSERT INTO {balance} (account_id, batch_id, grams, internal, last_seq, last_hash) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, 0, '{GENESIS_HASH}') ON CONFLICT (account_id, batch_id) "
+            f"DO UPDATE SET grams = ROUND({balance}.grams + excluded.grams, 3)"
+        ),
+    }
+    if vendor != "postgresql":
+        return [insert, *(updates[m] for m in moves)]
+    ctes = [f"e AS ({insert} RETURNING id)"] + [f"m{i} AS ({updates[m]})" for i, m in enumerate(moves)]
+    return [f"WITH {', '.join(ctes)} SELECT id FROM e"]  # noqa: S608
 
 
 def _append(
@@ -182,8 +203,9 @@ def _append(
     member_id: int | None = None,
     reverses_id: int | None = None,
 ) -> LedgerEntry:
-    """Insert one entry onto its chain and move both balances. The caller holds the locks on
-    every internal balance in ``heads`` and has checked the stock."""
+    """Insert one entry onto its chain and move both balances, in one statement on
+    PostgreSQL. The caller holds the locks on every internal balance in ``heads`` and has
+    checked the stock; an external balance is updated last (created if it is missing)."""
     chain_account = from_account if from_account.is_internal else to_account
     head = heads[chain_account.pk]
     now = timezone.now()
@@ -205,14 +227,36 @@ def _append(
         prev_hash=head.last_hash,
     )
     entry.hash = entry.compute_hash()
-    entry.save(force_insert=True)
+
+    moves: list[tuple[str, list]] = []
+    external = None
     for account, delta in ((from_account, -grams), (to_account, grams)):
-        new_head = (entry.chain_seq, entry.hash) if account.pk == chain_account.pk else None
-        if account.is_internal:
-            _move({"pk": heads[account.pk].pk}, delta, new_head)
-        elif not _move({"account_id": account.pk, "batch_id": batch_id}, delta):
-            _ensure_balances(batch_id, [account])
-            _move({"account_id": account.pk, "batch_id": batch_id}, delta)
+        if account.pk == chain_account.pk:
+            moves.append(("head", [delta, entry.chain_seq, entry.hash, heads[account.pk].pk]))
+        elif account.is_internal:
+            moves.append(("internal", [delta, heads[account.pk].pk]))
+        else:
+            external = ("external", [account.pk, batch_id, delta, False])
+    if external is not None:
+        moves.append(external)
+
+    vendor = connection.vendor
+    shape = (vendor, *(m for m, _params in moves))
+    statements = _APPEND_SQL.get(shape)
+    if statements is None:
+        statements = _APPEND_SQL[shape] = _append_sql(vendor, shape[1:])
+    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _ENTRY_FIELDS]
+    with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute(statements[0], values + [v for _m, params in moves for v in params])
+            entry.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(statements[0], values)
+            entry.pk = cursor.lastrowid
+            for sql, (_m, params) in zip(statements[1:], moves, strict=True):
+                cursor.execute(sql, params)
+    entry._state.adding = False
+    entry._state.db = connection.alias
     return entry
 
 
@@ -532,10 +576,11 @@ def distribution_record(
 ) -> LedgerEntry:
     """Hand ``grams`` of ``batch`` from the member's group store to the member.
 
-    The desk's hot path, kept to a handful of round trips: one statement locks the member and
-    finds the accounts and any earlier entry under the key; ``check_eligibility`` reads the
-    window; one statement locks the store's balance row (the chain head) and share-locks the
-    batch; then the insert and two updates. Refusals, in order: grams, not_coordinator, the
+    The desk's hot path, in four statements: one locks the member and finds the accounts and
+    any earlier entry under the key; one reads the facts of the eligibility rule
+    (``eligibility_facts``, decided by ``eligibility_from``, the rule ``check_eligibility``
+    applies); one locks the store's balance row (the chain head) and share-locks the batch;
+    one inserts the entry and moves both balances (``_append``; a few on SQLite). Refusals, in order: grams, not_coordinator, the
     membership (member_not_active, renewal_overdue, no_consent, ...), the batch's status,
     over_allowance, insufficient_stock.
     """
@@ -560,33 +605,23 @@ def distribution_record(
 
 
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
-    from distributions.eligibility import check_eligibility
+    from distributions.eligibility import eligibility_facts, eligibility_from
 
-    locked = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("group")
-        .annotate(
-            existing_entry_id=Subquery(LedgerEntry.objects.filter(idempotency_key=key).values("pk")[:1]),
-            store_account_id=Subquery(
-                Account.objects.filter(kind=Account.Kind.GROUP, group_id=OuterRef("group_id")).values("pk")[:1]
-            ),
-            members_account_id=Subquery(
-                Account.objects.filter(kind=Account.Kind.MEMBERS, group__isnull=True).values("pk")[:1]
-            ),
-        )
-        .get(pk=member.pk)
-    )
-    if locked.existing_entry_id is not None:
+    locked, store_id, members_id, existing_id = _lock_member(member.pk, key)
+    if existing_id is not None:
         existing = _existing(key, kind=LedgerEntry.Kind.DISTRIBUTION, member_id=member.pk, batch_id=batch.pk, grams=grams)
         if existing is not None:
             return existing
     if not is_coordinator_of(by, locked.group_id):
         raise ServiceError("not_coordinator", "Only a coordinator of the member's group can record this.")
 
-    # "Now" is read only once the member is locked: a time taken before waiting for the lock
-    # would leave out the distributions committed while we waited, and over-serve the member.
+    # "Now" and the member's window are read only once the member is locked, in a statement of
+    # their own: a time or a snapshot taken before waiting for the lock would leave out the
+    # distributions committed while we waited, and over-serve the member.
     now = timezone.now()
-    eligibility = check_eligibility(locked, at=occurred_at or now)
+    at = occurred_at or now
+    facts = eligibility_facts(member_id=locked.pk, group_id=locked.group_id, since=min(at, now), until=max(at, now))
+    eligibility = eligibility_from(locked, facts, at)
     if not eligibility.eligible:
         first = eligibility.reasons[0]
         raise ServiceError(first.code, first.message, reasons=[r.code for r in eligibility.reasons])
@@ -594,9 +629,8 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
     if occurred_at is not None and occurred_at < now:
         # A backdated entry (a paper record typed in later) must also fit the window that ends
         # now, which counts everything handed out since.
-        allowances.append(check_eligibility(locked, at=now).allowances)
+        allowances.append(eligibility_from(locked, facts, now).allowances)
 
-    store_id = locked.store_account_id
     row = _lock_store_balance(store_id, batch.pk) if store_id is not None else None
     if row is not None:
         status, substance_id = row[4], row[5]
@@ -622,8 +656,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         )
 
     store = Account(pk=store_id, kind=Account.Kind.GROUP, group_id=locked.group_id)
-    members_id = locked.members_account_id or system_account(Account.Kind.MEMBERS).pk
-    to_account = Account(pk=members_id, kind=Account.Kind.MEMBERS)
+    to_account = Account(pk=members_id or system_account(Account.Kind.MEMBERS).pk, kind=Account.Kind.MEMBERS)
     head = Balance(pk=row[0], account_id=store_id, batch_id=batch.pk, last_seq=row[2], last_hash=row[3])
     return _append(
         kind=LedgerEntry.Kind.DISTRIBUTION,
@@ -634,9 +667,49 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         by=by,
         heads={store_id: head},
         idempotency_key=key,
-        occurred_at=occurred_at or now,
+        occurred_at=at,
         member_id=locked.pk,
     )
+
+
+def _lock_member(member_id: int, key: str) -> tuple[Member, int | None, int | None, int | None]:
+    """The member as the eligibility rule reads it (with its group), locked on PostgreSQL
+    (first in the lock order), and the ids of the group's store, of the members' account and
+    of an entry already written under ``key``, in one statement."""
+    q = connection.ops.quote_name
+    member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
+    locking = " FOR UPDATE OF m" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT m.group_id, m.status, m.renewal_due, m.consent_version, m.consent_given_at, m.age_attested, "  # noqa: S608
+        f"g.is_active, "
+        f"(SELECT a.id FROM {account} a WHERE a.kind = 'group' AND a.group_id = m.group_id), "
+        f"(SELECT a.id FROM {account} a WHERE a.kind = 'members' AND a.group_id IS NULL), "
+        f"(SELECT e.id FROM {entry} e WHERE e.idempotency_key = %s) "
+        f"FROM {member} m INNER JOIN {group} g ON g.id = m.group_id WHERE m.id = %s{locking}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, member_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise ServiceError("member_not_found", "There is no member with this code.")
+    group_id, status, renewal_due, consent_version, consent_given_at, age_attested, group_active = row[:7]
+    if isinstance(renewal_due, str):
+        renewal_due = dt.date.fromisoformat(renewal_due)
+    if isinstance(consent_given_at, str):
+        consent_given_at = parse_datetime(consent_given_at)
+    if consent_given_at is not None and timezone.is_naive(consent_given_at):
+        consent_given_at = consent_given_at.replace(tzinfo=dt.UTC)
+    locked = Member(
+        pk=member_id,
+        group_id=group_id,
+        status=status,
+        renewal_due=renewal_due,
+        consent_version=consent_version,
+        consent_given_at=consent_given_at,
+        age_attested=bool(age_attested),
+    )
+    locked.group = MemberGroup(pk=group_id, is_active=bool(group_active))
+    return locked, row[7], row[8], row[9]
 
 
 def _lock_store_balance(store_id: int, batch_id: int) -> tuple | None:
