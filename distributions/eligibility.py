@@ -234,10 +234,12 @@ def _facts_sql(vendor: str) -> str:
 _FACTS_SQL: dict[str, str] = {}
 
 
-def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None) -> EligibilityFacts:
-    """The facts for every moment from ``since`` to ``until`` (default ``since``), in one
-    statement. Inside a transaction holding the member's lock, the member's distributions it
-    reads cannot change until the transaction ends."""
+def facts_statement(
+    *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None
+) -> tuple[str, list, dt.datetime, dt.datetime]:
+    """The SQL and parameters that read the facts for every moment from ``since`` to ``until``
+    (default ``since``), with both moments in UTC; ``facts_from_rows`` reads its rows. Every
+    row's first column is a one-letter tag, so a caller may add rows of its own to the result."""
     since = _utc(since)
     until = _utc(until) if until is not None else since
     vendor = connection.vendor
@@ -250,13 +252,14 @@ def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, unti
         member_id, adapt(until), adapt(since),
         member_id, adapt(until), adapt(since), DEFAULT_WINDOW_DAYS, group_id,
     ]
+    return sql, params, since, until
+
+
+def facts_from_rows(rows, since: dt.datetime, until: dt.datetime) -> EligibilityFacts:
     ranked: list[tuple[int, int, str]] = []
     policies: list[PolicyFact] = []
     overrides: list[OverrideFact] = []
     distributions: list[DistributionFact] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     for tag, substance_id, ref, grams, days, first, second, name in rows:
         if tag == "s":
             ranked.append((days, substance_id, name))
@@ -264,7 +267,7 @@ def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, unti
             policies.append(PolicyFact(substance_id, ref, _grams(grams), days))
         elif tag == "o":
             overrides.append(OverrideFact(ref, substance_id, _grams(grams), _moment(first), _moment(second)))
-        else:
+        elif tag == "d":
             distributions.append(DistributionFact(ref, substance_id, _moment(first), _grams(grams)))
     ranked.sort()
     distributions.sort(key=lambda d: (d.occurred_at, d.id))
@@ -276,6 +279,16 @@ def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, unti
         overrides=overrides,
         distributions=distributions,
     )
+
+
+def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None) -> EligibilityFacts:
+    """The facts for every moment from ``since`` to ``until`` (default ``since``), in one
+    statement. Inside a transaction holding the member's lock, the member's distributions it
+    reads cannot change until the transaction ends."""
+    sql, params, since, until = facts_statement(member_id=member_id, group_id=group_id, since=since, until=until)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return facts_from_rows(cursor.fetchall(), since, until)
 
 
 # The rule ------------------------------------------------------------------------------------

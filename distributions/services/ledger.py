@@ -576,11 +576,11 @@ def distribution_record(
 ) -> LedgerEntry:
     """Hand ``grams`` of ``batch`` from the member's group store to the member.
 
-    The desk's hot path, in four statements: one locks the member and finds the accounts and
-    any earlier entry under the key; one reads the facts of the eligibility rule
-    (``eligibility_facts``, decided by ``eligibility_from``, the rule ``check_eligibility``
-    applies); one locks the store's balance row (the chain head) and share-locks the batch;
-    one inserts the entry and moves both balances (``_append``; a few on SQLite). Refusals, in order: grams, not_coordinator, the
+    The desk's hot path, in three statements on PostgreSQL: one locks the member and finds the
+    accounts and any earlier entry under the key; one locks the store's balance row (the chain
+    head), share-locks the batch and reads the facts of the eligibility rule (decided by
+    ``eligibility_from``, the rule ``check_eligibility`` applies); one inserts the entry and
+    moves both balances (``_append``). SQLite runs the same steps in a few more. Refusals, in order: grams, not_coordinator, the
     membership (member_not_active, renewal_overdue, no_consent, ...), the batch's status,
     over_allowance, insufficient_stock.
     """
@@ -605,7 +605,7 @@ def distribution_record(
 
 
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
-    from distributions.eligibility import eligibility_facts, eligibility_from
+    from distributions.eligibility import eligibility_from
 
     locked, store_id, members_id, existing_id = _lock_member(member.pk, key)
     if existing_id is not None:
@@ -620,7 +620,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
     # distributions committed while we waited, and over-serve the member.
     now = timezone.now()
     at = occurred_at or now
-    facts = eligibility_facts(member_id=locked.pk, group_id=locked.group_id, since=min(at, now), until=max(at, now))
+    facts, row = _facts_and_stock(locked, store_id, batch.pk, since=min(at, now), until=max(at, now))
     eligibility = eligibility_from(locked, facts, at)
     if not eligibility.eligible:
         first = eligibility.reasons[0]
@@ -631,7 +631,6 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         # now, which counts everything handed out since.
         allowances.append(eligibility_from(locked, facts, now).allowances)
 
-    row = _lock_store_balance(store_id, batch.pk) if store_id is not None else None
     if row is not None:
         status, substance_id = row[4], row[5]
     else:
@@ -712,22 +711,55 @@ def _lock_member(member_id: int, key: str) -> tuple[Member, int | None, int | No
     return locked, row[7], row[8], row[9]
 
 
+def _stock_select() -> str:
+    balance = connection.ops.quote_name(Balance._meta.db_table)
+    batch_table = connection.ops.quote_name(Batch._meta.db_table)
+    return (
+        f"SELECT b.id, b.grams, b.last_seq, b.last_hash, t.status, t.substance_id "  # noqa: S608
+        f"FROM {balance} b INNER JOIN {batch_table} t ON t.id = b.batch_id "
+        f"WHERE b.account_id = %s AND b.batch_id = %s"
+    )
+
+
 def _lock_store_balance(store_id: int, batch_id: int) -> tuple | None:
     """(balance id, grams, last_seq, last_hash, batch status, substance id) with the balance
     row locked and, on PostgreSQL, the batch row share-locked (so a recall waits for the
     distributions that saw the batch released), in one statement. None when the store never
     held the batch."""
-    balance = connection.ops.quote_name(Balance._meta.db_table)
-    batch_table = connection.ops.quote_name(Batch._meta.db_table)
     locking = " FOR UPDATE OF b FOR SHARE OF t" if connection.vendor == "postgresql" else ""
-    sql = (
-        f"SELECT b.id, b.grams, b.last_seq, b.last_hash, t.status, t.substance_id "  # noqa: S608
-        f"FROM {balance} b INNER JOIN {batch_table} t ON t.id = b.batch_id "
-        f"WHERE b.account_id = %s AND b.batch_id = %s{locking}"
+    with connection.cursor() as cursor:
+        cursor.execute(_stock_select() + locking, [store_id, batch_id])
+        return cursor.fetchone()
+
+
+def _facts_and_stock(member: Member, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime):
+    """The eligibility facts of the (locked) member for ``since`` to ``until``, and
+    ``_lock_store_balance``'s row. One statement on PostgreSQL: the balance row is locked in a
+    materialised CTE (after the member, as the lock order says; a row that was changed while
+    we waited for it is read as committed), the facts come from the statement's snapshot, taken
+    after the member's lock was granted, so they include every earlier distribution to them."""
+    from distributions.eligibility import facts_from_rows, facts_statement
+
+    sql, params, since, until = facts_statement(member_id=member.pk, group_id=member.group_id, since=since, until=until)
+    if connection.vendor != "postgresql" or store_id is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            facts = facts_from_rows(cursor.fetchall(), since, until)
+        return facts, (_lock_store_balance(store_id, batch_id) if store_id is not None else None)
+    combined = (
+        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t) {sql} "  # noqa: S608
+        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash FROM stock "
+        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status FROM stock"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [store_id, batch_id])
-        return cursor.fetchone()
+        cursor.execute(combined, [store_id, batch_id, *params])
+        rows = cursor.fetchall()
+    row = None
+    balance = next((r for r in rows if r[0] == "b"), None)
+    if balance is not None:
+        status = next(r[7] for r in rows if r[0] == "t")
+        row = (balance[2], balance[3], balance[4], balance[7], status, balance[1])
+    return facts_from_rows(rows, since, until), row
 
 
 def _decimal(value) -> Decimal:
