@@ -34,7 +34,6 @@ from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from distributions.models import AllowanceOverride, AllowancePolicy, LedgerEntry
@@ -180,13 +179,8 @@ def _grams(value) -> Decimal:
 
 
 def _moment(value) -> dt.datetime:
-    # PostgreSQL returns aware datetimes; SQLite returns the stored UTC text (the column type
-    # is lost in a UNION), or a naive UTC datetime.
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    # The facts statement reads moments as ISO text in UTC.
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 def _facts_sql(vendor: str) -> str:
@@ -213,7 +207,17 @@ def _facts_sql(vendor: str) -> str:
             f"datetime(%s, '-' || (SELECT {longest} FROM {policy} p "  # noqa: S608
             f"WHERE p.group_id IS NULL OR p.group_id = %s) || ' days')"
         )
-    moment = "timestamp with time zone"
+    if vendor == "postgresql":
+        # Moments as ISO text in UTC, parsed by ``datetime.fromisoformat``: a tenth of the cost
+        # of the driver's timestamp parsing, which adds up over a member's window.
+        def text(column: str) -> str:
+            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    else:
+        # SQLite stores moments as ISO text in UTC already.
+        def text(column: str) -> str:
+            return column
+
+    moment = "text"
     # One row per fact, tagged: s(ubstance), p(olicy), o(verride), d(istribution). The columns
     # are: tag, substance, id (a policy's group), grams, days (a substance's rank by name),
     # two moments, name.
@@ -222,9 +226,9 @@ def _facts_sql(vendor: str) -> str:
         f"{null(moment)}, {null(moment)}, s.name FROM {substance} s "
         f"UNION ALL SELECT 'p', p.substance_id, p.group_id, p.max_grams, p.window_days, NULL, NULL, NULL "
         f"FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
-        f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, o.valid_from, o.valid_until, NULL "
+        f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, {text('o.valid_from')}, {text('o.valid_until')}, NULL "
         f"FROM {override} o WHERE o.member_id = %s AND o.valid_from <= %s AND o.valid_until > %s "
-        f"UNION ALL SELECT 'd', t.substance_id, e.id, e.grams, NULL, e.occurred_at, NULL, NULL "
+        f"UNION ALL SELECT 'd', t.substance_id, e.id, e.grams, NULL, {text('e.occurred_at')}, NULL, NULL "
         f"FROM {entry} e INNER JOIN {batch} t ON t.id = e.batch_id "
         f"WHERE e.member_id = %s AND e.kind = 'distribution' AND e.occurred_at <= %s AND e.occurred_at > {window_start} "
         f"AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)"
