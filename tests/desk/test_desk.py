@@ -352,8 +352,8 @@ def test_the_lookup_runs_the_same_queries_however_long_the_members_history(
     long = _lookup_queries(desk_client, member)
     assert len(short) == len(long)
     # 1 session, 2 user, 3-4 the user's and their roles' permissions, 5 the groups the user
-    # coordinates, 6 the member (with group, scoped), 7-10 check_eligibility (substances,
-    # policies, overrides, the member's distributions in the window), 11 the group's stock,
-    # 12-14 the session saved (savepoint, update, release).
-    with django_assert_num_queries(14):
+    # coordinates, 6 the member (with group, scoped), 7 check_eligibility (substances,
+    # policies, overrides and the member's distributions in the window, in one statement),
+    # 8 the group's stock, 9-11 the session saved (savepoint, update, release).
+    with django_assert_num_queries(11):
         desk_client.post(DESK, {"code": member.code})
