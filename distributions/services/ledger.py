@@ -6,7 +6,8 @@ Every writer follows the same steps, in the lock order documented in ``distribut
 2. make sure the balance rows exist (``INSERT ... ON CONFLICT DO NOTHING``);
 3. lock the internal balance rows it touches, in ascending id, and only then check them;
 4. insert the entry, hashed onto the chain whose head is one of the rows it just locked;
-5. move the balances with ``F()`` (the chain head moves in the same UPDATE), external last.
+5. move the balances in SQL (the chain head moves in the same UPDATE), external last, created
+   if missing (``_append``: one ``WITH ... INSERT ... UPDATE`` statement on PostgreSQL).
 
 A refusal raises ``ServiceError`` before anything is written, and the whole write is one
 transaction, so nothing is ever half-stored. Stock amounts are rounded to the milligram in
