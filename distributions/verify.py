@@ -42,7 +42,6 @@ from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry
 # Below this many entries one process is faster than starting workers.
 PARALLEL_FROM = 200_000
 FETCH = 10_000
-TICK = 10_000
 
 
 def canonical_hash(
