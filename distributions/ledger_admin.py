@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
-from members.admin_mixins import GroupScopedAdminMixin, ReadOnlyAdminMixin
+from members.admin_mixins import CappedCountPaginator, GroupScopedAdminMixin, ReadOnlyAdminMixin
 from members.models import MemberGroup
 from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.models import Batch
@@ -66,6 +66,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["batch", "from_account__group", "to_account__group", "member", "recorded_by"]
     search_fields = ["=batch__code", "=member__code", "=idempotency_key"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = ["reverse_link"]
 
     def get_queryset(self, request):
