@@ -73,9 +73,16 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         qs = super().get_queryset(request)
         if sees_all_groups(request.user):
             return qs
-        ids = coordinated_group_ids(request.user)
-        # Coordinators see entries that touch their groups' stores or members.
-        return qs.filter(Q(from_account__group__in=ids) | Q(to_account__group__in=ids) | Q(member__group__in=ids))
+        # Coordinators see the entries that touch their groups' stores. Every distribution
+        # leaves the member's group store and its reversal returns there, so this covers their
+        # members' entries too. The store ids are resolved first: an OR over two indexed
+        # columns, where three joins under an OR took seconds at two million entries.
+        stores = list(
+            Account.objects.filter(kind=Account.Kind.GROUP, group__in=coordinated_group_ids(request.user)).values_list(
+                "id", flat=True
+            )
+        )
+        return qs.filter(Q(from_account_id__in=stores) | Q(to_account_id__in=stores))
 
     @admin.display(description="Reverse")
     def reverse_link(self, obj):
