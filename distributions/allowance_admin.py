@@ -204,7 +204,7 @@ def confirm_approver(request: HttpRequest, approver, password: str, code: str) -
 
 
 @admin.register(AllowanceOverride)
-class AllowanceOverrideAdmin(GroupScopedAdminMixin, admin.ModelAdmin):
+class AllowanceOverrideAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     """Overrides are history: shown, granted through the service, never edited or deleted."""
 
     group_path = "member__group"
@@ -215,14 +215,6 @@ class AllowanceOverrideAdmin(GroupScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def add_view(self, request, form_url="", extra_context=None):
         """Grant an override: asked for by the signed-in coordinator, approved on the spot by
