@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from distributions.exports.base import ExportParams
 from distributions.exports.services import export_run, may_export
@@ -34,15 +35,17 @@ def grow(world, alice, erin):
 # The audit record of every export: 2 savepoints, the chain head locked, the record inserted,
 # the head moved, 2 savepoints released.
 AUDIT = 7
+VERIFY_ENTRIES_QUERIES = 0 if connection.vendor == "postgresql" else 1
 
 # (identifier, format, params, queries for an auditor, queries for a coordinator)
 EXPORTS = [
     # the findings with their check, batch, substance, compound and checker, joined: 1
     ("batch_reports", "csv", {}, AUDIT + 1, AUDIT + 1),
     # the entries with their predecessor's hash as a subquery: 1; for auditors the whole-ledger
-    # verification: accounts, balances with their chain heads, entries: 3 (coordinators do not
-    # get it)
-    ("ledger", "csv", {}, AUDIT + 1 + 3, AUDIT + 1),
+    # verification: accounts, balances with their chain heads: 2, and the entries: 1 on SQLite
+    # (PostgreSQL streams them through a server-side cursor on the driver's own connection,
+    # which Django's query counter does not see). Coordinators do not get it.
+    ("ledger", "csv", {}, AUDIT + 1 + 2 + VERIFY_ENTRIES_QUERIES, AUDIT + 1),
     # the cells, aggregated by the database: 1
     ("distribution_summary", "csv", {}, AUDIT + 1, AUDIT + 1),
     ("distribution_summary", "csv", {"period": "month"}, AUDIT + 1, AUDIT + 1),
