@@ -4,12 +4,18 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
-from members.admin_mixins import GroupScopedAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from members.admin_mixins import (
+    AuditedSaveAdminMixin,
+    GroupScopedAdminMixin,
+    NoDeleteAdminMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+)
 from members.models import Member, MemberGroup, MemberStatusChange
 
 
 @admin.register(MemberGroup)
-class MemberGroupAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+class MemberGroupAdmin(AuditedSaveAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     group_path = ""
     list_display = ["short_name", "name", "region", "is_active", "active_members"]
     list_filter = ["region", "is_active"]

@@ -14,6 +14,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from compassionclub.audit.services import audit_log
 from members.scoping import scope_queryset, sees_all_groups
 
 
@@ -149,3 +150,32 @@ class CappedCountPaginator(Paginator):
             # SELECT COUNT(*) FROM (SELECT id ... LIMIT CAP + 1)
             return object_list.values("pk")[: self.CAP + 1].count()
         return min(len(object_list), self.CAP + 1)
+
+
+def _audit_value(value):
+    if hasattr(value, "all") and hasattr(value, "model"):  # a queryset from a many-to-many field
+        return sorted(str(obj) for obj in value)
+    if isinstance(value, (list, tuple, set)):
+        return sorted(str(obj) for obj in value)
+    return None if value is None else str(value)
+
+
+class AuditedSaveAdminMixin:
+    """Reference data and accounts (groups and their coordinators, compounds, substances, staff
+    users and their roles) are single-row edits without a service of their own; their admin save
+    still leaves an audit record, in the admin's own transaction, of which fields changed from
+    what to what. Keys naming secrets are masked by ``audit_log``."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        fields = list(form.changed_data)
+        if change and not fields:
+            return
+        opts = self.model._meta
+        audit_log(
+            action=f"{opts.model_name}.{'changed' if change else 'added'}",
+            actor=request.user,
+            target=form.instance,
+            old={f: _audit_value(form.initial.get(f)) for f in fields} if change else None,
+            new={f: _audit_value(form.cleaned_data.get(f)) for f in fields},
+        )

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from compassionclub.errors import ServiceError
-from members.admin_mixins import NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from members.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from testing_results import services, views
 from testing_results.forms import (
     CheckForm,
@@ -36,7 +36,7 @@ CSS = {"all": ["testing_results/admin.css"]}
 
 
 @admin.register(Compound)
-class CompoundAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+class CompoundAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["name", "category", "drug_class", "watch_listed_at"]
     list_filter = ["category", "drug_class"]
     search_fields = ["name"]
@@ -67,7 +67,7 @@ class CompoundAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Substance)
-class SubstanceAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+class SubstanceAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["name", "expected_compound"]
     list_select_related = ["expected_compound"]
     search_fields = ["name"]

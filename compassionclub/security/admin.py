@@ -10,11 +10,12 @@ from django.contrib.auth.admin import UserAdmin
 
 from compassionclub.errors import ServiceError
 from compassionclub.security import services
+from members.admin_mixins import AuditedSaveAdminMixin
 
 User = get_user_model()
 
 
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(AuditedSaveAdminMixin, UserAdmin):
     actions = ["end_sessions", "reset_two_factor"]
 
     def get_readonly_fields(self, request, obj=None):
