@@ -18,7 +18,12 @@ from django.utils.html import format_html
 from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
-from members.admin_mixins import CappedCountPaginator, GroupScopedAdminMixin, ReadOnlyAdminMixin
+from members.admin_mixins import (
+    CappedCountPaginator,
+    GroupScopedAdminMixin,
+    MemberCodeSearchMixin,
+    ReadOnlyAdminMixin,
+)
 from members.models import MemberGroup
 from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.models import Batch
@@ -60,11 +65,13 @@ class TransferForm(forms.Form):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(MemberCodeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "batch", "from_account", "to_account", "grams", "member", "occurred_at", "recorded_by"]
     list_filter = ["kind", "batch__substance"]
     list_select_related = ["batch", "from_account__group", "to_account__group", "member", "recorded_by"]
     search_fields = ["=batch__code", "=member__code", "=idempotency_key"]
+    member_code_field = "member__code"
+    member_code_exact = True
     show_full_result_count = False
     paginator = CappedCountPaginator
     readonly_fields = ["reverse_link"]

@@ -7,6 +7,7 @@ from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
 from members.admin_mixins import (
     AuditedSaveAdminMixin,
     GroupScopedAdminMixin,
+    MemberCodeSearchMixin,
     NoDeleteAdminMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -39,7 +40,7 @@ class StatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Member)
-class MemberAdmin(AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["display_code", "group", "status", "enrolled_on", "renewal_due"]
     list_filter = ["status", "group"]
     list_select_related = ["group"]
@@ -70,9 +71,10 @@ class MemberAdmin(AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMix
 
 
 @admin.register(MemberStatusChange)
-class MemberStatusChangeAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MemberStatusChangeAdmin(MemberCodeSearchMixin, GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     group_path = "member__group"
     list_display = ["member", "from_status", "to_status", "reason", "changed_by", "changed_at"]
     list_filter = ["to_status", "reason"]
     list_select_related = ["member", "changed_by"]
     search_fields = ["member__code"]
+    member_code_field = "member__code"

@@ -179,3 +179,30 @@ class AuditedSaveAdminMixin:
             old={f: _audit_value(form.initial.get(f)) for f in fields} if change else None,
             new={f: _audit_value(form.cleaned_data.get(f)) for f in fields},
         )
+
+
+class MemberCodeSearchMixin:
+    """The search box takes a member code as printed on the card: with dashes or spaces, in
+    lower case, with O/0 and I/1/L look-alikes (``normalise_code``, as the desk reads it).
+
+    ``member_code_field`` is the ORM path to the member's code. A term that normalises to
+    code symbols also matches that path (whole codes exactly, parts of a code anywhere in it
+    unless ``member_code_exact``); the admin's own search runs as before for other terms."""
+
+    member_code_field = "code"
+    member_code_exact = False
+
+    def get_search_results(self, request, queryset, search_term):
+        from members.codes import ALPHABET, CODE_LENGTH, normalise_code
+
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        code = normalise_code(search_term.strip())
+        if not code or any(ch not in ALPHABET for ch in code) or len(code) > CODE_LENGTH:
+            return results, may_have_duplicates
+        if len(code) == CODE_LENGTH:
+            by_code = queryset.filter(**{self.member_code_field: code})
+        elif self.member_code_exact:
+            return results, may_have_duplicates
+        else:
+            by_code = queryset.filter(**{f"{self.member_code_field}__contains": code})
+        return results | by_code, may_have_duplicates
