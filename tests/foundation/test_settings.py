@@ -13,6 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k" * 20 + "Zq8#vX2!mR7@pL4$wN9%tB6^yH3&jF5*cD1(" + "s" * 10
 
 
+@pytest.fixture(autouse=True)
+def own_files(tmp_path, monkeypatch):
+    """Each subprocess reads a database and private storage of its own under tmp_path, never
+    the developer's var/ (where scripts/serve leaves demo accounts) or DATABASE_URL."""
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("PRIVATE_STORAGE_ROOT", str(tmp_path / "private"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return tmp_path
+
+
 def _run(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_DEBUG"}}
     env.update(env_overrides)
@@ -47,16 +57,25 @@ def test_an_unknown_environment_name_is_refused():
     assert "DJANGO_ENV" in result.stderr
 
 
-def test_production_mode_passes_the_deploy_check():
-    result = _run(
-        {"DJANGO_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "ledger.example.org"},
-        "check", "--deploy", "--fail-level", "WARNING",
-    )
+PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "ledger.example.org"}
+
+
+def test_production_mode_passes_the_deploy_check(own_files):
+    # A migrated database of the test's own, so the account checks have tables to read.
+    migrated = _run({"DJANGO_ENV": "test"}, "migrate", "-v0")
+    assert migrated.returncode == 0, migrated.stderr
+    result = _run(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+    # The check reads that database and nothing else: a demo account in it fails the check.
+    created = _run({"DJANGO_ENV": "test"}, "shell", "-c",
+                   "from django.contrib.auth.models import User; User.objects.create(username='demo_checker')")
+    assert created.returncode == 0, created.stderr
+    result = _run(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0 and "demo_checker" in result.stderr
 
 
 def test_development_defaults_use_sqlite_in_immediate_mode(settings):
-    if os.environ.get("DATABASE_URL"):
+    if settings.DATABASE_URL:
         pytest.skip("this run is on DATABASE_URL")
     db = settings.DATABASES["default"]
     assert db["ENGINE"] == "django.db.backends.sqlite3"
