@@ -28,7 +28,7 @@ _EVERYTHING_READABLE = [
     "members.membergroup", "members.member", "members.memberstatuschange",
     "testing_results.compound", "testing_results.substance", "testing_results.batch",
     "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
-    "testing_results.methodcapability",
+    "testing_results.methodcapability", "testing_results.instrument", "testing_results.striplot",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
 ]
@@ -41,6 +41,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.add_compound", "testing_results.change_compound",
         "testing_results.add_substance", "testing_results.change_substance",
         "testing_results.change_methodcapability",
+        "testing_results.add_instrument", "testing_results.change_instrument",
+        "testing_results.add_striplot", "testing_results.change_striplot",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
         "auth.add_user", "auth.change_user",
@@ -62,11 +64,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.DRUG_CHECKER: _view(
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
+        "testing_results.instrument", "testing_results.striplot",
     )
-    + ["testing_results.add_batch", "testing_results.add_drugcheck", "testing_results.view_lab_report"],
+    + ["testing_results.add_batch", "testing_results.add_drugcheck", "testing_results.view_lab_report",
+       # Drug checkers keep the bench's records: a new strip lot, an instrument's verification.
+       "testing_results.add_instrument", "testing_results.change_instrument",
+       "testing_results.add_striplot", "testing_results.change_striplot"],
     Role.RELEASE_OFFICER: _view(
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
+        "testing_results.instrument", "testing_results.striplot",
         "distributions.ledgerentry", "distributions.balance",
     )
     + ["testing_results.release_batch", "testing_results.view_lab_report"],

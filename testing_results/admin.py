@@ -29,7 +29,17 @@ from testing_results.forms import (
     ReportForm,
     findings_from,
 )
-from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, MethodCapability, Substance
+from testing_results.models import (
+    Batch,
+    BatchStatusChange,
+    Compound,
+    DrugCheck,
+    Finding,
+    Instrument,
+    MethodCapability,
+    StripLot,
+    Substance,
+)
 
 ACTION_LABELS = {"release": "Release", "reject": "Reject", "hold": "Put on hold", "recall": "Recall"}
 CSS = {"all": ["testing_results/admin.css"]}
@@ -72,6 +82,29 @@ class SubstanceAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin
     list_select_related = ["expected_compound"]
     search_fields = ["name"]
     autocomplete_fields = ["expected_compound"]
+
+
+class _SourceAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+    """The "unrecorded" stand-ins of the data migration stay as they are."""
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.unrecorded_before is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(_SourceAdmin):
+    list_display = ["make_model", "serial", "method", "library", "library_version", "verified_until"]
+    list_filter = ["method"]
+    search_fields = ["make_model", "serial"]
+
+
+@admin.register(StripLot)
+class StripLotAdmin(_SourceAdmin):
+    list_display = ["maker", "lot_number", "drug_class", "cutoff_ng_ml", "expires_on"]
+    list_filter = ["drug_class"]
+    search_fields = ["maker", "lot_number"]
 
 
 @admin.register(MethodCapability)

@@ -130,11 +130,80 @@ class BatchStatusChange(models.Model):
         return f"{self.batch}: {self.from_status or '-'} → {self.to_status}"
 
 
+class Instrument(models.Model):
+    """An FTIR spectrometer or mass spectrometer a check ran on. A result produced after
+    ``verified_until`` is not trusted by the release rule. ``unrecorded_before`` marks the
+    stand-in given to checks recorded before instruments were kept: the rule accepts it only for
+    checks performed before that moment."""
+
+    method = models.CharField(max_length=16, choices=[("ftir", "FTIR spectrometry"), ("mass_spec", "Mass spectrometry")])
+    make_model = models.CharField("make and model", max_length=120)
+    serial = models.CharField("serial or asset tag", max_length=60)
+    library = models.CharField("spectral library", max_length=120, blank=True)
+    library_version = models.CharField(max_length=40, blank=True)
+    verified_until = models.DateField(null=True, blank=True, help_text="Verification or calibration due date.")
+    unrecorded_before = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["method", "make_model", "serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["method", "serial"], name="instrument_serial_unique_per_method"),
+            models.CheckConstraint(condition=Q(method__in=["ftir", "mass_spec"]), name="instrument_method_valid"),
+            models.CheckConstraint(condition=~Q(serial=""), name="instrument_serial_not_empty"),
+            models.CheckConstraint(
+                condition=Q(unrecorded_before__isnull=False) | Q(verified_until__isnull=False),
+                name="instrument_verified_until_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.unrecorded_before:
+            return f"Unrecorded {self.get_method_display()} instrument"
+        return f"{self.make_model} ({self.serial})"
+
+
+class StripLot(models.Model):
+    """A lot of immunoassay strips. Sensitivity varies between lots of one product, so a strip
+    result names its lot; a result produced after the lot's expiry is not trusted."""
+
+    maker = models.CharField(max_length=120)
+    lot_number = models.CharField(max_length=60)
+    drug_class = models.CharField("target class", max_length=32, choices=Compound.DrugClass.choices, blank=True)
+    cutoff_ng_ml = models.DecimalField("cut-off (ng/mL)", max_digits=10, decimal_places=2, null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    unrecorded_before = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["drug_class", "maker", "lot_number"]
+        verbose_name = "strip lot"
+        constraints = [
+            models.UniqueConstraint(fields=["maker", "lot_number", "drug_class"], name="striplot_unique"),
+            models.CheckConstraint(condition=~Q(lot_number=""), name="striplot_lot_number_not_empty"),
+            models.CheckConstraint(
+                condition=Q(unrecorded_before__isnull=False)
+                | (Q(expires_on__isnull=False) & Q(cutoff_ng_ml__gt=0) & ~Q(drug_class="")),
+                name="striplot_recorded_fields_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.unrecorded_before:
+            return "Unrecorded strip lot"
+        return f"{self.maker} lot {self.lot_number} ({self.get_drug_class_display()})"
+
+
 class DrugCheck(models.Model):
     class Method(models.TextChoices):
         FTIR = "ftir", "FTIR spectrometry"
         MASS_SPEC = "mass_spec", "Mass spectrometry"
         IMMUNOASSAY = "immunoassay", "Immunoassay test strip"
+
+    class InvalidationReason(models.TextChoices):
+        TRANSCRIPTION = "transcription_error", "Transcription error"
+        CONTAMINATED = "contaminated_sample", "Contaminated sample"
+        INSTRUMENT_FAULT = "instrument_fault", "Instrument fault"
+        EXPIRED_LOT = "expired_lot", "Expired lot"
+        OTHER = "other", "Other"
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
     method = models.CharField(max_length=16, choices=Method.choices)
@@ -146,6 +215,17 @@ class DrugCheck(models.Model):
     lab_report = models.FileField(
         upload_to="lab-reports/%Y/%m/", storage=private_storage, blank=True, max_length=255
     )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="checks")
+    strip_lot = models.ForeignKey(StripLot, on_delete=models.PROTECT, null=True, blank=True, related_name="checks")
+    replaces = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retests",
+        help_text="The check this one is a retest of.",
+    )
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    invalidation_reason = models.CharField(max_length=24, choices=InvalidationReason.choices, blank=True)
 
     class Meta:
         ordering = ["batch", "performed_at", "id"]
@@ -153,6 +233,19 @@ class DrugCheck(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(method__in=["ftir", "mass_spec", "immunoassay"]), name="drugcheck_method_valid"),
             models.CheckConstraint(condition=Q(sample_mg__gte=0), name="drugcheck_sample_mg_not_negative"),
+            models.CheckConstraint(
+                condition=Q(strip_lot__isnull=True) | Q(method="immunoassay"), name="drugcheck_strip_lot_only_for_strips"
+            ),
+            models.CheckConstraint(
+                condition=Q(instrument__isnull=True) | ~Q(method="immunoassay"), name="drugcheck_no_instrument_for_strips"
+            ),
+            models.CheckConstraint(
+                condition=(Q(invalidated_at__isnull=True) & Q(invalidated_by__isnull=True) & Q(invalidation_reason=""))
+                | (Q(invalidated_at__isnull=False) & Q(invalidated_by__isnull=False) & ~Q(invalidation_reason="")),
+                name="drugcheck_invalidation_complete",
+            ),
+            models.CheckConstraint(condition=~Q(invalidated_by=F("performed_by")), name="drugcheck_invalidated_by_another"),
+            models.CheckConstraint(condition=~Q(replaces=F("id")), name="drugcheck_does_not_replace_itself"),
         ]
 
     def __str__(self) -> str:

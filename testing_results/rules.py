@@ -19,7 +19,16 @@ The rule (DESIGN.md, "testing_results"):
    so its "not detected" never counts for these classes, whatever the table says;
 6. every compound on the watch list (a public drug alert) ruled out the same way, compound by
    compound (a strip covers its whole class, a spectrum only the compound it reports);
-7. the releasing user entered none of the checks (two-person rule).
+7. the releasing user entered none of the checks (two-person rule);
+8. every result was produced within the validity of what produced it: a strip lot before its
+   expiry (``strip_lot_expired``), an instrument before its verification fell due
+   (``instrument_not_verified``), and the "unrecorded" stand-ins given to checks recorded before
+   instruments and lots were kept only for checks performed before then (``source_unrecorded``).
+   ``services.check_record`` refuses a lot or instrument out of date when the check is recorded;
+   the rule catches results whose validity is judged again later (a backdated due date, say).
+
+An invalidated check is no evidence at all: ``selectors.release_evidence`` leaves it out, so it
+neither blocks nor clears anything (its entrant still counts for the two-person rule).
 
 Programme admins tighten the rule in ``MethodCapability``; the floor below (``FTIR_BLIND``,
 ``REQUIRED_FLOOR``, ``MUST_RULE_OUT``) is code and cannot be loosened from the admin.
@@ -126,6 +135,18 @@ class WatchedCompound:
 
 
 @dataclass(frozen=True)
+class CheckSource:
+    """What produced one (valid) check: its strip lot or instrument and their validity."""
+
+    check_id: int
+    method: str
+    performed_at: dt.datetime
+    name: str = ""
+    valid_until: dt.date | None = None  # lot expiry or instrument verification due date
+    unrecorded_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Evidence:
     batch_code: str
     expected_compound_id: int
@@ -134,6 +155,7 @@ class Evidence:
     watch_list: list[WatchedCompound] = field(default_factory=list)
     checked_methods: frozenset[str] = frozenset()
     checkers: frozenset[int] = frozenset()
+    sources: list[CheckSource] = field(default_factory=list)
 
 
 def method_name(method: str) -> str:
@@ -237,6 +259,31 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
                 "watch_list_not_ruled_out",
                 f"{watched.name} is on the watch list and no check that can see it reported it absent.",
             ))
+
+    # 8. every result produced within the validity of its lot or instrument
+    for src in sorted(evidence.sources, key=lambda s: (s.performed_at, s.check_id)):
+        when = f"{src.performed_at:%Y-%m-%d}"
+        if src.unrecorded_before is not None and src.performed_at >= src.unrecorded_before:
+            what = "strip lot" if src.method == M.IMMUNOASSAY else "instrument"
+            blockers.append(Blocker(
+                "source_unrecorded",
+                f"The {method_name(src.method)} check of {when} does not name its {what}; "
+                "invalidate it and record a retest that does.",
+            ))
+        elif src.valid_until is not None and src.performed_at.date() > src.valid_until:
+            if src.method == M.IMMUNOASSAY:
+                blockers.append(Blocker(
+                    "strip_lot_expired",
+                    f"The strip check of {when} used {src.name}, which expired on {src.valid_until:%Y-%m-%d}; "
+                    "its result cannot be trusted. Invalidate it and retest with a lot in date.",
+                ))
+            else:
+                blockers.append(Blocker(
+                    "instrument_not_verified",
+                    f"The {method_name(src.method)} check of {when} ran on {src.name}, whose verification was due "
+                    f"on {src.valid_until:%Y-%m-%d}; its result cannot be trusted. Invalidate it and retest on a "
+                    "verified instrument.",
+                ))
 
     # 7. two-person rule
     if releasing_user_id is not None and releasing_user_id in evidence.checkers:

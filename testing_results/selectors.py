@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from testing_results.models import Batch, Compound, DrugCheck, Finding, MethodCapability
-from testing_results.rules import Capabilities, Evidence, Fact, WatchedCompound
+from testing_results.rules import Capabilities, CheckSource, Evidence, Fact, WatchedCompound
 
 
 def capabilities() -> Capabilities:
@@ -36,16 +36,35 @@ def _facts(findings: QuerySet) -> list[Fact]:
 
 
 def facts_by_batch(batch_ids: Iterable[int]) -> dict[int, list[Fact]]:
+    """The findings of the valid (not invalidated) checks of each batch."""
     found: dict[int, list[Fact]] = defaultdict(list)
-    for row in Finding.objects.filter(drug_check__batch_id__in=list(batch_ids)).values_list(*_FACT_FIELDS):
+    valid = Finding.objects.filter(drug_check__batch_id__in=list(batch_ids), drug_check__invalidated_at__isnull=True)
+    for row in valid.values_list(*_FACT_FIELDS):
         found[row[10]].append(Fact(*row[:10]))
     return found
 
 
+def _source(row: tuple) -> CheckSource:
+    (check_id, method, performed_at, _by, _invalid,
+     i_id, i_name, i_serial, i_until, i_unrec, l_id, l_maker, l_number, l_until, l_unrec) = row
+    if method == DrugCheck.Method.IMMUNOASSAY:
+        return CheckSource(check_id, method, performed_at, f"{l_maker} lot {l_number}", l_until, l_unrec)
+    return CheckSource(check_id, method, performed_at, f"{i_name} ({i_serial})", i_until, i_unrec)
+
+
 def release_evidence(batch: Batch) -> Evidence:
-    """Everything the rule reads about one batch: four queries (checks, findings, expected
-    compound, watch list)."""
-    checks = list(DrugCheck.objects.filter(batch=batch).values_list("method", "performed_by_id"))
+    """Everything the rule reads about one batch: four queries (checks with their instruments
+    and lots, findings, expected compound, watch list). Invalidated checks are left out, except
+    that whoever entered them still counts for the two-person rule."""
+    rows = list(DrugCheck.objects.filter(batch=batch).values_list(
+        "id", "method", "performed_at", "performed_by_id", "invalidated_at",
+        "instrument_id", "instrument__make_model", "instrument__serial", "instrument__verified_until",
+        "instrument__unrecorded_before",
+        "strip_lot_id", "strip_lot__maker", "strip_lot__lot_number", "strip_lot__expires_on",
+        "strip_lot__unrecorded_before",
+    ))
+    valid = [r for r in rows if r[4] is None]
+    checks = [(r[1], r[3]) for r in rows]
     expected = Batch.objects.filter(pk=batch.pk).values_list(
         "substance__expected_compound_id", "substance__expected_compound__name"
     ).get()
@@ -53,10 +72,11 @@ def release_evidence(batch: Batch) -> Evidence:
         batch_code=batch.code,
         expected_compound_id=expected[0],
         expected_compound_name=expected[1],
-        facts=_facts(Finding.objects.filter(drug_check__batch=batch)),
+        facts=_facts(Finding.objects.filter(drug_check__batch=batch, drug_check__invalidated_at__isnull=True)),
         watch_list=watch_list(),
-        checked_methods=frozenset(m for m, _ in checks),
+        checked_methods=frozenset(r[1] for r in valid),
         checkers=frozenset(u for _, u in checks),
+        sources=[_source(r) for r in valid],
     )
 
 

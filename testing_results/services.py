@@ -31,7 +31,17 @@ from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from testing_results import selectors
 from testing_results.labels import label_text
-from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, MethodCapability, Substance
+from testing_results.models import (
+    Batch,
+    BatchStatusChange,
+    Compound,
+    DrugCheck,
+    Finding,
+    Instrument,
+    MethodCapability,
+    StripLot,
+    Substance,
+)
 from testing_results.rules import (
     FTIR_BLIND,
     PRESENT,
@@ -48,7 +58,7 @@ from testing_results.signals import batch_received, check_recorded
 __all__ = [
     "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
     "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
-    "check_attach_report", "check_record", "compound_watch_list", "method_capability_set",
+    "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "method_capability_set",
     "method_capability_validate", "TRANSITIONS",
 ]
 
@@ -215,12 +225,63 @@ def _discard_report(name: str) -> None:
     DrugCheck._meta.get_field("lab_report").storage.delete(name)
 
 
+def _clean_source(
+    method: str, instrument: Instrument | None, strip_lot: StripLot | None,
+    cleaned: list[tuple[Compound, str, Decimal | None]], performed_at: dt.datetime,
+) -> None:
+    """A strip check names its lot, any other check its instrument, valid on the day it ran.
+
+    A check naming neither is still accepted while the desk's form, the demo loader and the
+    bench generator are moved over to naming one; the rule treats it as before."""
+    if instrument is None and strip_lot is None:
+        return
+    day = timezone.localtime(performed_at).date()
+    if method == DrugCheck.Method.IMMUNOASSAY:
+        if instrument is not None:
+            raise ServiceError("instrument_for_strip", "A strip check names its strip lot, not an instrument.")
+        if strip_lot.pk is None:
+            raise ServiceError("strip_lot_required", "Name the strip lot this check used (maker and lot number).")
+        if strip_lot.unrecorded_before is not None:
+            raise ServiceError("source_unrecorded", "The unrecorded strip lot is only for checks made before lots were kept.")
+        if strip_lot.expires_on < day:
+            raise ServiceError(
+                "strip_lot_expired", f"{strip_lot} expired on {strip_lot.expires_on:%Y-%m-%d}; use a lot in date."
+            )
+        wrong = sorted(c.name for c, _r, _p in cleaned if c.drug_class != strip_lot.drug_class)
+        if wrong:
+            raise ServiceError(
+                "strip_lot_wrong_class",
+                f"{strip_lot} tests for {strip_lot.get_drug_class_display().lower()}; it cannot report {', '.join(wrong)}.",
+            )
+        return
+    if strip_lot is not None:
+        raise ServiceError("strip_lot_for_instrument_method", f"A {method_name(method)} check names its instrument, not a strip lot.")
+    if instrument.pk is None:
+        raise ServiceError("instrument_required", f"Name the instrument this {method_name(method)} check ran on.")
+    if instrument.method != method:
+        raise ServiceError(
+            "instrument_wrong_method", f"{instrument} is a {method_name(instrument.method)} instrument, not {method_name(method)}."
+        )
+    if instrument.unrecorded_before is not None:
+        raise ServiceError("source_unrecorded", "The unrecorded instrument is only for checks made before instruments were kept.")
+    if instrument.verified_until < day:
+        raise ServiceError(
+            "instrument_not_verified",
+            f"{instrument}'s verification was due on {instrument.verified_until:%Y-%m-%d}; verify it before recording results.",
+        )
+
+
 def check_record(
     *, batch: Batch, method: str, findings: list[dict[str, Any]], by, sample_mg: Decimal,
     performed_at: dt.datetime | None = None, lab: str = "", lab_report: UploadedFile | None = None,
+    instrument: Instrument | None = None, strip_lot: StripLot | None = None, replaces: DrugCheck | None = None,
 ) -> DrugCheck:
     """Record one check and its findings; the sample it consumed goes to the ledger (through
     ``check_recorded``). A new harmful finding on a released batch puts it on hold at once.
+
+    A strip check names its ``strip_lot``, an FTIR or mass spectrometry check its
+    ``instrument``, in date on the day the check ran. A retest names the check it ``replaces``
+    (same batch and method).
 
     Checks may be added to quarantined, released and on-hold batches (a held batch is re-checked
     before it can be released again), never to rejected or recalled ones. Not durable, so a
@@ -243,6 +304,9 @@ def check_record(
     lab = (lab or "").strip()
     if len(lab) > 120:
         raise ServiceError("lab_too_long", "Keep the lab or instrument under 120 characters.")
+    _clean_source(method, instrument, strip_lot, cleaned, performed_at)
+    if replaces is not None and (replaces.pk is None or replaces.batch_id != batch.pk or replaces.method != method):
+        raise ServiceError("retest_mismatch", "A retest replaces an earlier check of the same batch by the same method.")
     if lab_report is not None:
         _validate_report(lab_report)
 
@@ -258,7 +322,7 @@ def check_record(
                 raise ServiceError("performed_before_receipt", "A check cannot predate the batch's receipt.")
             drug_check = DrugCheck.objects.create(
                 batch=locked, method=method, performed_at=performed_at, performed_by=by, lab=lab,
-                sample_mg=sample_mg, lab_report=stored,
+                sample_mg=sample_mg, lab_report=stored, instrument=instrument, strip_lot=strip_lot, replaces=replaces,
             )
             Finding.objects.bulk_create(
                 Finding(drug_check=drug_check, compound=c, result=r, concentration_pct=p) for c, r, p in cleaned
@@ -272,6 +336,8 @@ def check_record(
                 action="drug_check.recorded", actor=by, target=drug_check,
                 new={"batch": locked.code, "method": method, "sample_mg": sample_mg, "lab": lab,
                      "performed_at": performed_at, "lab_report": bool(stored),
+                     "instrument": getattr(instrument, "pk", None), "strip_lot": getattr(strip_lot, "pk", None),
+                     "replaces": getattr(replaces, "pk", None),
                      "findings": [[c.name, r, p] for c, r, p in cleaned]},
             )
             harmful = sorted(c.name for c, r, _ in cleaned if r in PRESENT and c.category == Compound.Category.HARMFUL)
@@ -285,6 +351,44 @@ def check_record(
             _discard_report(stored)
         raise
     batch.status = locked.status
+    return drug_check
+
+
+def check_invalidate(*, drug_check: DrugCheck, reason: str, by) -> DrugCheck:
+    """Withdraw a check (it stays, struck through; the rule ignores it). Only a drug checker or
+    release officer other than the one who entered it may. If the batch was released and no
+    longer passes the rule without this check, it goes on hold in the same transaction."""
+    if by is None or not getattr(by, "is_active", False) or not (
+        by.has_perm("testing_results.add_drugcheck") or by.has_perm("testing_results.release_batch")
+    ):
+        raise ServiceError("not_permitted", "You are not allowed to invalidate drug checks.")
+    if reason not in DrugCheck.InvalidationReason.values:
+        words = ", ".join(str(label).lower() for label in DrugCheck.InvalidationReason.labels)
+        raise ServiceError("bad_invalidation_reason", f"Choose a reason: {words}.")
+    if drug_check.performed_by_id == by.pk:
+        raise ServiceError("invalidate_own_check", "You entered this check; another drug checker or release officer must invalidate it.")
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().select_related("substance").get(pk=drug_check.batch_id)
+        now = timezone.now()
+        if not DrugCheck.objects.filter(pk=drug_check.pk, invalidated_at__isnull=True).update(
+            invalidated_at=now, invalidated_by=by, invalidation_reason=reason
+        ):
+            raise ServiceError("already_invalidated", "This check has already been invalidated.")
+        label = str(DrugCheck.InvalidationReason(reason).label).lower()
+        audit_log(
+            action="drug_check.invalidated", actor=by, target=drug_check,
+            new={"batch": locked.code, "reason": reason, "invalidated_at": now},
+        )
+        if locked.status == S.RELEASED:
+            assessment = assess(selectors.release_evidence(locked), selectors.capabilities())
+            if not assessment.releasable:
+                _apply(
+                    locked, action="hold", by=by,
+                    reason=f"Put on hold automatically: the {drug_check.get_method_display().lower()} check of "
+                    f"{drug_check.performed_at:%Y-%m-%d} was invalidated ({label}) and the batch no longer passes "
+                    "the release rule.",
+                )
+    drug_check.invalidated_at, drug_check.invalidated_by, drug_check.invalidation_reason = now, by, reason
     return drug_check
 
 

@@ -27,6 +27,29 @@ def _entry(**kw):
     return f.LedgerEntryFactory(**kw)
 
 
+def _instrument(**kw):
+    fields = {"method": "ftir", "make_model": "Bruker Alpha II", "serial": "A-1", "verified_until": dt.date(2027, 1, 1), **kw}
+    return apps.get_model("testing_results", "Instrument").objects.create(**fields)
+
+
+def _lot(**kw):
+    fields = {"maker": "BTNX", "lot_number": "FYL-1", "drug_class": "fentanyl", "cutoff_ng_ml": Decimal("20"),
+              "expires_on": dt.date(2027, 1, 1), **kw}
+    return apps.get_model("testing_results", "StripLot").objects.create(**fields)
+
+
+def _self_invalidated_check():
+    check = f.DrugCheckFactory()
+    type(check).objects.filter(pk=check.pk).update(
+        invalidated_at=timezone.now(), invalidated_by=check.performed_by, invalidation_reason="other"
+    )
+
+
+def _check_replacing_itself():
+    check = f.DrugCheckFactory()
+    type(check).objects.filter(pk=check.pk).update(replaces=check)
+
+
 def _reversal_twice():
     original = _entry()
     _entry(kind="reversal", reverses=original, reason="typo", from_account=original.to_account, to_account=original.from_account)
@@ -117,6 +140,18 @@ CASES = {
     "drugcheck_method_valid": lambda: f.DrugCheckFactory(method="taste"),
     "drugcheck_sample_mg_not_negative": lambda: f.DrugCheckFactory(sample_mg=Decimal("-1.000")),
     "finding_one_per_compound_per_check": _duplicate_finding,
+    "drugcheck_strip_lot_only_for_strips": lambda: f.DrugCheckFactory(method="ftir", strip_lot=_lot()),
+    "drugcheck_no_instrument_for_strips": lambda: f.DrugCheckFactory(method="immunoassay", instrument=_instrument()),
+    "drugcheck_invalidation_complete": lambda: f.DrugCheckFactory(invalidated_at=timezone.now()),
+    "drugcheck_invalidated_by_another": _self_invalidated_check,
+    "drugcheck_does_not_replace_itself": _check_replacing_itself,
+    "instrument_serial_unique_per_method": lambda: (_instrument(), _instrument()),
+    "instrument_method_valid": lambda: _instrument(method="immunoassay"),
+    "instrument_serial_not_empty": lambda: _instrument(serial=""),
+    "instrument_verified_until_required": lambda: _instrument(verified_until=None),
+    "striplot_unique": lambda: (_lot(), _lot()),
+    "striplot_lot_number_not_empty": lambda: _lot(lot_number=""),
+    "striplot_recorded_fields_required": lambda: _lot(cutoff_ng_ml=Decimal("0")),
     "finding_result_valid": lambda: f.FindingFactory(result="maybe"),
     "finding_concentration_pct_range": lambda: f.FindingFactory(concentration_pct=Decimal("100.500")),
     "methodcapability_one_per_method_class": lambda: _capability().create(method="ftir", drug_class="fentanyl", can_rule_out=False),
