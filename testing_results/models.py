@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from compassionclub.storage import private_storage
 
@@ -249,7 +250,8 @@ class DrugCheck(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.batch} {self.get_method_display()} {self.performed_at:%Y-%m-%d}"
+        # The local (Vancouver) date, as beside every time the admin shows; UTC's is a day ahead each evening.
+        return f"{self.batch} {self.get_method_display()} {timezone.localtime(self.performed_at):%Y-%m-%d}"
 
 
 class Finding(models.Model):

@@ -244,3 +244,14 @@ def test_batch_pages_use_no_inline_style_or_script(client, batch, dana):
 
 def test_grams_are_decimal():
     assert isinstance(services.MG, Decimal)
+
+
+@pytest.mark.django_db
+def test_a_drug_checks_title_carries_the_vancouver_date_not_utcs():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    # 20:30 in Vancouver on 3 March is already 4 March in UTC.
+    evening = dt.datetime(2026, 3, 3, 20, 30, tzinfo=ZoneInfo("America/Vancouver"))
+    check = DrugCheck.objects.get(pk=f.DrugCheckFactory(performed_at=evening).pk)
+    assert str(check).endswith("2026-03-03")
