@@ -66,6 +66,39 @@ def _member_panel(member: Member) -> tuple[Eligibility, list[SubstanceRow]]:
     return eligibility, rows
 
 
+@dataclass(frozen=True)
+class DeskReason:
+    """Why the member cannot be served, worded for the coordinator, with where to fix it."""
+
+    code: str
+    message: str
+    fix_url: str = ""
+    fix_label: str = ""
+
+
+def desk_reasons(member: Member, eligibility: Eligibility) -> list[DeskReason]:
+    """The eligibility reasons as the coordinator needs them: the member's status page tells
+    the member to talk to a coordinator; the desk tells the coordinator what to do."""
+    reasons = []
+    for reason in eligibility.reasons:
+        if reason.code == "member_not_active" and member.status == Member.Status.SUSPENDED:
+            reasons.append(DeskReason(
+                reason.code, "The membership is suspended. Reinstate it first if the suspension is over.",
+                reverse("admin:members_member_status", args=[member.pk]), "Change status",
+            ))
+        elif reason.code == "member_not_active":
+            reasons.append(DeskReason(reason.code, "The membership has been withdrawn; it cannot be served.",
+                                      reverse("admin:members_member_status", args=[member.pk]), "Change status"))
+        elif reason.code == "renewal_overdue":
+            reasons.append(DeskReason(
+                reason.code, f"The renewal was due on {member.renewal_due:%-d %b %Y}. Renew the membership first.",
+                reverse("admin:members_member_renew", args=[member.pk]), "Renew",
+            ))
+        else:
+            reasons.append(DeskReason(reason.code, str(reason.message)))
+    return reasons
+
+
 def _last_entry(request: HttpRequest) -> LedgerEntry | None:
     entry_id = request.session.get(SESSION_LAST_ENTRY)
     if not entry_id:
@@ -112,6 +145,7 @@ def _render(
     }
     if member is not None:
         context["eligibility"], context["substance_rows"] = _member_panel(member)
+        context["desk_reasons"] = desk_reasons(member, context["eligibility"])
         offered = [str(batch.pk) for row in context["substance_rows"] for batch in row.batches]
         if distribution_form is not None and distribution_form.is_bound:
             chosen = str(distribution_form.data.get("batch", ""))

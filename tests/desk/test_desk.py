@@ -123,6 +123,11 @@ def test_an_ineligible_member_sees_every_reason_and_no_form(desk_client, member,
     assert 'data-code="member_not_active"' in html
     assert 'data-code="renewal_overdue"' in html
     assert 'id="desk-record"' not in html
+    # Worded for the coordinator at the desk, with where to fix it, not the member's sentence.
+    assert "Talk to a coordinator" not in html and "Renew with a coordinator" not in html
+    assert "The membership is suspended. Reinstate it first" in html
+    assert reverse("admin:members_member_status", args=[member.pk]) in html
+    assert reverse("admin:members_member_renew", args=[member.pk]) in html
 
 
 def test_it_records_a_distribution_then_offers_a_fresh_form_with_the_last_one_and_undo(
