@@ -17,6 +17,8 @@ class LedgerAdminSite(admin.AdminSite):
     site_header = "Compassion club ledger"
     site_title = "Compassion club ledger"
     index_title = "Dashboard"
+    # "View site" opens the members' public status page; nothing is served at "/".
+    site_url = "/status/"
 
     def get_urls(self):
         from compassionclub.admin_urls import extra_admin_urls

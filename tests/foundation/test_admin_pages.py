@@ -69,3 +69,13 @@ def test_no_ledger_or_check_or_audit_page_offers_delete(client, root, one_of_eve
         opts = model._meta
         response = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[obj.pk]))
         assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_view_site_goes_to_a_page_that_exists(client, root):
+    client.force_login(root)
+    html = client.get(reverse("admin:index")).content.decode()
+    site_url = admin.site.site_url
+    assert f'<a href="{site_url}">View site</a>' in html
+    client.logout()
+    assert client.get(site_url).status_code == 200
