@@ -16,7 +16,8 @@ The rule (DESIGN.md, "testing_results"):
    an invalid one counts); a positive anywhere is already rule 3;
 5. fentanyl (and analogues), benzodiazepines and nitazenes ruled out, i.e. reported absent by a
    method that can see them at the levels that kill. FTIR's detection limit is about 5-10 %,
-   so its "not detected" never counts for these classes, whatever the table says;
+   so its "not detected" never counts for these classes, whatever the table says. A class in
+   which a harmful compound was found is already blocked by rule 3 and not listed again;
 6. every compound on the watch list (a public drug alert) ruled out the same way, compound by
    compound (a strip covers its whole class, a spectrum only the compound it reports);
 7. the releasing user entered none of the checks (two-person rule);
@@ -237,7 +238,10 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
             ))
 
     # 5. the potent classes ruled out by a method that can see them
+    found_classes = {f.drug_class for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
     for drug_class in MUST_RULE_OUT:
+        if drug_class in found_classes:
+            continue  # already blocked by rule 3: "found" is not followed by "not ruled out"
         class_facts = [f for f in facts if f.drug_class == drug_class and f.result in ABSENT]
         if any(caps.rules_out(f.method, drug_class) for f in class_facts):
             continue

@@ -55,7 +55,7 @@ CASES = [
         "everything wrong at once",
         {"ftir": [("heroin", ND), ("fentanyl", ND)], "immunoassay": [("fentanyl", POS), ("bromazolam", INV)]},
         ["method_missing", "expected_not_confirmed", "expected_not_confirmed", "harmful_detected",
-         "strip_invalid", "class_not_ruled_out", "class_not_ruled_out", "class_not_ruled_out"],
+         "strip_invalid", "class_not_ruled_out", "class_not_ruled_out"],  # fentanyl: found, so not also "not ruled out"
     ),
 ]
 
@@ -172,3 +172,13 @@ def test_only_release_officers_change_batch_status(batch, record, vocab, erin, a
         with pytest.raises(ServiceError) as exc:
             services.batch_release(batch=batch, by=user, reason="ok")
         assert exc.value.code == "not_permitted"
+
+
+@pytest.mark.django_db
+def test_a_compound_found_is_not_also_said_not_ruled_out(batch, record, vocab):
+    """Only strips saw fentanyl, and positive: "found", never then "nothing has ruled out"."""
+    _record_case(batch, _with(mass_spec=[("heroin", DET), ("bromazolam", ND), ("isotonitazene", ND)],
+                              immunoassay=[("fentanyl", POS), ("bromazolam", NEG)]), record, vocab)
+    assessment = services.assess_release(batch)
+    assert assessment.codes == ["harmful_detected"]
+    assert "Fentanyl was found" in assessment.blockers[0].message
