@@ -63,12 +63,23 @@ def enrol_view(site):
                 age_attested=d["age_attested"],
             ))
             if member is not None:
-                return TemplateResponse(request, "members/admin/enrolled.html", _context(
-                    site, request, "Member enrolled", member=member,
-                    card_url=reverse("admin:members_member_card", args=[member.pk]),
-                ))
+                # Post/redirect/get: reloading the next page shows it again, never enrols twice.
+                return redirect(reverse("admin:members_member_enrolled", args=[member.pk]))
         return TemplateResponse(request, "members/admin/form.html", _context(
             site, request, "Enrol a member", form=form, submit="Enrol"
+        ))
+    return view
+
+
+def enrolled_view(site):
+    """The page after an enrolment: the new code and the card to print, for the member's coordinators."""
+
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        return TemplateResponse(request, "members/admin/enrolled.html", _context(
+            site, request, "Member enrolled", member=member,
+            card_url=reverse("admin:members_member_card", args=[member.pk]),
         ))
     return view
 
@@ -142,6 +153,7 @@ def card_view(site):
 def admin_urls(site) -> list:
     return [
         path("members/member/enrol/", site.admin_view(enrol_view(site)), name="members_member_enrol"),
+        path("members/member/<int:member_id>/enrolled/", site.admin_view(enrolled_view(site)), name="members_member_enrolled"),
         path("members/member/<int:member_id>/card/", site.admin_view(card_view(site)), name="members_member_card"),
         path("members/member/<int:member_id>/reset-pin/", site.admin_view(reset_pin_view(site)), name="members_member_reset_pin"),
         path("members/member/<int:member_id>/status/", site.admin_view(status_view(site)), name="members_member_status"),

@@ -30,14 +30,24 @@ def test_the_add_page_is_the_enrolment_page(client, alice, pat):
     assert "Only a coordinator of an active group can enrol" in response.content.decode()
 
 
+def test_the_enrolled_page_is_only_for_the_members_coordinators(client, bob, member):
+    url = reverse("admin:members_member_enrolled", args=[member.pk])
+    assert login(client, bob).get(url).status_code == 404
+
+
 def test_a_coordinator_enrols_and_sees_the_code_once(client, alice, group_a):
     login(client, alice)
     url = reverse("admin:members_member_enrol")
     assert client.get(url).status_code == 200
     response = client.post(url, {"group": group_a.pk, "consent_version": "2022-04", "age_attested": "on",
                                  "pin": "730194", "pin_again": "730194"})
-    assert response.status_code == 200
     member = Member.objects.get()
+    # Post/redirect/get: the page after enrolling is a GET, so reloading it enrols nobody.
+    assert response.status_code == 302
+    assert response.url == reverse("admin:members_member_enrolled", args=[member.pk])
+    response = client.get(response.url)
+    assert client.get(response.wsgi_request.path).status_code == 200
+    assert Member.objects.count() == 1
     html = response.content.decode()
     assert member.display_code in html and "730194" not in html
     assert member.check_pin("730194")
