@@ -260,7 +260,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 services.check_record(
                     batch=batch, method=data["method"], findings=findings_from(formset), by=request.user,
                     sample_mg=data["sample_mg"], performed_at=data["performed_at"], lab=data["lab"],
-                    lab_report=data.get("lab_report"),
+                    lab_report=data.get("lab_report"), instrument=data.get("instrument"), strip_lot=data.get("strip_lot"),
                 )
             except ServiceError as exc:
                 form.add_error(None, exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from testing_results.models import Compound, DrugCheck, Finding, MethodCapability, Substance
+from testing_results.models import Compound, DrugCheck, Finding, Instrument, MethodCapability, StripLot, Substance
 from testing_results.services import LAB_REPORT_MAX_BYTES, method_capability_validate
 
 
@@ -30,13 +30,35 @@ class CheckForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
-    lab = forms.CharField(max_length=120, label="Lab or instrument")
+    instrument = forms.ModelChoiceField(
+        queryset=Instrument.objects.filter(unrecorded_before__isnull=True), required=False,
+        help_text="For FTIR and mass spectrometry: the instrument the check ran on.",
+    )
+    strip_lot = forms.ModelChoiceField(
+        queryset=StripLot.objects.filter(unrecorded_before__isnull=True), required=False,
+        help_text="For strips: the lot the strip came from.",
+    )
+    lab = forms.CharField(max_length=120, label="Lab")
     sample_mg = forms.DecimalField(max_digits=10, decimal_places=3, min_value=0, label="Sample used (mg)")
     lab_report = forms.FileField(
         required=False, label="Lab report (PDF)",
         help_text=f"Optional. PDF only, at most {LAB_REPORT_MAX_BYTES // (1024 * 1024)} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
     )
+
+
+    def clean(self):
+        data = super().clean()
+        method = data.get("method")
+        if method == DrugCheck.Method.IMMUNOASSAY and not data.get("strip_lot"):
+            self.add_error("strip_lot", "Name the strip lot this strip came from.")
+        elif method and method != DrugCheck.Method.IMMUNOASSAY and not data.get("instrument"):
+            self.add_error("instrument", "Name the instrument this check ran on.")
+        return data
+
+
+class InvalidateForm(forms.Form):
+    reason = forms.ChoiceField(choices=[("", "---------"), *DrugCheck.InvalidationReason.choices])
 
 
 class ReportForm(forms.Form):

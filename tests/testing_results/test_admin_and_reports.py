@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from compassionclub.errors import ServiceError
 from testing_results import services
-from testing_results.models import Batch, DrugCheck, MethodCapability
+from testing_results.models import Batch, DrugCheck, Instrument, MethodCapability, StripLot
 from tests import factories as f
 from tests.testing_results.conftest import finding
 
@@ -55,15 +56,22 @@ def test_a_checker_and_an_officer_take_a_batch_from_receipt_to_release(client, h
     assert response.status_code == 302 and response["Location"] == reverse("admin:testing_results_batch_change", args=[batch.pk])
     check_url = reverse("admin:testing_results_batch_check", args=[batch.pk])
     v = vocab
-    for method, rows in [
-        ("ftir", [(v["heroin"], "detected", "")]),
+    due = timezone.localdate() + dt.timedelta(days=30)
+    ftir = Instrument.objects.create(method="ftir", make_model="Bruker Alpha II", serial="A2-1", verified_until=due)
+    ms = Instrument.objects.create(method="mass_spec", make_model="Agilent 6546", serial="Q-7", verified_until=due)
+    lots = {cls: StripLot.objects.create(maker="BTNX", lot_number=f"{cls[:3].upper()}-24", drug_class=cls,
+                                         cutoff_ng_ml=20, expires_on=due) for cls in ("fentanyl", "benzodiazepine")}
+    for method, rows, source in [
+        ("ftir", [(v["heroin"], "detected", "")], {"instrument": ftir.pk}),
         ("mass_spec", [(v["heroin"], "detected", "55.5"), (v["fentanyl"], "not_detected", ""), (v["bromazolam"], "not_detected", ""),
-                       (v["isotonitazene"], "not_detected", "")]),
-        ("immunoassay", [(v["fentanyl"], "negative", ""), (v["bromazolam"], "negative", "")]),
+                       (v["isotonitazene"], "not_detected", "")], {"instrument": ms.pk}),
+        ("immunoassay", [(v["fentanyl"], "negative", "")], {"strip_lot": lots["fentanyl"].pk}),
+        ("immunoassay", [(v["bromazolam"], "negative", "")], {"strip_lot": lots["benzodiazepine"].pk}),
     ]:
-        response = client.post(check_url, check_post(method, rows, lab_report=pdf()))
+        response = client.post(check_url, check_post(method, rows, lab_report=pdf(), **source))
         assert response.status_code == 302, response.content.decode()[:2000]
-    assert DrugCheck.objects.filter(batch=batch).exclude(lab_report="").count() == 3
+    assert DrugCheck.objects.filter(batch=batch).exclude(lab_report="").count() == 4
+    assert not DrugCheck.objects.filter(instrument__isnull=True, strip_lot__isnull=True).exists()
 
     client.force_login(dana)
     page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
@@ -111,11 +119,24 @@ def test_an_illegal_action_and_a_missing_reason_are_shown_not_stored(client, bat
 @pytest.mark.django_db
 def test_a_bad_finding_comes_back_as_an_error_and_stores_nothing(client, batch, vocab, erin):
     client.force_login(erin)
+    ftir = Instrument.objects.create(method="ftir", make_model="Bruker Alpha II", serial="A2-1",
+                                     verified_until=timezone.localdate() + dt.timedelta(days=30))
     response = client.post(
         reverse("admin:testing_results_batch_check", args=[batch.pk]),
-        check_post("ftir", [(vocab["fentanyl"], "negative", "")]),
+        check_post("ftir", [(vocab["fentanyl"], "negative", "")], instrument=ftir.pk),
     )
     assert response.status_code == 200 and "FTIR spectrometry results are" in response.content.decode()
+    assert not DrugCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_check_form_wants_the_instrument_or_strip_lot(client, batch, vocab, erin):
+    client.force_login(erin)
+    url = reverse("admin:testing_results_batch_check", args=[batch.pk])
+    response = client.post(url, check_post("ftir", [(vocab["heroin"], "detected", "")]))
+    assert response.status_code == 200 and "Name the instrument this check ran on." in response.content.decode()
+    response = client.post(url, check_post("immunoassay", [(vocab["fentanyl"], "negative", "")]))
+    assert response.status_code == 200 and "Name the strip lot this strip came from." in response.content.decode()
     assert not DrugCheck.objects.exists()
 
 
