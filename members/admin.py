@@ -58,6 +58,12 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
 
         return enrol_view(self.admin_site)(request)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only here (changes go through the action links), so no Save buttons.
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                         "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="actions")
     def member_actions(self, obj: Member) -> str:
         links = [("members_member_card", "Print card"), ("members_member_status", "Change status"),

@@ -124,3 +124,11 @@ def test_the_change_page_edits_nothing_directly(client, alice, member):
     client.post(url, {"status": "withdrawn", "renewal_due": "2099-01-01"})
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
+
+
+def test_the_member_page_offers_no_save_buttons(client, alice, root, member):
+    # Every field is read-only; changes go through the enrol, status, PIN and renewal pages.
+    for user in (alice, root):
+        html = login(client, user).get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+        assert 'name="_save"' not in html and 'name="_continue"' not in html and 'name="_addanother"' not in html
+        assert "Change status" in html
