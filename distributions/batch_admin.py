@@ -7,9 +7,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
-from distributions.selectors import batch_recipients, stock_by_group
+from distributions.selectors import (
+    batch_reach_by_group,
+    batch_recipients,
+    sees_batch_reach_everywhere,
+    stock_by_group,
+)
 from members.codes import format_code
-from members.scoping import sees_all_groups
+from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.admin import BatchAdmin
 from testing_results.models import Batch
 
@@ -19,7 +24,19 @@ class LedgerBatchAdmin(BatchAdmin):
         user = request.user
         recipients = batch_recipients(batch, user)
         scope = "" if sees_all_groups(user) else " (your groups only)"
-        panels = [{
+        panels = []
+        if batch.status != Batch.Status.QUARANTINED:
+            reach_scope = "" if sees_batch_reach_everywhere(user) else " (your groups only)"
+            panels.append({
+                "title": f"Reach of this batch by group{reach_scope}",
+                "columns": ["Group", "Grams in the group's store", "Members who received it", "Grams received"],
+                "rows": [
+                    [r.group_short_name, f"{r.store_grams} g", str(r.members), f"{r.received_grams} g"]
+                    for r in batch_reach_by_group(batch, user)
+                ],
+                "empty": "No group holds or has handed out this batch.",
+            })
+        panels.append({
             "title": f"Who received this batch{scope}",
             "columns": ["Group", "Member code", "Grams", "When"],
             "rows": [
@@ -27,8 +44,12 @@ class LedgerBatchAdmin(BatchAdmin):
                  timezone.localtime(r.occurred_at).strftime("%Y-%m-%d %H:%M")]
                 for r in recipients
             ],
-            "empty": "Nobody has received this batch.",
-        }]
+            "empty": (
+                "Nobody has received this batch."
+                if sees_all_groups(user) or coordinated_group_ids(user)
+                else "Member codes show only to the members' coordinators; the reach by group above counts them."
+            ),
+        })
         if sees_all_groups(user) or user.has_perm("testing_results.release_batch"):
             panels.append({
                 "title": "Stock of this batch by store",

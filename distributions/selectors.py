@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 
 from distributions.models import ZERO, Account, Balance, LedgerEntry
 from members.models import MemberGroup
@@ -89,3 +89,48 @@ def distributed_grams(batch: Batch) -> Decimal:
     """Net grams of ``batch`` handed out to members (distributions minus their reversals)."""
     total = Balance.objects.filter(batch=batch, account__kind=Account.Kind.MEMBERS).aggregate(total=Sum("grams"))["total"]
     return ZERO if total is None else Decimal(total).quantize(Decimal("0.001"))
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """How far a batch went in one group: counts and grams, never member codes."""
+
+    group_short_name: str
+    store_grams: Decimal
+    members: int
+    received_grams: Decimal
+
+
+def sees_batch_reach_everywhere(user) -> bool:
+    """Programme admins, auditors and release officers see a batch's reach in every group;
+    a release officer holds or recalls a batch and needs the numbers, not the member codes."""
+    return sees_all_groups(user) or bool(user.is_active and user.has_perm("testing_results.release_batch"))
+
+
+def batch_reach_by_group(batch: Batch, user) -> list[GroupReach]:
+    """Per group the user may see: grams of ``batch`` still in the group's store, how many
+    distinct members received it and how many grams (distributions not reversed).
+
+    Groups with neither stock nor recipients are left out. Ordered by group. Two queries.
+    """
+    stores = Balance.objects.filter(batch=batch, account__kind=Account.Kind.GROUP).exclude(grams=0)
+    received = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
+    if not sees_batch_reach_everywhere(user):
+        ids = coordinated_group_ids(user)
+        stores = stores.filter(account__group__in=ids)
+        received = received.filter(member__group__in=ids)
+    rows: dict[str, list] = {}
+    for short_name, grams in stores.values_list("account__group__short_name", "grams"):
+        rows[short_name] = [Decimal(grams), 0, ZERO]
+    for short_name, members, grams in (
+        received.values("member__group__short_name")
+        .annotate(members=Count("member", distinct=True), grams=Sum("grams"))
+        .values_list("member__group__short_name", "members", "grams")
+    ):
+        row = rows.setdefault(short_name, [ZERO, 0, ZERO])
+        row[1], row[2] = members, Decimal(grams)
+    q = Decimal("0.001")
+    return [
+        GroupReach(name, store.quantize(q), members, got.quantize(q))
+        for name, (store, members, got) in sorted(rows.items())
+    ]
