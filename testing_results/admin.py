@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from compassionclub.errors import ServiceError
@@ -23,6 +24,7 @@ from testing_results import services, views
 from testing_results.forms import (
     CheckForm,
     FindingFormSet,
+    InvalidateForm,
     MethodCapabilityForm,
     ReasonForm,
     ReceiveForm,
@@ -136,17 +138,35 @@ def _findings_text(check: DrugCheck) -> str:
 
 class DrugCheckInline(ReadOnlyInline):
     model = DrugCheck
-    fields = ["method", "performed_at", "performed_by", "lab", "sample_mg", "findings_summary", "report"]
+    fields = ["method", "performed_at", "performed_by", "source", "sample_mg", "findings_summary", "validity", "report"]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("performed_by").prefetch_related(
-            Prefetch("findings", queryset=Finding.objects.select_related("compound"))
-        )
+        return super().get_queryset(request).select_related(
+            "performed_by", "invalidated_by", "instrument", "strip_lot"
+        ).prefetch_related(Prefetch("findings", queryset=Finding.objects.select_related("compound")))
+
+    @admin.display(description="Instrument or strip lot")
+    def source(self, obj: DrugCheck) -> str:
+        return str(obj.instrument or obj.strip_lot or obj.lab or "-")
 
     @admin.display(description="Findings")
     def findings_summary(self, obj: DrugCheck) -> str:
+        # An invalidated check stays visible, struck through: the rule no longer reads it.
+        if obj.invalidated_at:
+            return format_html('<s class="tr-invalidated">{}</s>', _findings_text(obj))
         return _findings_text(obj)
+
+    @admin.display(description="Valid?")
+    def validity(self, obj: DrugCheck) -> str:
+        if obj.invalidated_at:
+            return format_html(
+                "Invalidated {} by {}: {}", f"{timezone.localtime(obj.invalidated_at):%Y-%m-%d %H:%M}",
+                obj.invalidated_by, obj.get_invalidation_reason_display().lower(),
+            )
+        url = reverse("admin:testing_results_batch_invalidate", args=[obj.batch_id, obj.pk])
+        retest = f" (retest of the check of {obj.replaces.performed_at:%Y-%m-%d})" if obj.replaces_id else ""
+        return format_html('Valid{} · <a href="{}">Invalidate</a>', retest, url)
 
     @admin.display(description="Lab report")
     def report(self, obj: DrugCheck) -> str:
@@ -187,6 +207,8 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/check/", wrap(self.check_view), name="testing_results_batch_check"),
+            path("<int:pk>/checks/<int:check_pk>/invalidate/", wrap(self.invalidate_view),
+                 name="testing_results_batch_invalidate"),
             # One explicit path per action, so these never shadow the admin's own "<pk>/change/".
             *(path(f"<int:pk>/{action}/", wrap(self.transition_view), {"action": action},
                    name=f"testing_results_batch_{action}") for action in services.TRANSITIONS),
@@ -275,6 +297,36 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             request, "admin/testing_results/batch/add_check.html",
             self._context(request, batch, f"Record a check for {batch.code}", form=form, formset=formset,
                           change_url=self._change_url(batch)),
+        )
+
+    def invalidate_view(self, request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
+        """Withdraw a check entered by someone else; the service holds a released batch that no
+        longer passes without it."""
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        drug_check = get_object_or_404(DrugCheck.objects.filter(batch=batch), pk=check_pk)
+        user = request.user
+        if not (user.has_perm("testing_results.add_drugcheck") or user.has_perm("testing_results.release_batch")):
+            raise PermissionDenied
+        form = InvalidateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.check_invalidate(drug_check=drug_check, reason=form.cleaned_data["reason"], by=user)
+            except ServiceError as exc:
+                form.add_error(None, exc)
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                batch.refresh_from_db(fields=["status"])
+                self.message_user(request, f"The {drug_check.get_method_display()} check was invalidated.", messages.SUCCESS)
+                if batch.status == Batch.Status.ON_HOLD:
+                    self.message_user(
+                        request, f"{batch.code} was put on hold: without that check it no longer passes the release rule.",
+                        messages.WARNING,
+                    )
+                return HttpResponseRedirect(self._change_url(batch))
+        label = f"Invalidate the {drug_check.get_method_display()} check of {timezone.localtime(drug_check.performed_at):%Y-%m-%d %H:%M}"
+        return TemplateResponse(
+            request, "admin/testing_results/batch/transition.html",
+            self._context(request, batch, label, form=form, action_label=label, change_url=self._change_url(batch)),
         )
 
     def transition_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:

@@ -189,3 +189,27 @@ def test_a_retest_must_be_of_the_same_batch_and_method(sourced, batch, record, v
         record(batch, "ftir", [finding(vocab["heroin"], "detected")],
                instrument=Instrument.objects.get(serial="SN-ftir"), replaces=sourced["mass_spec"])
     assert exc.value.code == "retest_mismatch"
+
+
+@pytest.mark.django_db
+def test_invalidating_from_the_batch_page(client, sourced, batch, erin, dana):
+    from django.urls import reverse
+
+    services.batch_release(batch=batch, by=dana, reason="All clear")
+    change_url = reverse("admin:testing_results_batch_change", args=[batch.pk])
+    url = reverse("admin:testing_results_batch_invalidate", args=[batch.pk, sourced["fentanyl"].pk])
+    client.force_login(erin)  # entered the check: refused, nothing stored
+    response = client.post(url, {"reason": "transcription_error"})
+    assert response.status_code == 200 and "another drug checker or release officer" in response.content.decode()
+    assert DrugCheck.objects.get(pk=sourced["fentanyl"].pk).invalidated_at is None
+
+    client.force_login(dana)
+    assert url in client.get(change_url).content.decode()
+    response = client.post(url, {"reason": "expired_lot"})
+    assert response.status_code == 302 and response["Location"] == change_url
+    page = client.get(change_url).content.decode()
+    assert '<s class="tr-invalidated">Fentanyl: negative</s>' in page and "expired lot" in page
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.ON_HOLD
+    assert client.post(url, {"reason": "other"}).status_code == 200  # already invalidated: shown, not stored
+    assert DrugCheck.objects.get(pk=sourced["fentanyl"].pk).invalidation_reason == "expired_lot"
