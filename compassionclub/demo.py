@@ -145,4 +145,16 @@ TRANSFERS = {"VANDU": Decimal("80.000"), "SOLID": Decimal("40.000"), "BCAPOM": D
 DEFAULT_ALLOWANCE_GRAMS = Decimal("14.000")
 DISTRIBUTION_GRAMS = Decimal("3.500")
 SAMPLE_MG = {"ftir": Decimal("5.000"), "mass_spec": Decimal("2.000"), "immunoassay": Decimal("10.000")}
+# The bench's instruments and strip lots (FIELD-NOTES.md: the BTNX fentanyl lot's cut-off is
+# 20 ng/mL). Verification and expiry are set relative to the day the demo is loaded.
+INSTRUMENTS = [
+    # method, make and model, serial, library, library version, days until verification is due
+    ("ftir", "Bruker Alpha II", "ALPHA2-0417", "Bruker illicit drugs library", "2022.1", 120),
+    ("mass_spec", "Agilent 6546 LC/Q-TOF", "Q-TOF-6546-22", "Partner lab forensic library", "v14", 200),
+]
+STRIP_LOTS = [
+    # maker, lot number, target class, cut-off (ng/mL), days until expiry
+    ("BTNX Rapid Response", "FYL-22D0318", "fentanyl", Decimal("20"), 300),
+    ("BTNX Rapid Response", "BZO-22C1107", "benzodiazepine", Decimal("300"), 300),
+]
 LABS = {"ftir": "Bruker Alpha II FTIR", "mass_spec": "Partner lab LC-MS/MS", "immunoassay": "BTNX Rapid Response strips"}

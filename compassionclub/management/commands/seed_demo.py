@@ -19,7 +19,7 @@ from members import services as member_services
 from members.codes import format_code
 from members.models import Member, MemberGroup
 from testing_results import services as testing
-from testing_results.models import Batch, Compound, Substance
+from testing_results.models import Batch, Compound, Instrument, StripLot, Substance
 
 
 class Command(BaseCommand):
@@ -117,6 +117,21 @@ class Command(BaseCommand):
         checker, officer = self.user("demo_checker"), self.user("demo_release")
         created = 0
         today = timezone.localdate()
+        instruments = {
+            method: Instrument.objects.get_or_create(
+                method=method, serial=serial,
+                defaults={"make_model": model, "library": library, "library_version": version,
+                          "verified_until": today + dt.timedelta(days=days)},
+            )[0]
+            for method, model, serial, library, version, days in demo.INSTRUMENTS
+        }
+        lots = {
+            cls: StripLot.objects.get_or_create(
+                maker=maker, lot_number=number, drug_class=cls,
+                defaults={"cutoff_ng_ml": cutoff, "expires_on": today + dt.timedelta(days=days)},
+            )[0]
+            for maker, number, cls, cutoff, days in demo.STRIP_LOTS
+        }
         for substance_name, grams, checks, release in demo.BATCHES:
             substance = Substance.objects.get(name=substance_name)
             if Batch.objects.filter(substance=substance, received_grams=grams).exists():
@@ -127,14 +142,24 @@ class Command(BaseCommand):
                     best_before=today + dt.timedelta(days=355), by=checker,
                 )
                 for method, findings in checks.items():
-                    testing.check_record(
-                        batch=batch, method=method, by=checker,
-                        sample_mg=demo.SAMPLE_MG[method], lab=demo.LABS[method],
-                        findings=[
-                            {"compound": Compound.objects.get(name=name), "result": result, "concentration_pct": pct}
-                            for name, result, pct in findings
-                        ],
+                    rows = [
+                        {"compound": Compound.objects.get(name=name), "result": result, "concentration_pct": pct}
+                        for name, result, pct in findings
+                    ]
+                    # One strip per class, each from its own lot; a spectrum names its instrument.
+                    groups = (
+                        [[r for r in rows if r["compound"].drug_class == cls] for cls in dict.fromkeys(r["compound"].drug_class for r in rows)]
+                        if method == "immunoassay" else [rows]
                     )
+                    for group in groups:
+                        source = (
+                            {"strip_lot": lots[group[0]["compound"].drug_class]} if method == "immunoassay"
+                            else {"instrument": instruments[method]}
+                        )
+                        testing.check_record(
+                            batch=batch, method=method, by=checker, sample_mg=demo.SAMPLE_MG[method],
+                            lab=demo.LABS[method], findings=group, **source,
+                        )
             created += 1
             if release:
                 testing.batch_release(batch=batch, by=officer, reason="All three methods agree: no fentanyl, benzodiazepines, nitazenes or xylazine.")
