@@ -233,9 +233,11 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             assessment = services.assess_release(batch, by=user) if batch.status in services.TRANSITIONS["release"][0] else None
             actions = []
             if user.has_perm("testing_results.release_batch"):
+                # A batch with a harmful compound found is rejected, never released: no Release button.
                 actions = [
                     (ACTION_LABELS[a], reverse(f"admin:testing_results_batch_{a}", args=[batch.pk]))
-                    for a, (starts, _to) in services.TRANSITIONS.items() if batch.status in starts
+                    for a, (starts, _to) in services.TRANSITIONS.items()
+                    if batch.status in starts and not (a == "release" and assessment and assessment.found)
                 ]
             extra.update(
                 assessment=assessment,

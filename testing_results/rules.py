@@ -84,6 +84,12 @@ DEFAULT_CAPABILITIES: dict[tuple[str, str], tuple[bool, bool, str]] = {
 class Blocker:
     code: str
     message: str
+    subject: str = ""  # harmful_detected: the compound found
+
+
+# Blockers that say who may release rather than whether the batch is safe: shown to the person
+# they concern as information, not as a red "blocked".
+PERSONAL = frozenset({"checker_cannot_release"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,19 @@ class Assessment:
     @property
     def codes(self) -> list[str]:
         return [b.code for b in self.blockers]
+
+    @property
+    def found(self) -> list[str]:
+        """Harmful compounds found: the batch must be rejected, never released."""
+        return [b.subject for b in self.blockers if b.code == "harmful_detected"]
+
+    @property
+    def safety_blockers(self) -> list[Blocker]:
+        return [b for b in self.blockers if b.code not in PERSONAL]
+
+    @property
+    def notes(self) -> list[Blocker]:
+        return [b for b in self.blockers if b.code in PERSONAL]
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,7 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
         blockers.append(Blocker(
             "harmful_detected",
             f"{name} was found ({', '.join(methods)}). A batch with a harmful compound is never released.",
+            subject=name,
         ))
 
     # 4. required results present, and the latest of each one valid

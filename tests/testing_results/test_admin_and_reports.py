@@ -276,3 +276,23 @@ def test_a_drug_checks_title_carries_the_vancouver_date_not_utcs():
     evening = dt.datetime(2026, 3, 3, 20, 30, tzinfo=ZoneInfo("America/Vancouver"))
     check = DrugCheck.objects.get(pk=f.DrugCheckFactory(performed_at=evening).pk)
     assert str(check).endswith("2026-03-03")
+
+
+@pytest.mark.django_db
+def test_a_batch_with_fentanyl_found_says_so_and_offers_reject_not_release(client, batch, record, vocab, dana):
+    record(batch, "mass_spec", [finding(vocab["heroin"], "detected", "60"), finding(vocab["fentanyl"], "detected", "1.5")])
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "Do not release: fentanyl found" in page
+    assert reverse("admin:testing_results_batch_reject", args=[batch.pk]) in page
+    assert reverse("admin:testing_results_batch_release", args=[batch.pk]) not in page
+    assert "Nothing has ruled out fentanyl" not in page
+
+
+@pytest.mark.django_db
+def test_the_two_person_rule_is_a_note_not_a_red_blocker(client, batch, clean_checks, root):
+    clean_checks(batch, by=root)
+    client.force_login(root)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "tr-info" in page and 'class="tr-note" data-code="checker_cannot_release"' in page
+    assert "tr-blocked" not in page
