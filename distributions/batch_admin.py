@@ -13,6 +13,7 @@ from distributions.selectors import (
     sees_batch_reach_everywhere,
     stock_by_group,
 )
+from distributions.visibility import sees_all_stock
 from members.codes import format_code
 from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.admin import BatchAdmin
@@ -50,11 +51,11 @@ class LedgerBatchAdmin(BatchAdmin):
                 else "Member codes show only to the members' coordinators; the reach by group above counts them."
             ),
         })
-        if sees_all_groups(user) or user.has_perm("testing_results.release_batch"):
+        if sees_all_stock(user):
             panels.append({
                 "title": "Stock of this batch by store",
                 "columns": ["Store", "Grams"],
-                "rows": [[store, f"{grams} g"] for store, grams in stock_by_group(batch)],
+                "rows": [[store, f"{grams} g"] for store, grams in stock_by_group(batch, user)],
                 "empty": "No stock of this batch is held in any store.",
             })
         return panels

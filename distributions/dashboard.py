@@ -21,7 +21,7 @@ from django.utils import timezone
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
-from members.scoping import scope_queryset
+from distributions.visibility import batches_visible_to, entries_visible_to, stock_visible_to
 from testing_results.models import Batch, BatchStatusChange, DrugCheck
 
 ZERO = Decimal("0.000")
@@ -32,7 +32,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 def stock_on_hand(user) -> list[dict[str, Any]]:
     released = Q(batch__status=Batch.Status.RELEASED)
-    qs = scope_queryset(Balance.objects.filter(internal=True), user, "account__group")
+    qs = stock_visible_to(user, Balance.objects.filter(internal=True))
     return list(
         qs.values("account__kind", "account__group__short_name", "batch__substance__name")
         .annotate(on_hand=Sum("grams"), distributable=Sum("grams", filter=released))
@@ -41,11 +41,12 @@ def stock_on_hand(user) -> list[dict[str, Any]]:
     )
 
 
-def batches_waiting() -> list[dict[str, Any]]:
+def batches_waiting(user) -> list[dict[str, Any]]:
     """Quarantined batches, each with the methods still missing (none missing: awaiting a decision)."""
     M = DrugCheck.Method
     qs = (
-        Batch.objects.filter(status=Batch.Status.QUARANTINED)
+        batches_visible_to(user)
+        .filter(status=Batch.Status.QUARANTINED)
         .annotate(**{m: Count("checks", filter=Q(checks__method=m)) for m in M.values})
         .select_related("substance")
         .order_by("received_on", "code")
@@ -57,12 +58,13 @@ def batches_waiting() -> list[dict[str, Any]]:
     return waiting
 
 
-def batches_held_or_recalled() -> list[Batch]:
+def batches_held_or_recalled(user) -> list[Batch]:
     last = BatchStatusChange.objects.filter(batch=OuterRef("pk"), to_status=OuterRef("status")).order_by(
         "-changed_at", "-id"
     )
     return list(
-        Batch.objects.filter(status__in=[Batch.Status.ON_HOLD, Batch.Status.RECALLED])
+        batches_visible_to(user)
+        .filter(status__in=[Batch.Status.ON_HOLD, Batch.Status.RECALLED])
         .annotate(last_reason=Subquery(last.values("reason")[:1]))
         .select_related("substance")
         .order_by("status", "-status_changed_at", "code")
@@ -118,7 +120,7 @@ def weekly_grams(user, today: dt.date) -> tuple[list[dt.date], dict[str, dict[dt
     qs = LedgerEntry.objects.filter(
         kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True, occurred_at__gte=start
     )
-    qs = scope_queryset(qs, user, "from_account__group")
+    qs = entries_visible_to(user, qs)
     rows = (
         qs.annotate(week=TruncWeek("occurred_at", tzinfo=LOCAL_TZ))
         .values("week", "batch__substance__name")
@@ -188,8 +190,8 @@ def dashboard_context(request) -> dict[str, Any]:
             for row in stock_on_hand(user)
         ]
     if user.has_perm("testing_results.view_batch"):
-        context["waiting"] = batches_waiting()
-        context["held"] = batches_held_or_recalled()
+        context["waiting"] = batches_waiting(user)
+        context["held"] = batches_held_or_recalled(user)
     if user.has_perm("distributions.view_ledgerentry"):
         weeks, series = weekly_grams(user, timezone.localdate(timezone=LOCAL_TZ))
         context["chart"] = weekly_chart(weeks, series)

@@ -9,7 +9,6 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +17,7 @@ from django.utils.html import format_html
 from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.visibility import entries_visible_to, stock_visible_to
 from members.admin_mixins import (
     CappedCountPaginator,
     GroupScopedAdminMixin,
@@ -25,7 +25,6 @@ from members.admin_mixins import (
     ReadOnlyAdminMixin,
 )
 from members.models import MemberGroup
-from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.models import Batch
 
 
@@ -38,13 +37,15 @@ class AccountAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Balance)
-class BalanceAdmin(GroupScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    group_path = "account__group"
+class BalanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["account", "batch", "grams", "last_seq"]
     list_filter = ["account__kind", "batch__substance"]
     list_select_related = ["account__group", "batch"]
     search_fields = ["batch__code", "account__group__short_name"]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return stock_visible_to(request.user, super().get_queryset(request))
 
 
 class ReverseForm(forms.Form):
@@ -77,19 +78,7 @@ class LedgerEntryAdmin(MemberCodeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
     readonly_fields = ["reverse_link"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if sees_all_groups(request.user):
-            return qs
-        # Coordinators see the entries that touch their groups' stores. Every distribution
-        # leaves the member's group store and its reversal returns there, so this covers their
-        # members' entries too. The store ids are resolved first: an OR over two indexed
-        # columns, where three joins under an OR took seconds at two million entries.
-        stores = list(
-            Account.objects.filter(kind=Account.Kind.GROUP, group__in=coordinated_group_ids(request.user)).values_list(
-                "id", flat=True
-            )
-        )
-        return qs.filter(Q(from_account_id__in=stores) | Q(to_account_id__in=stores))
+        return entries_visible_to(request.user, super().get_queryset(request))
 
     @admin.display(description="Reverse")
     def reverse_link(self, obj):

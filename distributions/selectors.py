@@ -12,8 +12,8 @@ from decimal import Decimal
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 
 from distributions.models import ZERO, Account, Balance, LedgerEntry
+from distributions.visibility import entries_visible_to, sees_batch_reach_everywhere, stock_visible_to
 from members.models import MemberGroup
-from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.models import Batch, Substance
 
 
@@ -60,21 +60,20 @@ def batch_recipients(batch: Batch, user) -> list[Recipient]:
     Answers "which groups and which member codes received this batch" for a recall, limited to
     the groups ``user`` may see. Ordered by group, then time. One query.
     """
-    qs = LedgerEntry.objects.filter(
-        batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True
+    qs = entries_visible_to(
+        user, LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
     )
-    if not sees_all_groups(user):
-        qs = qs.filter(member__group__in=coordinated_group_ids(user))
     rows = qs.order_by("member__group__short_name", "occurred_at", "id").values_list(
         "member__group__short_name", "member__code", "grams", "occurred_at"
     )
     return [Recipient(group, code, Decimal(grams).quantize(Decimal("0.001")), at) for group, code, grams, at in rows]
 
 
-def stock_by_group(batch: Batch) -> list[tuple[str, Decimal]]:
-    """Grams of ``batch`` in each store (central first), for recall and destruction screens."""
+def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
+    """Grams of ``batch`` in each store ``user`` may see (central first), for recall and
+    destruction screens."""
     rows = (
-        Balance.objects.filter(batch=batch, internal=True)
+        stock_visible_to(user, Balance.objects.filter(batch=batch, internal=True))
         .exclude(grams=0)
         .order_by("account__kind", "account__group__short_name")
         .values_list("account__kind", "account__group__short_name", "grams")
@@ -101,12 +100,6 @@ class GroupReach:
     received_grams: Decimal
 
 
-def sees_batch_reach_everywhere(user) -> bool:
-    """Programme admins, auditors and release officers see a batch's reach in every group;
-    a release officer holds or recalls a batch and needs the numbers, not the member codes."""
-    return sees_all_groups(user) or bool(user.is_active and user.has_perm("testing_results.release_batch"))
-
-
 def batch_reach_by_group(batch: Batch, user) -> list[GroupReach]:
     """Per group the user may see: grams of ``batch`` still in the group's store, how many
     distinct members received it and how many grams (distributions not reversed).
@@ -116,9 +109,8 @@ def batch_reach_by_group(batch: Batch, user) -> list[GroupReach]:
     stores = Balance.objects.filter(batch=batch, account__kind=Account.Kind.GROUP).exclude(grams=0)
     received = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
     if not sees_batch_reach_everywhere(user):
-        ids = coordinated_group_ids(user)
-        stores = stores.filter(account__group__in=ids)
-        received = received.filter(member__group__in=ids)
+        stores = stock_visible_to(user, stores)
+        received = entries_visible_to(user, received)
     rows: dict[str, list] = {}
     for short_name, grams in stores.values_list("account__group__short_name", "grams"):
         rows[short_name] = [Decimal(grams), 0, ZERO]

@@ -37,3 +37,12 @@ def scope_queryset(qs: QuerySet, user, group_path: str) -> QuerySet:
     ids = coordinated_group_ids(user)
     lookup = f"{group_path}__in" if group_path else "pk__in"
     return qs.filter(Q(**{lookup: ids}))
+
+
+def members_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The members ``user`` may see: every member for programme admins and auditors, their own
+    groups' members for coordinators, none for anyone else (release officers and drug checkers
+    hold no member data). Re-exported by ``distributions.visibility``."""
+    from members.models import Member
+
+    return scope_queryset(Member.objects.all() if qs is None else qs, user, "group")

@@ -42,6 +42,7 @@ from testing_results.models import (
     StripLot,
     Substance,
 )
+from testing_results.selectors import batches_visible_to
 
 ACTION_LABELS = {"release": "Release", "reject": "Reject", "hold": "Put on hold", "recall": "Recall"}
 CSS = {"all": ["testing_results/admin.css"]}
@@ -196,6 +197,9 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     inlines = [DrugCheckInline, StatusHistoryInline]
     show_full_result_count = False
     change_form_template = "admin/testing_results/batch/change_form.html"
+
+    def get_queryset(self, request):
+        return batches_visible_to(request.user, super().get_queryset(request))
 
     class Media:
         css = CSS

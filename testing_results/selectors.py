@@ -80,9 +80,21 @@ def release_evidence(batch: Batch) -> Evidence:
     )
 
 
+def sees_batches(user) -> bool:
+    """Batches are programme-wide stock, not a group's: anyone allowed to view batches sees them
+    all (their checks and findings hold no member data)."""
+    return bool(user.is_active and user.has_perm("testing_results.view_batch"))
+
+
+def batches_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The batches ``user`` may see: every batch, or none. Re-exported by
+    ``distributions.visibility``, which every reader imports."""
+    qs = Batch.objects.all() if qs is None else qs
+    return qs if sees_batches(user) else qs.none()
+
+
 def batch_visible_to(user, batch: Batch) -> bool:
-    """Batches are programme-wide stock, not a group's: anyone allowed to view batches sees them all."""
-    return bool(user.is_active and user.is_staff and user.has_perm("testing_results.view_batch"))
+    return sees_batches(user)
 
 
 def checks_with_findings(batch: Batch) -> list[DrugCheck]:

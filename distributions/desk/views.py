@@ -25,8 +25,8 @@ from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, Lookup
 from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
 from distributions.models import LedgerEntry
 from distributions.selectors import group_stock
+from distributions.visibility import entries_visible_to, members_visible_to
 from members.models import Member
-from members.scoping import scope_queryset
 
 PERMISSION = "distributions.record_distribution"
 SESSION_LAST_ENTRY = "desk_last_entry_id"
@@ -48,7 +48,7 @@ def _require_desk_permission(request: HttpRequest) -> None:
 def find_member(user, code: str) -> Member | None:
     """The member with ``code`` if ``user`` may see them; a member of another group is not
     found, exactly like an unknown code, so the desk never reveals that a code exists."""
-    members = scope_queryset(Member.objects.select_related("group"), user, "group")
+    members = members_visible_to(user, Member.objects.select_related("group"))
     return members.filter(code=code).first()
 
 
@@ -103,12 +103,11 @@ def _last_entry(request: HttpRequest) -> LedgerEntry | None:
     entry_id = request.session.get(SESSION_LAST_ENTRY)
     if not entry_id:
         return None
-    entries = scope_queryset(
+    entries = entries_visible_to(
+        request.user,
         LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related(
             "batch__substance", "member", "recorded_by", "reversed_by"
         ),
-        request.user,
-        "member__group",
     )
     return entries.filter(pk=entry_id).first()
 
@@ -234,10 +233,9 @@ def undo(request: HttpRequest, site) -> HttpResponse:
     form = UndoForm(request.POST)
     entry = None
     if form.is_valid():
-        entry = scope_queryset(
-            LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related("batch__substance", "member"),
+        entry = entries_visible_to(
             request.user,
-            "member__group",
+            LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related("batch__substance", "member"),
         ).filter(pk=form.cleaned_data["entry"]).first()
         if entry is None:
             form.add_error(None, "That distribution was not found.")

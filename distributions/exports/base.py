@@ -16,10 +16,8 @@ from importlib import import_module
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, QuerySet
-
 from compassionclub.errors import ServiceError
-from members.scoping import coordinated_group_ids, sees_all_groups
+from members.scoping import sees_all_groups
 
 # Reports speak the programme's local time, whatever the server's clock says.
 LOCAL_TZ = ZoneInfo("America/Vancouver")
@@ -142,22 +140,6 @@ class Exporter:
     @property
     def sees_all(self) -> bool:
         return sees_all_groups(self.user)
-
-    @property
-    def group_ids(self) -> frozenset[int]:
-        return coordinated_group_ids(self.user)
-
-
-def visible_batches(qs: QuerySet, user, batch_path: str = "") -> QuerySet:
-    """Batches a user may export: all for auditors and programme admins; for a coordinator,
-    those that reached one of their groups' stores (any ledger entry into it)."""
-    if sees_all_groups(user):
-        return qs
-    from distributions.models import LedgerEntry
-
-    ref = f"{batch_path}__pk" if batch_path else "pk"
-    reached = LedgerEntry.objects.filter(batch=OuterRef(ref), to_account__group__in=coordinated_group_ids(user))
-    return qs.filter(Exists(reached))
 
 
 _REGISTRY: dict[str, type[Exporter]] = {}

@@ -24,10 +24,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from compassionclub.errors import ServiceError
-from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register, visible_batches
+from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
-from members.scoping import scope_queryset
+from distributions.visibility import batches_visible_to, stock_visible_to
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
 
 ZERO = Decimal("0.000")
@@ -130,10 +130,8 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
     decisions = [h for h in history if h.to_status in (Batch.Status.RELEASED, Batch.Status.REJECTED) and h.from_status == Batch.Status.QUARANTINED]
     totals = ledger_totals(batch)
     balances = list(
-        scope_queryset(
-            Balance.objects.filter(batch=batch, internal=True).select_related("account__group"),
-            user,
-            "account__group",
+        stock_visible_to(
+            user, Balance.objects.filter(batch=batch, internal=True).select_related("account__group")
         ).order_by("account__kind", "account__group__short_name")
     )
     balance_total = q(Balance.objects.filter(batch=batch, internal=True).aggregate(g=Sum("grams"))["g"])
@@ -183,7 +181,7 @@ class BatchReportPdf(Exporter):
 
     def check(self) -> None:
         super().check()
-        batch = visible_batches(Batch.objects.select_related("substance", "created_by"), self.user).filter(
+        batch = batches_visible_to(self.user, Batch.objects.select_related("substance", "created_by")).filter(
             pk=self.params.batch_id
         ).first()
         if batch is None:
@@ -245,7 +243,7 @@ class BatchReportsCsv(Exporter):
             qs = qs.filter(drug_check__batch__substance_id=p.substance_id)
         if p.status:
             qs = qs.filter(drug_check__batch__status=p.status)
-        qs = visible_batches(qs, self.user, "drug_check__batch")
+        qs = qs.filter(drug_check__batch__in=batches_visible_to(self.user))
         return qs.select_related(
             "compound", "drug_check__performed_by", "drug_check__batch__substance"
         ).order_by(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from distributions.exports.base import MONTH, WEEK, Exporter, ExportParams, visible_batches
+from distributions.exports.base import MONTH, WEEK, Exporter, ExportParams
+from distributions.visibility import batches_visible_to
 from testing_results.models import Batch, Substance
 
 
@@ -23,8 +24,8 @@ class ExportForm(forms.Form):
         self.fields["format"].choices = [(f, f.upper()) for f in exporter_class.formats]
         self.fields["format"].initial = exporter_class.formats[0]
         if "batch_id" in exporter_class.parameters:
-            self.fields["batch_id"].queryset = visible_batches(
-                Batch.objects.select_related("substance").order_by("-received_on", "code"), user
+            self.fields["batch_id"].queryset = batches_visible_to(
+                user, Batch.objects.select_related("substance").order_by("-received_on", "code")
             )
         for name in [n for n in self.fields if n != "format" and n not in exporter_class.parameters]:
             del self.fields[name]

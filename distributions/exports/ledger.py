@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery
 
 from distributions.exports.base import CSV, Exporter, register
 from distributions.models import GENESIS_HASH, LedgerEntry
+from distributions.visibility import entries_visible_to
 
 LEDGER_COLUMNS = [
     "entry_id", "recorded_at", "occurred_at", "kind", "batch_code", "substance",
@@ -81,9 +82,7 @@ class LedgerCsv(Exporter):
             qs = qs.filter(recorded_at__lt=end)
         if p.substance_id:
             qs = qs.filter(batch__substance_id=p.substance_id)
-        if not self.sees_all:
-            ids = self.group_ids
-            qs = qs.filter(Q(from_account__group__in=ids) | Q(to_account__group__in=ids) | Q(member__group__in=ids))
+        qs = entries_visible_to(self.user, qs)
         predecessor = LedgerEntry.objects.filter(chain=OuterRef("chain"), chain_seq=OuterRef("chain_seq") - 1)
         return (
             qs.select_related(

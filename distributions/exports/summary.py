@@ -35,6 +35,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from distributions.exports.base import CSV, LOCAL_TZ, MONTH, Exporter, register
 from distributions.models import LedgerEntry
+from distributions.visibility import entries_visible_to
 
 THRESHOLD = 5
 ZERO = Decimal("0.000")
@@ -80,8 +81,7 @@ class DistributionSummaryCsv(Exporter):
             qs = qs.filter(occurred_at__lt=end)
         if p.substance_id:
             qs = qs.filter(batch__substance_id=p.substance_id)
-        if not self.sees_all:
-            qs = qs.filter(from_account__group__in=self.group_ids)
+        qs = entries_visible_to(self.user, qs)
         trunc = TruncMonth if p.period == MONTH else TruncWeek
         return (
             qs.annotate(period_start=trunc("occurred_at", tzinfo=LOCAL_TZ))

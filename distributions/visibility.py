@@ -1,0 +1,94 @@
+"""Who may see what: one selector per kind of record, used by every reader (the admin, the
+desk, the exports, the dashboard, the batch page).
+
+The rules, each written once:
+
+- **Members**: programme admins and auditors (``members.view_all_groups``) and superusers see
+  every member; a coordinator sees the members of the groups they coordinate; nobody else sees
+  any (release officers and drug checkers hold no member data).
+- **Ledger entries**: those who see every group see every entry; anyone else sees the entries
+  that take stock from or put stock into a store of a group they coordinate. Every
+  distribution leaves the member's group store, and its reversal returns there, so a
+  coordinator's members' entries are among them; a transfer between two groups shows to the
+  coordinators of both.
+- **Stock** (balances): those who see every group, and the release officers and drug checkers
+  who decide on batches, see the stock of every store (grams, never who received them); a
+  coordinator sees their groups' stores.
+- **A batch's reach** (per group: grams in the store, how many members received it, never
+  their codes) shows in every group to those who see every group and to release officers.
+- **Batches** are programme-wide: anyone who may view batches sees them all
+  (``testing_results.selectors``, re-exported here).
+
+Whether a user may open a page at all is a permission, checked where the page is; these
+selectors only narrow the rows.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from distributions.models import Account, Balance, LedgerEntry
+from members.scoping import coordinated_group_ids, members_visible_to, sees_all_groups
+from testing_results.selectors import batches_visible_to
+
+__all__ = [
+    "batches_visible_to",
+    "coordinated_store_ids",
+    "entries_visible_to",
+    "members_visible_to",
+    "sees_all_stock",
+    "sees_batch_reach_everywhere",
+    "stock_visible_to",
+]
+
+
+def coordinated_store_ids(user) -> frozenset[int]:
+    """The accounts of the stores of the groups ``user`` coordinates (cached on the user)."""
+    cache_name = "_coordinated_store_ids"
+    cached = getattr(user, cache_name, None)
+    if cached is None:
+        ids = coordinated_group_ids(user)
+        cached = (
+            frozenset(Account.objects.filter(kind=Account.Kind.GROUP, group__in=ids).values_list("id", flat=True))
+            if ids
+            else frozenset()
+        )
+        setattr(user, cache_name, cached)
+    return cached
+
+
+def entries_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The ledger entries ``user`` may see (``qs`` narrowed, or every entry)."""
+    qs = LedgerEntry.objects.all() if qs is None else qs
+    if sees_all_groups(user):
+        return qs
+    # The store ids are resolved first: an OR over two indexed columns, where joins to the
+    # accounts under an OR took seconds at two million entries.
+    stores = coordinated_store_ids(user)
+    if not stores:
+        return qs.none()
+    return qs.filter(Q(from_account_id__in=stores) | Q(to_account_id__in=stores))
+
+
+def sees_all_stock(user) -> bool:
+    """Release officers and drug checkers decide on batches and need to know where the grams
+    are; the balances name stores, never members."""
+    return sees_all_groups(user) or bool(
+        user.is_active
+        and (user.has_perm("testing_results.release_batch") or user.has_perm("testing_results.add_drugcheck"))
+    )
+
+
+def sees_batch_reach_everywhere(user) -> bool:
+    """Programme admins, auditors and release officers see how far a batch went in every
+    group: a release officer holds or recalls a batch and needs the numbers (grams, how many
+    members), never the member codes."""
+    return sees_all_groups(user) or bool(user.is_active and user.has_perm("testing_results.release_batch"))
+
+
+def stock_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The balances ``user`` may see (``qs`` narrowed, or every balance)."""
+    qs = Balance.objects.all() if qs is None else qs
+    if sees_all_stock(user):
+        return qs
+    return qs.filter(account__group__in=coordinated_group_ids(user))
