@@ -1,4 +1,6 @@
-"""A seeded, province-scale programme written straight into the tables.
+"""A seeded, province-scale programme written straight into the tables, not through the
+services (which would take hours at this size); ``manage.py bench_seed`` runs the ledger's own
+verification on the result.
 
 At ``--scale 1``: 50 groups, 50,000 members, 5,000 batches (each with an FTIR, a mass
 spectrometry and a strip check and their findings) and about 2,000,000 ledger entries over two

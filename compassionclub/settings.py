@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "testing_results",
     "distributions",
     "distributions.status_page",
+    "bench",
     "compassionclub",
 ]
 

@@ -7,6 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.generate import generate
+from distributions.verify import verify_ledger
 
 
 class Command(BaseCommand):
@@ -24,6 +25,12 @@ class Command(BaseCommand):
             summary = generate(scale=scale, seed=seed, log=self.stdout.write)
         except (RuntimeError, ValueError) as exc:
             raise CommandError(str(exc))
+        # The generator writes the tables directly, not through the services, for speed; the
+        # ledger's own verification is what says the result is a ledger the services could
+        # have written.
+        report = verify_ledger()
+        if not report.ok:
+            raise CommandError(f"The seeded ledger does not verify: {report.summary()}")
         counts = summary["counts"]
         self.stdout.write(self.style.SUCCESS(
             f"Seeded scale {scale}: {counts['groups']:,} groups, {counts['members']:,} members, "
