@@ -36,15 +36,14 @@ allowance for one member approved by a second coordinator. Writes go through
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from compassionclub.audit.append_only import AppendOnlyModel, AppendOnlyQuerySet
+from distributions.hashing import HASHED_FIELDS, entry_hash
 from members.models import Member, MemberGroup
 from testing_results.models import Batch, Substance
 
@@ -92,17 +91,9 @@ class Account(models.Model):
         return self.kind in self.INTERNAL_KINDS
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
+class LedgerEntry(AppendOnlyModel):
+    append_only_refusal = "Ledger entries are append-only; correct them with a reversal."
 
-    def delete(self):
-        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
-
-    _raw_delete = delete
-
-
-class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         INTAKE = "intake", "Intake"
         TRANSFER = "transfer", "Transfer"
@@ -202,40 +193,9 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.grams} g {self.batch}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Ledger entries are append-only; correct them with a reversal.")
-
     def compute_hash(self) -> str:
         """SHA-256 of everything the entry says, and of the hash of the entry before it."""
         return entry_hash(*(getattr(self, name) for name in HASHED_FIELDS))
-
-
-# The fields an entry's hash covers, in order. ``manage.py verify_ledger`` reads exactly these.
-HASHED_FIELDS = (
-    "kind", "batch_id", "from_account_id", "to_account_id", "grams", "member_id", "recorded_by_id",
-    "recorded_at", "occurred_at", "idempotency_key", "reason", "reverses_id", "chain", "chain_seq", "prev_hash",
-)
-
-
-def entry_hash(
-    kind, batch_id, from_account_id, to_account_id, grams, member_id, recorded_by_id,
-    recorded_at, occurred_at, idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
-) -> str:
-    canonical = json.dumps(
-        [
-            "v1", kind, batch_id, from_account_id, to_account_id, f"{Decimal(grams):.3f}", member_id,
-            recorded_by_id, recorded_at.astimezone(dt.UTC).isoformat(), occurred_at.astimezone(dt.UTC).isoformat(),
-            idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def chain_name(account_id: int, batch_id: int) -> str:

@@ -2,8 +2,8 @@
 
 Used by ``manage.py verify_ledger`` (and the benchmark). Reads every entry once, in chain
 order, as plain tuples of text (no model instances, no Decimal or datetime objects: the
-database renders grams and timestamps in the form the hash covers), and rebuilds each entry's
-canonical form with ``canonical_hash``, byte for byte what ``models.entry_hash`` hashes.
+database renders grams and timestamps in the form the hash covers), and hashes each with
+``distributions.hashing.canonical_hash``, the function the writers hash with.
 Chains are independent, so a large ledger is split into ranges of chain names verified by
 worker processes in parallel (``jobs``), each on its own connection; on PostgreSQL they all
 read the one snapshot the heads and balances were read in, so writes made meanwhile cannot
@@ -32,48 +32,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from hashlib import sha256
-from json.encoder import encode_basestring  # the string encoder of json.dumps(..., ensure_ascii=False)
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from distributions.hashing import canonical_hash
 from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry
 
 # Below this many entries one process is faster than starting workers.
 PARALLEL_FROM = 200_000
 FETCH = 10_000
-
-
-def canonical_hash(
-    kind, batch_id, from_account_id, to_account_id, grams, member_id, recorded_by_id,
-    recorded_at, occurred_at, idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
-) -> str:
-    """``models.entry_hash`` from the values as text, as fast as Python allows.
-
-    ``grams`` is the amount with three decimals (``"1.500"``), ``recorded_at`` and
-    ``occurred_at`` the UTC ``isoformat()`` (``"2026-01-02T03:04:05.000006+00:00"``): the forms
-    ``entry_hash`` itself puts in its canonical JSON, which this builds directly instead of
-    through ``json.dumps`` of a list. Byte for byte the same; the tests prove it on random entries.
-    """
-    plain = kind + idempotency_key + reason + chain + prev_hash
-    if plain.isprintable() and '"' not in plain and "\\" not in plain:
-        # Nothing json.dumps would escape (it escapes only quotes, backslashes and U+0000-U+001F,
-        # none of which is printable): the strings go in as they are.
-        canonical = (
-            f'["v1","{kind}",{batch_id},{from_account_id},{to_account_id},"{grams}",'
-            f'{"null" if member_id is None else member_id},{"null" if recorded_by_id is None else recorded_by_id},'
-            f'"{recorded_at}","{occurred_at}","{idempotency_key}","{reason}",'
-            f'{"null" if reverses_id is None else reverses_id},"{chain}",{chain_seq},"{prev_hash}"]'
-        )
-    else:
-        canonical = (
-            f'["v1",{encode_basestring(kind)},{batch_id},{from_account_id},{to_account_id},"{grams}",'
-            f'{"null" if member_id is None else member_id},{"null" if recorded_by_id is None else recorded_by_id},'
-            f'"{recorded_at}","{occurred_at}",{encode_basestring(idempotency_key)},{encode_basestring(reason)},'
-            f'{"null" if reverses_id is None else reverses_id},{encode_basestring(chain)},{chain_seq},'
-            f"{encode_basestring(prev_hash)}]"
-        )
-    return sha256(canonical.encode()).hexdigest()
 
 
 def grams_sql(vendor: str, column: str) -> str:

@@ -1,6 +1,8 @@
-"""The fast verifier computes exactly the ledger's hash, and finds the same breaks in parallel."""
+"""The ledger's one hash function keeps the v1 format, and the verifier finds the same breaks in parallel."""
 
 import datetime as dt
+import hashlib
+import json
 import zoneinfo
 from decimal import Decimal
 
@@ -10,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distributions import services, verify
-from distributions.models import LedgerEntry, entry_hash
-from distributions.verify import canonical_hash, grams_sql, timestamp_sql, verify_ledger
+from distributions.hashing import canonical_hash, entry_hash
+from distributions.models import LedgerEntry
+from distributions.verify import grams_sql, timestamp_sql, verify_ledger
 from tests.distributions.ledger_helpers import D, batch_at_group, key, member_in
 
 TABLE = LedgerEntry._meta.db_table
@@ -32,25 +35,54 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+def v1_hash(
+    kind, batch_id, from_account_id, to_account_id, grams, member_id, recorded_by_id,
+    recorded_at, occurred_at, idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
+) -> str:
+    """The v1 format as first written, through ``json.dumps``: every hash already stored was
+    computed this way, so the canonical function must never drift from it."""
+    canonical = json.dumps(
+        [
+            "v1", kind, batch_id, from_account_id, to_account_id, f"{Decimal(grams):.3f}", member_id,
+            recorded_by_id, recorded_at.astimezone(dt.UTC).isoformat(), occurred_at.astimezone(dt.UTC).isoformat(),
+            idempotency_key, reason, reverses_id, chain, chain_seq, prev_hash,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @settings(max_examples=500)
 @given(
     kind=text, batch_id=st.integers(1, 2**31), from_id=st.integers(1, 2**31), to_id=st.integers(1, 2**31), amount=grams,
     member_id=ids, by_id=ids, recorded_at=moments, occurred_at=moments, idempotency_key=text, reason=text,
     reverses_id=ids, chain=text, seq=st.integers(1, 2**63 - 1), prev_hash=text,
 )
-def test_the_fast_hash_is_byte_for_byte_entry_hash(
+def test_the_hash_is_byte_for_byte_the_v1_json_form(
     kind, batch_id, from_id, to_id, amount, member_id, by_id, recorded_at, occurred_at, idempotency_key, reason,
     reverses_id, chain, seq, prev_hash,
 ):
-    expected = entry_hash(
+    expected = v1_hash(
         kind, batch_id, from_id, to_id, amount, member_id, by_id, recorded_at, occurred_at, idempotency_key, reason,
         reverses_id, chain, seq, prev_hash,
     )
-    fast = canonical_hash(
+    from_values = entry_hash(
+        kind, batch_id, from_id, to_id, amount, member_id, by_id, recorded_at, occurred_at, idempotency_key, reason,
+        reverses_id, chain, seq, prev_hash,
+    )
+    from_text = canonical_hash(
         kind, batch_id, from_id, to_id, f"{amount:.3f}", member_id, by_id, iso(recorded_at), iso(occurred_at),
         idempotency_key, reason, reverses_id, chain, seq, prev_hash,
     )
-    assert fast == expected
+    assert from_values == from_text == expected
+
+
+def test_the_writers_and_the_verifier_share_one_hash_function():
+    from distributions import models
+
+    assert models.entry_hash is entry_hash
+    assert verify.canonical_hash is canonical_hash
 
 
 @pytest.mark.django_db
