@@ -4,7 +4,8 @@ Every service writes one ``AuditRecord`` per change inside its own transaction, 
 and the change commit together or not at all. Records are hash-chained: each carries the hash
 of its own content and of the record before it, and ``AuditChainHead`` (one row, locked while
 appending) makes appends strictly sequential so the chain never forks. Records cannot be
-changed or deleted through the ORM; the admin shows them read-only.
+changed or deleted through the ORM (``compassionclub.audit.append_only``), nor on PostgreSQL
+through SQL; the admin shows them read-only.
 """
 
 from __future__ import annotations
@@ -12,15 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError(f"{self.model.__name__} rows are append-only; they cannot be updated.")
-
-    def delete(self):
-        raise PermissionError(f"{self.model.__name__} rows are append-only; they cannot be deleted.")
-
-    _raw_delete = delete
+from compassionclub.audit.append_only import AppendOnlyModel, AppendOnlyQuerySet
 
 
 class AuditChainHead(models.Model):
@@ -37,7 +30,9 @@ class AuditChainHead(models.Model):
         return f"audit chain @ {self.last_seq}"
 
 
-class AuditRecord(models.Model):
+class AuditRecord(AppendOnlyModel):
+    append_only_refusal = "Audit records are append-only; they cannot be changed or deleted."
+
     seq = models.BigIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(db_index=True, editable=False)
     actor = models.ForeignKey(
@@ -66,11 +61,3 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.target_repr}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("Audit records are append-only; they cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit records are append-only; they cannot be deleted.")
