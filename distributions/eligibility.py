@@ -122,6 +122,22 @@ class OverrideFact(NamedTuple):
     valid_until: dt.datetime
 
 
+class FactRow(NamedTuple):
+    """A row of the facts statement. Every row is tagged; which columns it fills depends on the
+    tag: ``s`` (a substance: ``days`` is its rank by name), ``p`` (a policy: ``ref`` is its
+    group), ``o`` (an override: ``ref`` is its id, ``first``/``second`` its validity) and ``d``
+    (a distribution: ``ref`` is its id, ``first`` when it occurred). Moments are ISO text in UTC."""
+
+    tag: str
+    substance_id: int | None
+    ref: int | None
+    grams: Decimal | float | int | None
+    days: int | None
+    first: str | None
+    second: str | None
+    name: str | None
+
+
 class DistributionFact(NamedTuple):
     id: int
     substance_id: int
@@ -218,9 +234,8 @@ def _facts_sql(vendor: str) -> str:
             return column
 
     moment = "text"
-    # One row per fact, tagged: s(ubstance), p(olicy), o(verride), d(istribution). The columns
-    # are: tag, substance, id (a policy's group), grams, days (a substance's rank by name),
-    # two moments, name.
+    # One row per fact, tagged: s(ubstance), p(olicy), o(verride), d(istribution), in the
+    # columns of ``FactRow``.
     return (
         f"SELECT 's', s.id, {null('integer')}, {null('numeric')}, ROW_NUMBER() OVER (ORDER BY s.name, s.id), "  # noqa: S608
         f"{null(moment)}, {null(moment)}, s.name FROM {substance} s "
@@ -264,15 +279,15 @@ def facts_from_rows(rows, since: dt.datetime, until: dt.datetime) -> Eligibility
     policies: list[PolicyFact] = []
     overrides: list[OverrideFact] = []
     distributions: list[DistributionFact] = []
-    for tag, substance_id, ref, grams, days, first, second, name in rows:
-        if tag == "s":
-            ranked.append((days, substance_id, name))
-        elif tag == "p":
-            policies.append(PolicyFact(substance_id, ref, _grams(grams), days))
-        elif tag == "o":
-            overrides.append(OverrideFact(ref, substance_id, _grams(grams), _moment(first), _moment(second)))
-        elif tag == "d":
-            distributions.append(DistributionFact(ref, substance_id, _moment(first), _grams(grams)))
+    for row in map(FactRow._make, rows):
+        if row.tag == "s":
+            ranked.append((row.days, row.substance_id, row.name))
+        elif row.tag == "p":
+            policies.append(PolicyFact(row.substance_id, row.ref, _grams(row.grams), row.days))
+        elif row.tag == "o":
+            overrides.append(OverrideFact(row.ref, row.substance_id, _grams(row.grams), _moment(row.first), _moment(row.second)))
+        elif row.tag == "d":
+            distributions.append(DistributionFact(row.ref, row.substance_id, _moment(row.first), _grams(row.grams)))
     ranked.sort()
     distributions.sort(key=lambda d: (d.occurred_at, d.id))
     return EligibilityFacts(

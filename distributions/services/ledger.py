@@ -7,12 +7,16 @@ Every writer follows the same steps, in the lock order documented in ``distribut
 3. lock the internal balance rows it touches, in ascending id, and only then check them;
 4. insert the entry, hashed onto the chain whose head is one of the rows it just locked;
 5. move the balances in SQL (the chain head moves in the same UPDATE), external last, created
-   if missing (``_append``: one ``WITH ... INSERT ... UPDATE`` statement on PostgreSQL).
+   if missing (one ``WITH ... INSERT ... UPDATE`` statement on PostgreSQL).
 
 A refusal raises ``ServiceError`` before anything is written, and the whole write is one
-transaction, so nothing is ever half-stored. Stock amounts are rounded to the milligram in
-SQL (``ROUND(x, 3)``) as they move, which keeps SQLite's floating-point NUMERIC storage from
-drifting; PostgreSQL's numeric is exact anyway.
+transaction, so nothing is ever half-stored. The statements live in ``_ledger_sql``; this
+module decides.
+
+New kinds of movement (in-transit manifests, counts, witnessed destruction, replacements) are
+written by their own services, in their own modules, with ``entry_append`` inside
+``ledger_write``: steps 2-5 and idempotency come with it, the rule of the movement (who may,
+from where, how much) stays with the caller.
 
 Distributions are not copied into the audit trail: the entry already records who, when, what
 and for whom, and is hash-chained and verified like the audit trail. Writing an audit record
@@ -23,101 +27,42 @@ other movements (transfers, destruction, adjustments, reversals) are rare and ar
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry, chain_name
+from distributions.models import Account, Balance, LedgerEntry, chain_name
+from distributions.services import _ledger_sql as sql
+from distributions.services.arguments import (
+    MG,
+    batch_status_error,
+    parse_grams,
+    parse_key,
+    parse_occurred,
+    parse_reason,
+    require_perm,
+)
 from members.models import Member, MemberGroup
 from members.scoping import is_coordinator_of
 from testing_results.models import Batch, DrugCheck
 
 __all__ = [
     "distribution_record",
+    "entry_append",
     "entry_reverse",
+    "group_account",
     "intake_record",
+    "ledger_write",
     "sample_record",
     "stock_adjust",
     "stock_destroy",
     "stock_transfer",
+    "store_account",
+    "system_account",
 ]
-
-MG = Decimal("0.001")
-# The entry's columns as ``_append`` writes them (the primary key comes from the database).
-_ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
-MAX_GRAMS = Decimal("999999999.999")
-# Clocks on a drop-in's tablet and the server disagree a little; anything further ahead is a typo.
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-
-
-# Arguments -----------------------------------------------------------------------------------
-
-
-def _grams(value, *, signed: bool = False) -> Decimal:
-    try:
-        grams = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, ValueError, TypeError):
-        raise ServiceError("grams_invalid", f"{value!r} is not an amount in grams.")
-    if not grams.is_finite():
-        raise ServiceError("grams_invalid", f"{value!r} is not an amount in grams.")
-    if grams != grams.quantize(MG):
-        raise ServiceError("grams_invalid", f"{grams} g is more precise than the milligram the scales weigh to.")
-    grams = grams.quantize(MG)
-    if signed:
-        if grams == 0:
-            raise ServiceError("grams_zero", "An adjustment must change the stock: enter a positive or negative amount.")
-    elif grams <= 0:
-        raise ServiceError("grams_not_positive", "Enter an amount in grams greater than zero.")
-    if abs(grams) > MAX_GRAMS:
-        raise ServiceError("grams_invalid", f"{grams} g is more than the ledger can hold in one entry.")
-    return grams
-
-
-def _key(value: str | None, *, required: bool = False) -> str:
-    if value is None or value == "":
-        if required:
-            raise ServiceError("idempotency_key_missing", "Each distribution needs a unique key so a retry is safe.")
-        return uuid.uuid4().hex
-    key = str(value)
-    if len(key) > 64:
-        raise ServiceError("idempotency_key_invalid", "The idempotency key is longer than 64 characters.")
-    return key
-
-
-def _occurred(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-    if value is None:
-        return now
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    if value > now + FUTURE_TOLERANCE:
-        raise ServiceError("occurred_in_future", "The time given is in the future.")
-    return value
-
-
-def _reason(value, choices, field: str = "reason") -> str:
-    if value not in choices.values:
-        allowed = ", ".join(choices.values)
-        raise ServiceError("reason_invalid", f"Choose a {field} from the list ({allowed}).")
-    return str(value)
-
-
-def _require_perm(by, perm: str, action: str) -> None:
-    if not (by.is_active and by.has_perm(perm)):
-        raise ServiceError("not_permitted", f"You are not allowed to {action}.")
-
-
-def _status_error(status: str) -> ServiceError:
-    if status == Batch.Status.RECALLED:
-        return ServiceError("batch_recalled", "This batch has been recalled. Do not hand it out.")
-    if status == Batch.Status.ON_HOLD:
-        return ServiceError("batch_on_hold", "This batch is on hold pending review. Do not hand it out.")
-    return ServiceError("batch_not_released", "This batch has not been released after drug checking.")
-
 
 # Accounts and balances -----------------------------------------------------------------------
 
@@ -132,61 +77,12 @@ def group_account(group: MemberGroup | int) -> Account:
     return Account.objects.get_or_create(kind=Account.Kind.GROUP, group_id=group_id)[0]
 
 
-def _store(group: MemberGroup | None) -> Account:
+def store_account(group: MemberGroup | None) -> Account:
+    """A group's store, or the central store when ``group`` is None."""
     return system_account(Account.Kind.CENTRAL) if group is None else group_account(group)
 
 
-def _ensure_balances(batch_id: int, accounts: list[Account]) -> None:
-    Balance.objects.bulk_create(
-        [Balance(account_id=a.pk, batch_id=batch_id, internal=a.is_internal) for a in accounts],
-        ignore_conflicts=True,
-    )
-
-
-def _lock_internal(batch_id: int, accounts: list[Account]) -> dict[int, Balance]:
-    ids = sorted({a.pk for a in accounts if a.is_internal})
-    rows = Balance.objects.select_for_update().filter(batch_id=batch_id, account_id__in=ids).order_by("id")
-    return {b.account_id: b for b in rows}
-
-
-def _lock_batch_status(batch_id: int) -> str:
-    """The batch's status, share-locked on PostgreSQL so that a recall waits for the writes
-    that saw the batch released, and every write after the recall sees it recalled."""
-    qs = Batch.objects.filter(pk=batch_id)
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Batch._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT status FROM {table} WHERE id = %s FOR SHARE", [batch_id])  # noqa: S608
-            row = cursor.fetchone()
-        return row[0]
-    return qs.values_list("status", flat=True).get()
-
-
-_APPEND_SQL: dict[tuple, str] = {}
-
-
-def _append_sql(vendor: str, moves: tuple[str, ...]) -> list[str]:
-    """The statements that insert an entry and apply ``moves`` (``"head"``: the chain head's
-    internal balance, ``"internal"``: another locked internal balance, ``"external"``: an
-    external balance, created if missing). One statement on PostgreSQL, in order elsewhere
-    (SQLite's IMMEDIATE transactions already serialise writers)."""
-    q = connection.ops.quote_name
-    entry, balance = q(LedgerEntry._meta.db_table), q(Balance._meta.db_table)
-    columns = ", ".join(q(f.column) for f in _ENTRY_FIELDS)
-    insert = f"INSERT INTO {entry} ({columns}) VALUES ({', '.join(['%s'] * len(_ENTRY_FIELDS))})"  # noqa: S608
-    updates = {
-        "head": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3), last_seq = %s, last_hash = %s WHERE id = %s",  # noqa: S608
-        "internal": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3) WHERE id = %s",  # noqa: S608
-        "external": (
-            f"INSERT INTO {balance} (account_id, batch_id, grams, internal, last_seq, last_hash) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, 0, '{GENESIS_HASH}') ON CONFLICT (account_id, batch_id) "
-            f"DO UPDATE SET grams = ROUND({balance}.grams + excluded.grams, 3)"
-        ),
-    }
-    if vendor != "postgresql":
-        return [insert, *(updates[m] for m in moves)]
-    ctes = [f"e AS ({insert} RETURNING id)"] + [f"m{i} AS ({updates[m]})" for i, m in enumerate(moves)]
-    return [f"WITH {', '.join(ctes)} SELECT id FROM e"]  # noqa: S608
+# Appending -----------------------------------------------------------------------------------
 
 
 def _append(
@@ -228,34 +124,7 @@ def _append(
         prev_hash=head.last_hash,
     )
     entry.hash = entry.compute_hash()
-
-    moves: list[tuple[str, list]] = []
-    external = None
-    for account, delta in ((from_account, -grams), (to_account, grams)):
-        if account.pk == chain_account.pk:
-            moves.append(("head", [delta, entry.chain_seq, entry.hash, heads[account.pk].pk]))
-        elif account.is_internal:
-            moves.append(("internal", [delta, heads[account.pk].pk]))
-        else:
-            external = ("external", [account.pk, batch_id, delta, False])
-    if external is not None:
-        moves.append(external)
-
-    vendor = connection.vendor
-    shape = (vendor, *(m for m, _params in moves))
-    statements = _APPEND_SQL.get(shape)
-    if statements is None:
-        statements = _APPEND_SQL[shape] = _append_sql(vendor, shape[1:])
-    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _ENTRY_FIELDS]
-    with connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute(statements[0], values + [v for _m, params in moves for v in params])
-            entry.pk = cursor.fetchone()[0]
-        else:
-            cursor.execute(statements[0], values)
-            entry.pk = cursor.lastrowid
-            for sql, (_m, params) in zip(statements[1:], moves, strict=True):
-                cursor.execute(sql, params)
+    entry.pk = sql.insert_entry(entry, from_account=from_account, to_account=to_account, heads=heads)
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry
@@ -291,12 +160,12 @@ def _move_stock(
     member_id: int | None = None,
 ) -> LedgerEntry:
     """Steps 2-5 for every movement except distributions. Runs in the caller's transaction."""
-    _ensure_balances(batch.pk, [from_account, to_account])
+    sql.ensure_balances(batch.pk, [from_account, to_account])
     if require_released:
-        status = _lock_batch_status(batch.pk)
+        status = sql.lock_batch_status(batch.pk)
         if status != Batch.Status.RELEASED:
-            raise _status_error(status)
-    heads = _lock_internal(batch.pk, [from_account, to_account])
+            raise batch_status_error(status)
+    heads = sql.lock_internal(batch.pk, [from_account, to_account])
     if from_account.is_internal and heads[from_account.pk].grams < grams:
         held = Decimal(heads[from_account.pk].grams).quantize(MG)
         raise ServiceError(
@@ -336,14 +205,67 @@ def _entry_audit(action: str, entry: LedgerEntry, by) -> None:
     )
 
 
-def _durable(fn, key: str, **expected):
+def entry_append(
+    *,
+    kind: str,
+    batch: Batch,
+    from_account: Account,
+    to_account: Account,
+    grams: Decimal,
+    by,
+    idempotency_key: str,
+    reason: str = "",
+    member_id: int | None = None,
+    require_released: bool = False,
+    audit_action: str | None = None,
+) -> LedgerEntry:
+    """Append one entry of any kind, in the caller's transaction, and move the stock.
+
+    The primitive under every movement but distributions and reversals, for services that add
+    kinds of their own. The caller has already checked its arguments (``grams`` a positive
+    ``Decimal`` of whole milligrams, ``reason`` a code) and its rule (who may, from where);
+    this does the rest: an entry already written under ``idempotency_key`` for the same kind
+    and batch is returned as it is (a key reused for another movement is refused), otherwise
+    the balance rows are created and locked in the lock order, the batch must be released if
+    ``require_released``, an internal ``from_account`` must hold ``grams`` (else
+    ``insufficient_stock``), the entry is hashed onto its chain and both balances move. With
+    ``audit_action`` (``"stock.destroyed"``), the audit record is written too. Several entries
+    in one transaction must touch their balances in ascending order of the balance rows, or
+    two writers could deadlock.
+
+    Run it inside ``ledger_write`` so a retry racing its first attempt gets the first entry.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("entry_append runs inside the caller's transaction (use ledger_write).")
+    existing = _existing(idempotency_key, kind=kind, batch_id=batch.pk)
+    if existing is not None:
+        return existing
+    entry = _move_stock(
+        kind=kind,
+        batch=batch,
+        from_account=from_account,
+        to_account=to_account,
+        grams=grams,
+        by=by,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        require_released=require_released,
+        member_id=member_id,
+    )
+    if audit_action is not None:
+        _entry_audit(audit_action, entry, by)
+    return entry
+
+
+def ledger_write(fn, idempotency_key: str, **expected):
     """Run ``fn`` in its own durable transaction; if a concurrent retry with the same key won
-    the race, ours rolled back whole, and the winner's entry is the answer."""
+    the race, ours rolled back whole, and the winner's entry is the answer (``expected`` are
+    the fields it must share with ours, else ``idempotency_key_reused``)."""
     try:
         with transaction.atomic(durable=True):
             return fn()
     except IntegrityError:
-        existing = _existing(key, **expected)
+        existing = _existing(idempotency_key, **expected)
         if existing is None:
             raise
         return existing
@@ -364,7 +286,7 @@ def intake_record(*, batch: Batch, by) -> LedgerEntry:
             batch=batch,
             from_account=system_account(Account.Kind.SUPPLIER),
             to_account=system_account(Account.Kind.CENTRAL),
-            grams=_grams(batch.received_grams),
+            grams=parse_grams(batch.received_grams),
             by=by,
             idempotency_key=key,
         )
@@ -413,9 +335,9 @@ def stock_transfer(
     the central store or go to another group while the batch is released; a group can always
     send stock back to the centre (a recalled batch is gathered there for destruction).
     """
-    grams = _grams(grams)
-    key = _key(idempotency_key)
-    _require_perm(by, "distributions.transfer_stock", "transfer stock")
+    grams = parse_grams(grams)
+    key = parse_key(idempotency_key)
+    require_perm(by, "distributions.transfer_stock", "transfer stock")
     if to_group is None and from_group is None:
         raise ServiceError("transfer_needs_a_group", "A transfer goes to or from a group's store.")
     if to_group is not None and from_group is not None and to_group.pk == from_group.pk:
@@ -430,8 +352,8 @@ def stock_transfer(
         entry = _move_stock(
             kind=LedgerEntry.Kind.TRANSFER,
             batch=batch,
-            from_account=_store(from_group),
-            to_account=_store(to_group),
+            from_account=store_account(from_group),
+            to_account=store_account(to_group),
             grams=grams,
             by=by,
             idempotency_key=key,
@@ -440,7 +362,7 @@ def stock_transfer(
         _entry_audit("stock.transferred", entry, by)
         return entry
 
-    return _durable(write, key, kind=LedgerEntry.Kind.TRANSFER, batch_id=batch.pk)
+    return ledger_write(write, key, kind=LedgerEntry.Kind.TRANSFER, batch_id=batch.pk)
 
 
 def stock_destroy(
@@ -453,10 +375,10 @@ def stock_destroy(
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
     """Destroy stock held by a group's store (or the central store when ``group`` is None)."""
-    grams = _grams(grams)
-    key = _key(idempotency_key)
-    reason = _reason(reason, LedgerEntry.DestructionReason)
-    _require_perm(by, "distributions.adjust_stock", "destroy stock")
+    grams = parse_grams(grams)
+    key = parse_key(idempotency_key)
+    reason = parse_reason(reason, LedgerEntry.DestructionReason)
+    require_perm(by, "distributions.adjust_stock", "destroy stock")
 
     def write() -> LedgerEntry:
         existing = _existing(key, kind=LedgerEntry.Kind.DESTRUCTION, batch_id=batch.pk)
@@ -465,7 +387,7 @@ def stock_destroy(
         entry = _move_stock(
             kind=LedgerEntry.Kind.DESTRUCTION,
             batch=batch,
-            from_account=_store(group),
+            from_account=store_account(group),
             to_account=system_account(Account.Kind.DESTROYED),
             grams=grams,
             by=by,
@@ -475,7 +397,7 @@ def stock_destroy(
         _entry_audit("stock.destroyed", entry, by)
         return entry
 
-    return _durable(write, key, kind=LedgerEntry.Kind.DESTRUCTION, batch_id=batch.pk)
+    return ledger_write(write, key, kind=LedgerEntry.Kind.DESTRUCTION, batch_id=batch.pk)
 
 
 def stock_adjust(
@@ -489,16 +411,16 @@ def stock_adjust(
 ) -> LedgerEntry:
     """Correct a store's stock to what is physically there: positive grams were found, negative
     grams are missing. The other side is the supplier account (the world outside the programme)."""
-    grams = _grams(grams, signed=True)
-    key = _key(idempotency_key)
-    reason = _reason(reason, LedgerEntry.AdjustmentReason)
-    _require_perm(by, "distributions.adjust_stock", "adjust stock")
+    grams = parse_grams(grams, signed=True)
+    key = parse_key(idempotency_key)
+    reason = parse_reason(reason, LedgerEntry.AdjustmentReason)
+    require_perm(by, "distributions.adjust_stock", "adjust stock")
 
     def write() -> LedgerEntry:
         existing = _existing(key, kind=LedgerEntry.Kind.ADJUSTMENT, batch_id=batch.pk)
         if existing is not None:
             return existing
-        store, outside = _store(group), system_account(Account.Kind.SUPPLIER)
+        store, outside = store_account(group), system_account(Account.Kind.SUPPLIER)
         from_account, to_account = (outside, store) if grams > 0 else (store, outside)
         entry = _move_stock(
             kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -513,7 +435,7 @@ def stock_adjust(
         _entry_audit("stock.adjusted", entry, by)
         return entry
 
-    return _durable(write, key, kind=LedgerEntry.Kind.ADJUSTMENT, batch_id=batch.pk)
+    return ledger_write(write, key, kind=LedgerEntry.Kind.ADJUSTMENT, batch_id=batch.pk)
 
 
 def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
@@ -524,7 +446,7 @@ def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
     the stock-adjusting permission. The reversal needs the stock it puts back to still be where
     the original entry put it.
     """
-    reason = _reason(reason, LedgerEntry.ReversalReason)
+    reason = parse_reason(reason, LedgerEntry.ReversalReason)
     if entry.kind == LedgerEntry.Kind.REVERSAL:
         raise ServiceError("cannot_reverse_reversal", "A reversal cannot be reversed; record the movement again instead.")
     if entry.kind == LedgerEntry.Kind.DISTRIBUTION:
@@ -532,7 +454,7 @@ def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
         if not (is_coordinator_of(by, group_id) or (by.is_active and by.has_perm("distributions.adjust_stock"))):
             raise ServiceError("not_coordinator", "Only a coordinator of the member's group can undo this distribution.")
     else:
-        _require_perm(by, "distributions.adjust_stock", "reverse stock movements")
+        require_perm(by, "distributions.adjust_stock", "reverse stock movements")
     key = f"reversal-{entry.pk}"
 
     def write() -> LedgerEntry:
@@ -581,14 +503,14 @@ def distribution_record(
     accounts and any earlier entry under the key; one locks the store's balance row (the chain
     head), share-locks the batch and reads the facts of the eligibility rule (decided by
     ``eligibility_from``, the rule ``check_eligibility`` applies); one inserts the entry and
-    moves both balances (``_append``). SQLite runs the same steps in a few more. Refusals, in order: grams, not_coordinator, the
+    moves both balances. SQLite runs the same steps in a few more. Refusals, in order: grams, not_coordinator, the
     membership (member_not_active, renewal_overdue, no_consent, ...), the batch's status,
     over_allowance, insufficient_stock.
     """
-    grams = _grams(grams)
-    key = _key(idempotency_key, required=True)
+    grams = parse_grams(grams)
+    key = parse_key(idempotency_key, required=True)
     if occurred_at is not None:
-        occurred_at = _occurred(occurred_at, timezone.now())
+        occurred_at = parse_occurred(occurred_at, timezone.now())
     expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
 
     def write() -> LedgerEntry:
@@ -602,14 +524,17 @@ def distribution_record(
                 return existing
             raise
 
-    return _durable(write, key, **expected)
+    return ledger_write(write, key, **expected)
 
 
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
     from distributions.eligibility import eligibility_from
 
-    locked, store_id, members_id, existing_id = _lock_member(member.pk, key)
-    if existing_id is not None:
+    found = sql.lock_member(member.pk, key)
+    if found is None:
+        raise ServiceError("member_not_found", "There is no member with this code.")
+    locked = found.member
+    if found.existing_id is not None:
         existing = _existing(key, kind=LedgerEntry.Kind.DISTRIBUTION, member_id=member.pk, batch_id=batch.pk, grams=grams)
         if existing is not None:
             return existing
@@ -621,7 +546,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
     # distributions committed while we waited, and over-serve the member.
     now = timezone.now()
     at = occurred_at or now
-    facts, row = _facts_and_stock(locked, store_id, batch.pk, since=min(at, now), until=max(at, now))
+    facts, stock = sql.facts_and_stock(locked, found.store_id, batch.pk, since=min(at, now), until=max(at, now))
     eligibility = eligibility_from(locked, facts, at)
     if not eligibility.eligible:
         first = eligibility.reasons[0]
@@ -632,12 +557,12 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         # now, which counts everything handed out since.
         allowances.append(eligibility_from(locked, facts, now).allowances)
 
-    if row is not None:
-        status, substance_id = row[4], row[5]
+    if stock is not None:
+        status, substance_id = stock.status, stock.substance_id
     else:
         status, substance_id = Batch.objects.values_list("status", "substance_id").get(pk=batch.pk)
     if status != Batch.Status.RELEASED:
-        raise _status_error(status)
+        raise batch_status_error(status)
     for by_substance in allowances:
         allowance = by_substance.get(substance_id)
         if allowance is not None and grams > allowance.remaining_grams:
@@ -647,7 +572,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
                 f"{allowance.window_days}-day period, {grams} g were asked for.",
                 remaining_grams=allowance.remaining_grams,
             )
-    held = _decimal(row[1]) if row is not None else Decimal("0.000")
+    held = sql.decimal(stock.grams) if stock is not None else Decimal("0.000")
     if held < grams:
         raise ServiceError(
             "insufficient_stock",
@@ -655,9 +580,10 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
             available=held,
         )
 
+    store_id = found.store_id
     store = Account(pk=store_id, kind=Account.Kind.GROUP, group_id=locked.group_id)
-    to_account = Account(pk=members_id or system_account(Account.Kind.MEMBERS).pk, kind=Account.Kind.MEMBERS)
-    head = Balance(pk=row[0], account_id=store_id, batch_id=batch.pk, last_seq=row[2], last_hash=row[3])
+    to_account = Account(pk=found.members_account_id or system_account(Account.Kind.MEMBERS).pk, kind=Account.Kind.MEMBERS)
+    head = Balance(pk=stock.balance_id, account_id=store_id, batch_id=batch.pk, last_seq=stock.last_seq, last_hash=stock.last_hash)
     return _append(
         kind=LedgerEntry.Kind.DISTRIBUTION,
         batch_id=batch.pk,
@@ -670,99 +596,3 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         occurred_at=at,
         member_id=locked.pk,
     )
-
-
-def _lock_member(member_id: int, key: str) -> tuple[Member, int | None, int | None, int | None]:
-    """The member as the eligibility rule reads it (with its group), locked on PostgreSQL
-    (first in the lock order), and the ids of the group's store, of the members' account and
-    of an entry already written under ``key``, in one statement."""
-    q = connection.ops.quote_name
-    member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
-    locking = " FOR UPDATE OF m" if connection.vendor == "postgresql" else ""
-    sql = (
-        f"SELECT m.group_id, m.status, m.renewal_due, m.consent_version, m.consent_given_at, m.age_attested, "  # noqa: S608
-        f"g.is_active, "
-        f"(SELECT a.id FROM {account} a WHERE a.kind = 'group' AND a.group_id = m.group_id), "
-        f"(SELECT a.id FROM {account} a WHERE a.kind = 'members' AND a.group_id IS NULL), "
-        f"(SELECT e.id FROM {entry} e WHERE e.idempotency_key = %s) "
-        f"FROM {member} m INNER JOIN {group} g ON g.id = m.group_id WHERE m.id = %s{locking}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, member_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise ServiceError("member_not_found", "There is no member with this code.")
-    group_id, status, renewal_due, consent_version, consent_given_at, age_attested, group_active = row[:7]
-    if isinstance(renewal_due, str):
-        renewal_due = dt.date.fromisoformat(renewal_due)
-    if isinstance(consent_given_at, str):
-        consent_given_at = parse_datetime(consent_given_at)
-    if consent_given_at is not None and timezone.is_naive(consent_given_at):
-        consent_given_at = consent_given_at.replace(tzinfo=dt.UTC)
-    locked = Member(
-        pk=member_id,
-        group_id=group_id,
-        status=status,
-        renewal_due=renewal_due,
-        consent_version=consent_version,
-        consent_given_at=consent_given_at,
-        age_attested=bool(age_attested),
-    )
-    locked.group = MemberGroup(pk=group_id, is_active=bool(group_active))
-    return locked, row[7], row[8], row[9]
-
-
-def _stock_select() -> str:
-    balance = connection.ops.quote_name(Balance._meta.db_table)
-    batch_table = connection.ops.quote_name(Batch._meta.db_table)
-    return (
-        f"SELECT b.id, b.grams, b.last_seq, b.last_hash, t.status, t.substance_id "  # noqa: S608
-        f"FROM {balance} b INNER JOIN {batch_table} t ON t.id = b.batch_id "
-        f"WHERE b.account_id = %s AND b.batch_id = %s"
-    )
-
-
-def _lock_store_balance(store_id: int, batch_id: int) -> tuple | None:
-    """(balance id, grams, last_seq, last_hash, batch status, substance id) with the balance
-    row locked and, on PostgreSQL, the batch row share-locked (so a recall waits for the
-    distributions that saw the batch released), in one statement. None when the store never
-    held the batch."""
-    locking = " FOR UPDATE OF b FOR SHARE OF t" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(_stock_select() + locking, [store_id, batch_id])
-        return cursor.fetchone()
-
-
-def _facts_and_stock(member: Member, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime):
-    """The eligibility facts of the (locked) member for ``since`` to ``until``, and
-    ``_lock_store_balance``'s row. One statement on PostgreSQL: the balance row is locked in a
-    materialised CTE (after the member, as the lock order says; a row that was changed while
-    we waited for it is read as committed), the facts come from the statement's snapshot, taken
-    after the member's lock was granted, so they include every earlier distribution to them."""
-    from distributions.eligibility import facts_from_rows, facts_statement
-
-    sql, params, since, until = facts_statement(member_id=member.pk, group_id=member.group_id, since=since, until=until)
-    if connection.vendor != "postgresql" or store_id is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            facts = facts_from_rows(cursor.fetchall(), since, until)
-        return facts, (_lock_store_balance(store_id, batch_id) if store_id is not None else None)
-    combined = (
-        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t) {sql} "  # noqa: S608
-        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash FROM stock "
-        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status FROM stock"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(combined, [store_id, batch_id, *params])
-        rows = cursor.fetchall()
-    row = None
-    balance = next((r for r in rows if r[0] == "b"), None)
-    if balance is not None:
-        status = next(r[7] for r in rows if r[0] == "t")
-        row = (balance[2], balance[3], balance[4], balance[7], status, balance[1])
-    return facts_from_rows(rows, since, until), row
-
-
-def _decimal(value) -> Decimal:
-    # SQLite hands back a float for a raw NUMERIC column; its repr is the shortest exact form.
-    return (value if isinstance(value, Decimal) else Decimal(repr(value))).quantize(MG)

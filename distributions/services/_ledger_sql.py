@@ -1,0 +1,266 @@
+"""The ledger's statements, and the rows they return as named tuples. Private to ``ledger``.
+
+The public services in ``distributions.services.ledger`` decide; this module only reads and
+writes, in the lock order ``distributions.models`` documents. The hot path (a distribution)
+is written in vendor SQL because the ORM would need twice the statements for it: on PostgreSQL
+one statement locks the member and finds the accounts and an earlier entry under the key
+(``lock_member``), one locks the store's balance row and share-locks the batch while reading
+the member's eligibility facts (``facts_and_stock``), and one inserts the entry and moves both
+balances (``insert_entry``). SQLite runs the same steps in a few more statements; its
+IMMEDIATE transactions already serialise writers, so it needs no row locks.
+
+Table and column names come from the models (quoted by the connection); values travel only as
+parameters. Every statement text is built once per shape and kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from distributions.eligibility import EligibilityFacts, FactRow, facts_from_rows, facts_statement
+from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry
+from distributions.services.arguments import MG
+from members.models import Member, MemberGroup
+from testing_results.models import Batch
+
+# The entry's columns as ``insert_entry`` writes them (the primary key comes from the database).
+ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
+
+
+def decimal(value) -> Decimal:
+    # SQLite hands back a float for a raw NUMERIC column; its repr is the shortest exact form.
+    return (value if isinstance(value, Decimal) else Decimal(repr(value))).quantize(MG)
+
+
+class MemberRow(NamedTuple):
+    """``lock_member``'s answer: the member as the eligibility rule reads it (with its group's
+    ``is_active``), and the ids the distribution needs next."""
+
+    member: Member
+    store_id: int | None  # the member's group's store account
+    members_account_id: int | None  # the system account stock handed out goes to
+    existing_id: int | None  # an entry already written under the idempotency key
+
+
+class StockRow(NamedTuple):
+    """The group store's balance row for a batch (the chain head) and the batch's state."""
+
+    balance_id: int
+    grams: Decimal
+    last_seq: int
+    last_hash: str
+    status: str
+    substance_id: int
+
+
+# Balances ------------------------------------------------------------------------------------
+
+
+def ensure_balances(batch_id: int, accounts: list[Account]) -> None:
+    """Create the balance rows a movement will touch, if missing (``ON CONFLICT DO NOTHING``)."""
+    Balance.objects.bulk_create(
+        [Balance(account_id=a.pk, batch_id=batch_id, internal=a.is_internal) for a in accounts],
+        ignore_conflicts=True,
+    )
+
+
+def lock_internal(batch_id: int, accounts: list[Account]) -> dict[int, Balance]:
+    """Lock the internal balance rows of ``accounts`` for the batch, in ascending id, by account id."""
+    ids = sorted({a.pk for a in accounts if a.is_internal})
+    rows = Balance.objects.select_for_update().filter(batch_id=batch_id, account_id__in=ids).order_by("id")
+    return {b.account_id: b for b in rows}
+
+
+def lock_batch_status(batch_id: int) -> str:
+    """The batch's status, share-locked on PostgreSQL so that a recall waits for the writes
+    that saw the batch released, and every write after the recall sees it recalled."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Batch._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT status FROM {table} WHERE id = %s FOR SHARE", [batch_id])  # noqa: S608
+            (status,) = cursor.fetchone()
+        return status
+    return Batch.objects.filter(pk=batch_id).values_list("status", flat=True).get()
+
+
+# Appending an entry --------------------------------------------------------------------------
+
+_APPEND_SQL: dict[tuple, list[str]] = {}
+
+
+def _append_sql(vendor: str, moves: tuple[str, ...]) -> list[str]:
+    """The statements that insert an entry and apply ``moves``: one statement on PostgreSQL,
+    in order elsewhere."""
+    q = connection.ops.quote_name
+    entry, balance = q(LedgerEntry._meta.db_table), q(Balance._meta.db_table)
+    columns = ", ".join(q(f.column) for f in ENTRY_FIELDS)
+    insert = f"INSERT INTO {entry} ({columns}) VALUES ({', '.join(['%s'] * len(ENTRY_FIELDS))})"  # noqa: S608
+    updates = {
+        "head": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3), last_seq = %s, last_hash = %s WHERE id = %s",  # noqa: S608
+        "internal": f"UPDATE {balance} SET grams = ROUND(grams + %s, 3) WHERE id = %s",  # noqa: S608
+        "external": (
+            f"INSERT INTO {balance} (account_id, batch_id, grams, internal, last_seq, last_hash) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, 0, '{GENESIS_HASH}') ON CONFLICT (account_id, batch_id) "
+            f"DO UPDATE SET grams = ROUND({balance}.grams + excluded.grams, 3)"
+        ),
+    }
+    if vendor != "postgresql":
+        return [insert, *(updates[m] for m in moves)]
+    ctes = [f"e AS ({insert} RETURNING id)"] + [f"m{i} AS ({updates[m]})" for i, m in enumerate(moves)]
+    return [f"WITH {', '.join(ctes)} SELECT id FROM e"]  # noqa: S608
+
+
+def insert_entry(entry: LedgerEntry, *, from_account: Account, to_account: Account, heads: dict[int, Balance]) -> int:
+    """Insert ``entry`` (hashed, not yet saved) and move both balances; the new entry's id.
+
+    The caller holds the locks on the internal balances in ``heads`` (by account id); the one
+    whose chain ``entry`` extends moves its head in the same UPDATE as its grams; an external
+    balance moves last (the lock order), created if missing. Stock amounts are rounded to the
+    milligram in SQL (``ROUND(x, 3)``), which keeps SQLite's floating-point NUMERIC storage
+    from drifting; PostgreSQL's numeric is exact anyway.
+    """
+    chain_account_id = from_account.pk if from_account.is_internal else to_account.pk
+    moves: list[tuple[str, list]] = []
+    external = None
+    for account, delta in ((from_account, -entry.grams), (to_account, entry.grams)):
+        if account.pk == chain_account_id:
+            moves.append(("head", [delta, entry.chain_seq, entry.hash, heads[account.pk].pk]))
+        elif account.is_internal:
+            moves.append(("internal", [delta, heads[account.pk].pk]))
+        else:
+            external = ("external", [account.pk, entry.batch_id, delta, False])
+    if external is not None:
+        moves.append(external)
+    vendor = connection.vendor
+    shape = (vendor, *(kind for kind, _params in moves))
+    statements = _APPEND_SQL.get(shape)
+    if statements is None:
+        statements = _APPEND_SQL[shape] = _append_sql(vendor, shape[1:])
+    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in ENTRY_FIELDS]
+    with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute(statements[0], values + [v for _kind, params in moves for v in params])
+            (entry_id,) = cursor.fetchone()
+            return entry_id
+        cursor.execute(statements[0], values)
+        entry_id = cursor.lastrowid
+        for sql, (_kind, params) in zip(statements[1:], moves, strict=True):
+            cursor.execute(sql, params)
+    return entry_id
+
+
+# The distribution's reads --------------------------------------------------------------------
+
+
+class _MemberColumns(NamedTuple):
+    group_id: int
+    status: str
+    renewal_due: dt.date | str
+    consent_version: str
+    consent_given_at: dt.datetime | str | None
+    age_attested: bool | int
+    group_active: bool | int
+    store_id: int | None
+    members_account_id: int | None
+    existing_id: int | None
+
+
+def lock_member(member_id: int, key: str) -> MemberRow | None:
+    """The member as the eligibility rule reads it (with its group), locked on PostgreSQL
+    (first in the lock order), and the ids of the group's store, of the members' account and
+    of an entry already written under ``key``, in one statement. None if there is no such member."""
+    q = connection.ops.quote_name
+    member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
+    locking = " FOR UPDATE OF m" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT m.group_id, m.status, m.renewal_due, m.consent_version, m.consent_given_at, m.age_attested, "  # noqa: S608
+        f"g.is_active, "
+        f"(SELECT a.id FROM {account} a WHERE a.kind = 'group' AND a.group_id = m.group_id), "
+        f"(SELECT a.id FROM {account} a WHERE a.kind = 'members' AND a.group_id IS NULL), "
+        f"(SELECT e.id FROM {entry} e WHERE e.idempotency_key = %s) "
+        f"FROM {member} m INNER JOIN {group} g ON g.id = m.group_id WHERE m.id = %s{locking}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, member_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    c = _MemberColumns._make(row)
+    renewal_due = dt.date.fromisoformat(c.renewal_due) if isinstance(c.renewal_due, str) else c.renewal_due
+    consent_given_at = parse_datetime(c.consent_given_at) if isinstance(c.consent_given_at, str) else c.consent_given_at
+    if consent_given_at is not None and timezone.is_naive(consent_given_at):
+        consent_given_at = consent_given_at.replace(tzinfo=dt.UTC)
+    locked = Member(
+        pk=member_id,
+        group_id=c.group_id,
+        status=c.status,
+        renewal_due=renewal_due,
+        consent_version=c.consent_version,
+        consent_given_at=consent_given_at,
+        age_attested=bool(c.age_attested),
+    )
+    locked.group = MemberGroup(pk=c.group_id, is_active=bool(c.group_active))
+    return MemberRow(locked, c.store_id, c.members_account_id, c.existing_id)
+
+
+def _stock_select() -> str:
+    balance = connection.ops.quote_name(Balance._meta.db_table)
+    batch_table = connection.ops.quote_name(Batch._meta.db_table)
+    # The columns of ``StockRow``, in order.
+    return (
+        f"SELECT b.id, b.grams, b.last_seq, b.last_hash, t.status, t.substance_id "  # noqa: S608
+        f"FROM {balance} b INNER JOIN {batch_table} t ON t.id = b.batch_id "
+        f"WHERE b.account_id = %s AND b.batch_id = %s"
+    )
+
+
+def lock_store_balance(store_id: int, batch_id: int) -> StockRow | None:
+    """The store's balance row for the batch, locked, with the batch row share-locked on
+    PostgreSQL (so a recall waits for the distributions that saw the batch released), in one
+    statement. None when the store never held the batch."""
+    locking = " FOR UPDATE OF b FOR SHARE OF t" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_stock_select() + locking, [store_id, batch_id])
+        row = cursor.fetchone()
+    return None if row is None else StockRow._make(row)
+
+
+def facts_and_stock(
+    member: Member, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime
+) -> tuple[EligibilityFacts, StockRow | None]:
+    """The eligibility facts of the (locked) member for ``since`` to ``until``, and
+    ``lock_store_balance``'s row.
+
+    One statement on PostgreSQL: the balance row is locked in a materialised CTE (after the
+    member, as the lock order says; a row that was changed while we waited for it is read as
+    committed), the facts come from the statement's snapshot, taken after the member's lock
+    was granted, so they include every earlier distribution to them. The stock comes back as
+    two more tagged rows of the facts' shape: ``b`` (the balance) and ``t`` (the batch's status).
+    """
+    sql, params, since, until = facts_statement(member_id=member.pk, group_id=member.group_id, since=since, until=until)
+    if connection.vendor != "postgresql" or store_id is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            facts = facts_from_rows(cursor.fetchall(), since, until)
+        return facts, (lock_store_balance(store_id, batch_id) if store_id is not None else None)
+    combined = (
+        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t) {sql} "  # noqa: S608
+        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash FROM stock "
+        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status FROM stock"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(combined, [store_id, batch_id, *params])
+        rows = [FactRow._make(r) for r in cursor.fetchall()]
+    stock = None
+    balance = next((r for r in rows if r.tag == "b"), None)
+    if balance is not None:
+        status = next(r.name for r in rows if r.tag == "t")
+        # The balance row in the facts' columns: id as ref, last_seq as days, last_hash as name.
+        stock = StockRow(balance.ref, balance.grams, balance.days, balance.name, status, balance.substance_id)
+    return facts_from_rows(rows, since, until), stock
