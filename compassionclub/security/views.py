@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_static.models import StaticToken
@@ -25,6 +25,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from compassionclub.security import services
+
+# New backup codes wait here for the one GET that shows them: the page after a POST is a
+# redirect, so reloading it never makes a new set (and never shows the codes again).
+SESSION_NEW_CODES = "two_factor_new_backup_codes"
+
+
+def _show_codes_once(request: HttpRequest, codes: list[str]) -> HttpResponse:
+    request.session[SESSION_NEW_CODES] = list(codes)
+    return HttpResponseRedirect(f"{request.path}?{urlencode({REDIRECT_FIELD_NAME: _next_url(request)})}")
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -53,6 +62,9 @@ def two_factor_view(site):
         }
         if not verified:
             context.update(available_apps=[], is_nav_sidebar_enabled=False)
+        if request.method == "GET" and SESSION_NEW_CODES in request.session:
+            context.update(codes=request.session.pop(SESSION_NEW_CODES), available_apps=site.get_app_list(request))
+            return _render(request, context, "backup_codes.html")
         enrolled = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
         if not enrolled:
             return _enrol(request, context, site)
@@ -78,8 +90,7 @@ def _enrol(request: HttpRequest, context: dict, site) -> HttpResponse:
         else:
             django_otp.login(request, device)
             request.session.cycle_key()
-            context.update(verified=True, codes=codes, available_apps=site.get_app_list(request))
-            return _render(request, context, "backup_codes.html")
+            return _show_codes_once(request, codes)
     device = services.totp_device_pending(user=user)
     secret = b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m")
@@ -113,7 +124,6 @@ def _verify(request: HttpRequest, context: dict) -> HttpResponse:
 
 def _status(request: HttpRequest, context: dict) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "regenerate":
-        context["codes"] = services.backup_codes_regenerate(user=request.user)
-        return _render(request, context, "backup_codes.html")
+        return _show_codes_once(request, services.backup_codes_regenerate(user=request.user))
     context["backup_codes_left"] = StaticToken.objects.filter(device__user=request.user).count()
     return _render(request, context, "status.html")

@@ -67,10 +67,16 @@ def test_enrolment_shows_a_qr_code_and_confirming_a_code_opens_the_admin(client,
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
     device.save()
-    done = client.post(TWO_FACTOR, {"token": _code(device), "next": "/admin/members/member/"})
+    posted = client.post(TWO_FACTOR, {"token": _code(device), "next": "/admin/members/member/"})
+    # Post/redirect/get: the codes are shown by the GET after the POST, once.
+    assert posted.status_code == 302 and posted["Location"] == TWO_FACTOR + "?next=%2Fadmin%2Fmembers%2Fmember%2F"
+    done = client.get(posted["Location"])
     assert done.status_code == 200
     codes = done.context["codes"]
     assert len(codes) == 10 and all(code in done.content.decode() for code in codes)
+    assert 'href="/admin/members/member/"' in done.content.decode()
+    again = client.get(posted["Location"]).content.decode()
+    assert not any(code in again for code in codes)
     assert TOTPDevice.objects.get(user=alice).confirmed
     assert client.get("/admin/").status_code == 200
     record = AuditRecord.objects.get(action="user.two_factor_enrolled")
@@ -139,3 +145,18 @@ def test_two_factor_is_off_in_development_and_on_in_production(settings):
     from compassionclub import settings as project_settings
 
     assert project_settings.REQUIRE_2FA == project_settings.PRODUCTION
+
+
+@pytest.mark.django_db
+def test_new_backup_codes_are_shown_once_and_reloading_makes_no_new_set(client, alice, enrolled):
+    client.force_login(alice)
+    client.post(TWO_FACTOR, {"token": _code(enrolled)})
+    posted = client.post(TWO_FACTOR, {"action": "regenerate"})
+    assert posted.status_code == 302
+    shown = client.get(posted["Location"])
+    codes = shown.context["codes"]
+    assert sorted(codes) == sorted(StaticToken.objects.filter(device__user=alice).values_list("token", flat=True))
+    reloaded = client.get(posted["Location"])
+    assert reloaded.context.get("codes") is None
+    assert not any(code in reloaded.content.decode() for code in codes)
+    assert sorted(codes) == sorted(StaticToken.objects.filter(device__user=alice).values_list("token", flat=True))
