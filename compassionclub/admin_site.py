@@ -3,7 +3,7 @@
 One ``AdminSite`` subclass so the project can add its own pages (the distribution desk, the
 dashboard, exports, two-factor enrolment) inside the admin's login and look. With
 ``settings.REQUIRE_2FA`` (production), a session counts as signed in only after a second factor
-(``compassionclub.security``); the recent-actions box is empty for users scoped to their groups.
+(``compassionclub.security``); the recent-actions box names only rows the user may still see.
 """
 
 from __future__ import annotations
@@ -39,15 +39,34 @@ class LedgerAdminSite(admin.AdminSite):
         return True
 
     def get_log_entries(self, request):
-        """The recent-actions box. A coordinator's box would name objects (member codes) of
-        groups they may since have left, so it is empty for anyone scoped to their groups; it
-        stays lazy, so it costs no query on pages that do not show it."""
-        from members.scoping import sees_all_groups
+        """The recent-actions box. For someone scoped to their groups it names only what they
+        may still see: an entry about a member (or another group-scoped row) of a group they
+        no longer coordinate drops out. It stays lazy, so it costs no query on pages that do
+        not show it."""
+        from django.contrib.contenttypes.models import ContentType
+        from django.db.models import CharField, Q
+        from django.db.models.functions import Cast
+
+        from members.admin_mixins import related_group_path
+        from members.scoping import scope_queryset, sees_all_groups
 
         entries = super().get_log_entries(request)
-        if not request.user.is_authenticated or not sees_all_groups(request.user):
+        if not request.user.is_authenticated:
             return entries.none()
-        return entries
+        if sees_all_groups(request.user):
+            return entries
+        scoped_types = Q()
+        visible = Q()
+        for model in self._registry:
+            path = related_group_path(self, model)
+            if path is None:
+                continue
+            content_type = ContentType.objects.get_for_model(model)
+            rows = scope_queryset(model._default_manager.all(), request.user, path)
+            scoped_types |= Q(content_type=content_type)
+            visible |= Q(content_type=content_type,
+                         object_id__in=rows.annotate(pk_text=Cast("pk", CharField())).values("pk_text"))
+        return entries.filter(~scoped_types | visible)
 
 
 class LedgerAdminConfig(AdminConfig):

@@ -27,6 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from distributions.models import AllowanceOverride, AllowancePolicy
@@ -88,6 +89,7 @@ class AllowancePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _done(request: HttpRequest, policy: AllowancePolicy) -> HttpResponse:
+        admin_recent_action(request, policy, "Allowance set.")
         messages.success(request, f"Allowance saved: {policy}.")
         return HttpResponseRedirect(reverse("admin:distributions_allowancepolicy_changelist"))
 
@@ -246,6 +248,7 @@ class AllowanceOverrideAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.Mo
             except ServiceError as error:
                 form.add_error(None, error)
             else:
+                admin_recent_action(request, override, f"Granted, approved by {override.approved_by}.", added=True)
                 messages.success(request, f"Override granted: {override}, approved by {override.approved_by}.")
                 return HttpResponseRedirect(reverse("admin:distributions_allowanceoverride_changelist"))
         # The password is never sent back into the page.

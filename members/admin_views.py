@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 
+from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from members.forms import EnrolForm, PinFields, RenewForm, StatusForm
@@ -63,6 +64,7 @@ def enrol_view(site):
                 age_attested=d["age_attested"],
             ))
             if member is not None:
+                admin_recent_action(request, member, "Enrolled.", added=True)
                 # Post/redirect/get: reloading the next page shows it again, never enrols twice.
                 return redirect(reverse("admin:members_member_enrolled", args=[member.pk]))
         return TemplateResponse(request, "members/admin/form.html", _context(
@@ -92,6 +94,7 @@ def reset_pin_view(site):
         if request.method == "POST" and form.is_valid():
             done = _apply(form, lambda: member_reset_pin(member=member, pin=form.cleaned_data["pin"], by=request.user) or True)
             if done:
+                admin_recent_action(request, member, "PIN reset.")
                 messages.success(request, f"The PIN of {member.display_code} was changed.")
                 return redirect(_change_url(member))
         return TemplateResponse(request, "members/admin/form.html", _context(
@@ -109,6 +112,7 @@ def status_view(site):
             d = form.cleaned_data
             done = _apply(form, lambda: member_set_status(member=member, status=d["status"], reason=d["reason"], by=request.user))
             if done:
+                admin_recent_action(request, member, f"Status set to {member.get_status_display().lower()}.")
                 messages.success(request, f"{member.display_code} is now {member.get_status_display().lower()}.")
                 return redirect(_change_url(member))
         return TemplateResponse(request, "members/admin/form.html", _context(
@@ -128,6 +132,7 @@ def renew_view(site):
                 member=member, by=request.user, consent_version=d["consent_version"], age_attested=d["age_attested"]
             ))
             if done:
+                admin_recent_action(request, member, f"Renewed until {member.renewal_due:%Y-%m-%d}.")
                 messages.success(request, f"{member.display_code} renewed until {member.renewal_due:%Y-%m-%d}.")
                 return redirect(_change_url(member))
         return TemplateResponse(request, "members/admin/form.html", _context(

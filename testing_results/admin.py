@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from members.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from testing_results import services, views
@@ -270,6 +271,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             except ServiceError as exc:
                 form.add_error(None, exc)
             else:
+                admin_recent_action(request, batch, "Received and quarantined.", added=True)
                 self.message_user(request, f"Batch {batch.code} received and quarantined.", messages.SUCCESS)
                 return HttpResponseRedirect(self._change_url(batch))
         return TemplateResponse(
@@ -285,7 +287,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid() and formset.is_valid():
             data = form.cleaned_data
             try:
-                services.check_record(
+                drug_check = services.check_record(
                     batch=batch, method=data["method"], findings=findings_from(formset), by=request.user,
                     sample_mg=data["sample_mg"], performed_at=data["performed_at"], lab=data["lab"],
                     lab_report=data.get("lab_report"), instrument=data.get("instrument"), strip_lot=data.get("strip_lot"),
@@ -295,6 +297,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 batch.refresh_from_db(fields=["status"])
+                admin_recent_action(request, batch, f"{drug_check.get_method_display()} check recorded.")
                 self.message_user(request, f"Check recorded for {batch.code}.", messages.SUCCESS)
                 if batch.status == Batch.Status.ON_HOLD:
                     self.message_user(request, f"{batch.code} was put on hold: the check found a harmful compound.", messages.WARNING)
@@ -322,6 +325,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 batch.refresh_from_db(fields=["status"])
+                admin_recent_action(request, batch, f"{drug_check.get_method_display()} check invalidated.")
                 self.message_user(request, f"The {drug_check.get_method_display()} check was invalidated.", messages.SUCCESS)
                 if batch.status == Batch.Status.ON_HOLD:
                     self.message_user(
@@ -351,6 +355,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 form.add_error(None, exc)
                 self.message_user(request, str(exc), messages.ERROR)
             else:
+                admin_recent_action(request, batch, f"{services.PAST_TENSE[action].capitalize()}: {form.cleaned_data['reason']}")
                 self.message_user(request, f"Batch {batch.code}: {services.PAST_TENSE[action]}.", messages.SUCCESS)
                 return HttpResponseRedirect(self._change_url(batch))
         assessment = services.assess_release(batch, by=request.user) if action == "release" else None

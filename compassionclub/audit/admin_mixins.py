@@ -30,3 +30,15 @@ class AuditedViewAdminMixin:
         if obj is None:
             return
         audit_log(action=f"{self.opts.model_name}.viewed", actor=request.user, target=obj, new={"page": page})
+
+
+def admin_recent_action(request, obj, message: str, *, added: bool = False) -> None:
+    """List a write done through a service page in the admin's "Recent actions" (Django's
+    ``LogEntry``), as the admin's own add and change forms do. The audit trail stays the
+    record; this is the signed-in user's own list of what they just did."""
+    from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk, queryset=[obj], action_flag=ADDITION if added else CHANGE,
+        change_message=message, single_object=True,
+    )

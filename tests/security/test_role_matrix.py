@@ -221,16 +221,22 @@ def test_foreign_key_choices_offer_only_the_coordinators_groups(alice, dataset):
 
 
 @pytest.mark.django_db
-def test_the_recent_actions_box_is_empty_for_coordinators(client, alice, pat, dataset):
+def test_the_recent_actions_box_names_only_what_a_coordinator_may_still_see(client, alice, pat, dataset):
     from django.contrib.admin.models import CHANGE, LogEntry
     from django.contrib.contenttypes.models import ContentType
 
     for user in (alice, pat):
-        LogEntry.objects.create(
-            user=user, content_type=ContentType.objects.get_for_model(Member), object_id=str(dataset["member_b"].pk),
-            object_repr=str(dataset["member_b"]), action_flag=CHANGE, change_message="[]",
-        )
+        for member in (dataset["member_a"], dataset["member_b"]):
+            LogEntry.objects.create(
+                user=user, content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk),
+                object_repr=str(member), action_flag=CHANGE, change_message="[]",
+            )
     client.force_login(alice)
-    assert str(dataset["member_b"]) not in client.get("/admin/").content.decode()
+    page = client.get("/admin/").content.decode()
+    assert str(dataset["member_b"]) not in page and str(dataset["member_a"]) in page
     client.force_login(pat)
     assert str(dataset["member_b"]) in client.get("/admin/").content.decode()
+    # A coordinator who leaves a group no longer sees its members named there.
+    dataset["group_a"].coordinators.remove(alice)
+    client.force_login(alice)
+    assert str(dataset["member_a"]) not in client.get("/admin/").content.decode()
