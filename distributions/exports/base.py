@@ -49,6 +49,8 @@ class ExportParams:
     status: str | None = None
     period: str = WEEK
     batch_id: int | None = None
+    # A member code as printed on the card (dashes, lower case, look-alikes); see member_filter.
+    member_code: str | None = None
 
     def as_audit(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class ExportParams:
             "status": self.status,
             "period": self.period,
             "batch_id": self.batch_id,
+            "member_code": self.member_code,
         }
 
     def local_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -109,6 +112,25 @@ class Exporter:
             raise ServiceError("bad_period", "The start date is after the end date.")
         if p.period not in PERIODS:
             raise ServiceError("bad_period", "The period must be week or month.")
+        if p.member_code:
+            self.member_filter()
+
+    def member_filter(self) -> str | None:
+        """The member code asked for, as stored, read as printed (``normalise_code``, as the
+        desk reads it). A typo and a code outside the user's groups are refused; a code of
+        another group gets the same answer as an unknown one."""
+        from members.codes import is_valid_code, normalise_code
+        from members.models import Member
+        from members.scoping import members_visible_to
+
+        if not self.params.member_code:
+            return None
+        code = normalise_code(self.params.member_code.strip())
+        if not is_valid_code(code):
+            raise ServiceError("code_typo", "This member code has a typo: its last character does not match the rest.")
+        if not members_visible_to(self.user, Member.objects.filter(code=code)).exists():
+            raise ServiceError("member_not_found", "No member you may see has this code.")
+        return code
 
     # -- output ---------------------------------------------------------------------------
     def header(self) -> list[str]:

@@ -16,6 +16,11 @@ class ExportForm(forms.Form):
     date_to = forms.DateField(required=False, label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
     substance_id = forms.ModelChoiceField(queryset=Substance.objects.order_by("name"), label="Substance", required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Batch.Status.choices], label="Batch status", required=False)
+    member_code = forms.CharField(
+        label="Member code", required=False, max_length=40,
+        help_text="Only this member's entries. Type it as printed on the card (dashes optional).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
     period = forms.ChoiceField(choices=[(WEEK, "Week (Monday to Sunday)"), (MONTH, "Month")], initial=WEEK)
 
     def __init__(self, *args, exporter_class: type[Exporter], user, **kwargs) -> None:
@@ -43,4 +48,5 @@ class ExportForm(forms.Form):
             status=data.get("status") or None,
             period=data.get("period") or WEEK,
             batch_id=batch.pk if batch else None,
+            member_code=(data.get("member_code") or "").strip() or None,
         )

@@ -62,7 +62,7 @@ class LedgerCsv(Exporter):
     verbose_name = "Ledger (CSV, with hashes and verification)"
     description = "Every entry recorded in the period, its hash, and whether the chain verifies."
     formats = (CSV,)
-    parameters = ("date_from", "date_to", "substance_id")
+    parameters = ("date_from", "date_to", "substance_id", "member_code")
 
     def __init__(self, *, user, params) -> None:
         super().__init__(user=user, params=params)
@@ -82,6 +82,8 @@ class LedgerCsv(Exporter):
             qs = qs.filter(recorded_at__lt=end)
         if p.substance_id:
             qs = qs.filter(batch__substance_id=p.substance_id)
+        if p.member_code:
+            qs = qs.filter(member__code=self.member_filter())
         qs = entries_visible_to(self.user, qs)
         predecessor = LedgerEntry.objects.filter(chain=OuterRef("chain"), chain_seq=OuterRef("chain_seq") - 1)
         return (

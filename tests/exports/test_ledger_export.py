@@ -80,3 +80,35 @@ def test_a_coordinator_gets_only_entries_that_touch_their_groups(world, alice, b
     data, _ = split(run_csv("ledger", alice))
     assert not {r["member_code"] for r in data} & solid_codes
     assert all("group:SOLID" not in (r["from_account"], r["to_account"]) for r in data)
+
+
+@pytest.mark.django_db
+def test_the_ledger_of_one_member_takes_the_code_as_printed(world, charlie, alice, bob, client):
+    from compassionclub.errors import ServiceError
+    from members.codes import format_code
+
+    member = world.vandu_members[1]
+    printed = format_code(member.code).lower().replace("0", "o").replace("1", "l")
+    data, _ = split(run_csv("ledger", charlie, member_code=printed))
+    assert data and {r["member_code"] for r in data} == {member.code}
+    assert len(data) == LedgerEntry.objects.filter(member=member).count()
+    data, _ = split(run_csv("ledger", alice, member_code=format_code(member.code)))
+    assert {r["member_code"] for r in data} == {member.code}
+
+    # Another group's member is refused like an unknown code; a typo is named as such.
+    with pytest.raises(ServiceError) as refused:
+        run_csv("ledger", bob, member_code=format_code(member.code))
+    assert refused.value.code == "member_not_found"
+    typo = member.code[:-1] + ("0" if member.code[-1] != "0" else "1")
+    with pytest.raises(ServiceError) as refused:
+        run_csv("ledger", charlie, member_code=typo)
+    assert refused.value.code == "code_typo"
+
+    # The admin's export page takes it the same way.
+    client.force_login(charlie)
+    response = client.post("/admin/exports/ledger/", {"format": "csv", "member_code": f" {format_code(member.code)} "})
+    assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment")
+    body = b"".join(response.streaming_content).decode()
+    assert member.code in body and world.vandu_members[2].code not in body
+    page = client.post("/admin/exports/ledger/", {"format": "csv", "member_code": typo})
+    assert "has a typo" in page.content.decode()

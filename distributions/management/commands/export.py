@@ -38,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--status", help="Batch status (batch_reports).")
         parser.add_argument("--period", choices=PERIODS, default=WEEK, help="week or month (distribution_summary).")
         parser.add_argument("--batch", help="Batch code (batch_report).")
+        parser.add_argument("--member", help="Member code as printed on the card (ledger).")
         parser.add_argument("--output", "-o", help="File to write; standard output when absent.")
 
     def handle(self, *args, identifier=None, **options) -> None:
@@ -71,6 +72,7 @@ class Command(BaseCommand):
             status=options["status"],
             period=options["period"],
             batch_id=batch_id,
+            member_code=options["member"],
         )
         fmt = options["fmt"] or exports[identifier].formats[0]
         if fmt == "pdf" and not options["output"]:
