@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.exports.conftest import vocab, world  # noqa: F401 - the exports' programme history, for the dashboard
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -133,9 +135,9 @@ def page_without_js(chromium):
     context.close()
 
 
-def admin_login(page, live_server, username: str, password: str = PASSWORD) -> None:
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/desk/")
+def admin_login(page, live_server, username: str, password: str = PASSWORD, next_url: str = "/admin/desk/") -> None:
+    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{live_server.url}/admin/desk/")
+    page.wait_for_url(f"{live_server.url}{next_url}")

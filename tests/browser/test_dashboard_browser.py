@@ -1,0 +1,23 @@
+"""The dashboard in Chromium: its tables use the page's width, not the 600 px column Django's
+index page keeps for its list of apps (headers wrapped letter by letter there)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import admin_login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_dashboard_tables_use_the_page_width_and_headers_stay_on_one_line(page, live_server, shots, world, charlie):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    admin_login(page, live_server, "charlie", next_url="/admin/")
+    shots(page, "dashboard-1280")
+    for table in ("#dashboard-stock table", "#dashboard-waiting table", "#dashboard-held table"):
+        assert page.locator(table).bounding_box()["width"] > 700, table
+        heights = page.locator(f"{table} thead th").evaluate_all("cells => cells.map(c => c.getBoundingClientRect().height)")
+        line = page.locator(f"{table} tbody td").first.evaluate("c => c.getBoundingClientRect().height")
+        assert max(heights) <= 1.6 * line, (table, heights, line)
+    # "Recent actions" still has its column beside the tables.
+    assert page.locator("#recent-actions-module").is_visible()
