@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "distributions",
     "distributions.status_page",
     "bench",
+    "distributions.recalls",
     "compassionclub",
 ]
 

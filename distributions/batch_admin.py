@@ -5,8 +5,11 @@ here and replaces the registration of ``testing_results.admin.BatchAdmin``."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
+from distributions.recalls.selectors import batch_notices
 from distributions.selectors import (
     batch_reach_by_group,
     batch_recipients,
@@ -18,6 +21,10 @@ from members.codes import format_code
 from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.admin import BatchAdmin
 from testing_results.models import Batch
+
+
+def _local(at) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
 
 
 class LedgerBatchAdmin(BatchAdmin):
@@ -51,6 +58,29 @@ class LedgerBatchAdmin(BatchAdmin):
                 else "Member codes show only to the members' coordinators; the reach by group above counts them."
             ),
         })
+        notices = batch_notices(batch, user)
+        if notices:
+            panels.insert(0, {
+                "title": "Recall notices" + reach_scope,
+                "columns": ["Group", "Notice", "Grams in the group's store now", "Members told", "Acknowledged"],
+                "rows": [
+                    [
+                        row.notice.group.short_name,
+                        format_html(
+                            '<a href="{}">{} {}</a>', reverse("admin:recalls_notice", args=[row.notice.pk]),
+                            row.notice.get_kind_display(), _local(row.notice.issued_at),
+                        ),
+                        f"{row.store_grams_now} g",
+                        f"{row.members_told} of {row.notice.members_count}",
+                        (
+                            f"{_local(row.notice.acknowledged_at)} by {row.notice.acknowledged_by.get_username()}"
+                            if row.notice.is_acknowledged else "Not yet"
+                        ),
+                    ]
+                    for row in notices
+                ],
+                "empty": "",
+            })
         if sees_all_stock(user):
             panels.append({
                 "title": "Stock of this batch by store",

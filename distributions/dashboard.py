@@ -21,6 +21,7 @@ from django.utils import timezone
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.recalls.selectors import open_recalls, unacknowledged_notices_for
 from distributions.visibility import batches_visible_to, entries_visible_to, stock_visible_to
 from testing_results.models import Batch, BatchStatusChange, DrugCheck
 
@@ -179,6 +180,8 @@ def weekly_chart(weeks: list[dt.date], series: dict[str, dict[dt.date, Decimal]]
 def dashboard_context(request) -> dict[str, Any]:
     user = request.user
     context: dict[str, Any] = {"dashboard": True, "can_export": may_export(user)}
+    context["recall_notices"] = unacknowledged_notices_for(user)
+    context["open_recalls"] = open_recalls(user)
     if user.has_perm("distributions.view_balance"):
         context["stock"] = [
             {

@@ -106,23 +106,29 @@ def batch_reach_by_group(batch: Batch, user) -> list[GroupReach]:
 
     Groups with neither stock nor recipients are left out. Ordered by group. Two queries.
     """
+    return [reach for _group_id, reach in batch_reach(batch, user)]
+
+
+def batch_reach(batch: Batch, user=None) -> list[tuple[int, GroupReach]]:
+    """``batch_reach_by_group`` with each group's id; with no ``user``, every group: what a
+    recall notice is issued from, whoever holds or recalls the batch."""
     stores = Balance.objects.filter(batch=batch, account__kind=Account.Kind.GROUP).exclude(grams=0)
     received = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
-    if not sees_batch_reach_everywhere(user):
+    if user is not None and not sees_batch_reach_everywhere(user):
         stores = stock_visible_to(user, stores)
         received = entries_visible_to(user, received)
-    rows: dict[str, list] = {}
-    for short_name, grams in stores.values_list("account__group__short_name", "grams"):
-        rows[short_name] = [Decimal(grams), 0, ZERO]
-    for short_name, members, grams in (
-        received.values("member__group__short_name")
+    rows: dict[tuple[str, int], list] = {}
+    for short_name, group_id, grams in stores.values_list("account__group__short_name", "account__group_id", "grams"):
+        rows[(short_name, group_id)] = [Decimal(grams), 0, ZERO]
+    for short_name, group_id, members, grams in (
+        received.values("member__group__short_name", "member__group_id")
         .annotate(members=Count("member", distinct=True), grams=Sum("grams"))
-        .values_list("member__group__short_name", "members", "grams")
+        .values_list("member__group__short_name", "member__group_id", "members", "grams")
     ):
-        row = rows.setdefault(short_name, [ZERO, 0, ZERO])
+        row = rows.setdefault((short_name, group_id), [ZERO, 0, ZERO])
         row[1], row[2] = members, Decimal(grams)
     q = Decimal("0.001")
     return [
-        GroupReach(name, store.quantize(q), members, got.quantize(q))
-        for name, (store, members, got) in sorted(rows.items())
+        (group_id, GroupReach(name, store.quantize(q), members, got.quantize(q)))
+        for (name, group_id), (store, members, got) in sorted(rows.items())
     ]

@@ -53,7 +53,7 @@ from testing_results.rules import (
     could_rule_out,
     method_name,
 )
-from testing_results.signals import batch_received, check_recorded
+from testing_results.signals import batch_received, batch_status_changed, check_recorded
 
 __all__ = [
     "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
@@ -431,7 +431,7 @@ def _apply(locked: Batch, *, action: str, by, reason: str, **extra) -> None:
     now = timezone.now()
     if not Batch.objects.filter(pk=locked.pk, status=from_status).update(status=to_status, status_changed_at=now, **extra):
         raise ServiceError("illegal_transition", f"Batch {locked.code} changed status meanwhile; reload and try again.")
-    BatchStatusChange.objects.create(
+    change = BatchStatusChange.objects.create(
         batch=locked, from_status=from_status, to_status=to_status, changed_by=by, changed_at=now, reason=reason
     )
     audit_log(
@@ -441,6 +441,8 @@ def _apply(locked: Batch, *, action: str, by, reason: str, **extra) -> None:
     locked.status, locked.status_changed_at = to_status, now
     for key, value in extra.items():
         setattr(locked, key, value)
+    # In this transaction: the recall notices commit with the hold or recall, or neither does.
+    batch_status_changed.send(sender=Batch, batch=locked, status_change=change, by=by)
 
 
 def _transition(batch: Batch, *, action: str, by, reason: str) -> Batch:

@@ -24,6 +24,7 @@ from distributions import services
 from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, LookupForm, UndoForm
 from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
 from distributions.models import LedgerEntry
+from distributions.recalls.selectors import unacknowledged_notices_for
 from distributions.selectors import group_stock
 from distributions.visibility import entries_visible_to, members_visible_to
 from members.models import Member
@@ -141,6 +142,7 @@ def _render(
         "last_entry": last_entry,
         "last_entry_undone_because": _undone_because(last_entry),
         "undo_form": undo_form or UndoForm(),
+        "recall_notices": unacknowledged_notices_for(request.user),
     }
     if member is not None:
         context["eligibility"], context["substance_rows"] = _member_panel(member)

@@ -14,8 +14,9 @@ from django.utils import timezone
 from distributions.models import Account, LedgerEntry
 from members.models import Member
 from tests import factories as f
+from tests.recalls import factories as rf
 
-PROJECT_APPS = {"audit", "members", "testing_results", "distributions"}
+PROJECT_APPS = {"audit", "members", "testing_results", "distributions", "recalls"}
 
 
 def _capability():
@@ -54,6 +55,16 @@ def _reversal_twice():
     original = _entry()
     _entry(kind="reversal", reverses=original, reason="typo", from_account=original.to_account, to_account=original.from_account)
     _entry(kind="reversal", reverses=original, reason="typo again", from_account=original.to_account, to_account=original.from_account)
+
+
+def _second_notice_for_a_group():
+    first = rf.notice()
+    rf.notice(status_change=first.status_change, group=first.group)
+
+
+def _second_told():
+    first = rf.told()
+    rf.told(member=first.member, batch=first.batch)
 
 
 def _duplicate_system_account():
@@ -118,6 +129,13 @@ def _chain_head_second_row():
 
 
 CASES = {
+    # recalls
+    "recallnotice_one_per_group_per_change": _second_notice_for_a_group,
+    "recallnotice_kind_valid": lambda: rf.notice(kind="released"),
+    "recallnotice_acknowledged_by_and_at": lambda: rf.notice(acknowledged_at=timezone.now()),
+    "recallnotice_grams_not_negative": lambda: rf.notice(store_grams=Decimal("-1")),
+    "membertold_once_per_batch": _second_told,
+    "membertold_event_valid": lambda: rf.told(event="gossip"),
     # members
     "membergroup_region_valid": lambda: f.MemberGroupFactory(region="atlantis"),
     "membergroup_short_name_not_empty": lambda: f.MemberGroupFactory(short_name=""),

@@ -1,0 +1,191 @@
+"""Reads for recall notices: who sees which, what a notice says now, the recall overview.
+
+No scoping rule of its own: coordinators see their groups' notices (``coordinated_group_ids``),
+and whoever sees a batch's reach everywhere (``sees_batch_reach_everywhere``: release officers,
+auditors, programme admins) sees every group's notice, as counts; member codes come from
+``batch_recipients``, which shows them only to the members' coordinators and to those who see
+all groups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+
+from distributions.models import ZERO, Account, Balance, LedgerEntry
+from distributions.recalls.models import MemberTold, RecallNotice, StatusAlertSeen
+from distributions.selectors import Recipient, batch_recipients, sees_batch_reach_everywhere
+from members.codes import format_code
+from members.models import Member
+from members.scoping import coordinated_group_ids, is_coordinator_of
+from testing_results.models import Batch, Compound, Finding
+from testing_results.rules import PRESENT
+
+Q3 = Decimal("0.001")
+
+
+def notices_visible_to(user) -> QuerySet[RecallNotice]:
+    qs = RecallNotice.objects.select_related("batch__substance", "group", "acknowledged_by")
+    if sees_batch_reach_everywhere(user):
+        return qs
+    return qs.filter(group__in=coordinated_group_ids(user))
+
+
+def unacknowledged_notices_for(user) -> list[RecallNotice]:
+    """The notices a coordinator must act on: their own groups' not yet acknowledged, newest
+    first. Empty for everyone else (the dashboard shows them the overview instead)."""
+    ids = coordinated_group_ids(user)
+    if not (user.is_active and ids):
+        return []
+    return list(
+        RecallNotice.objects.filter(group__in=ids, acknowledged_at__isnull=True)
+        .select_related("batch__substance", "group")
+        .order_by("-issued_at", "group__short_name")
+    )
+
+
+def harmful_found(batch: Batch) -> list[str]:
+    """The harmful compounds valid checks of ``batch`` found, by name."""
+    return sorted(set(
+        Finding.objects.filter(
+            drug_check__batch=batch, drug_check__invalidated_at__isnull=True, result__in=PRESENT,
+            compound__category=Compound.Category.HARMFUL,
+        ).values_list("compound__name", flat=True)
+    ))
+
+
+def store_grams_now(batch_id: int, group_id: int) -> Decimal:
+    grams = Balance.objects.filter(
+        batch_id=batch_id, account__kind=Account.Kind.GROUP, account__group_id=group_id
+    ).values_list("grams", flat=True).first()
+    return ZERO if grams is None else Decimal(grams).quantize(Q3)
+
+
+def _affected(batch_id: int, group_id: int) -> QuerySet[Member]:
+    received = LedgerEntry.objects.filter(
+        member=OuterRef("pk"), batch_id=batch_id, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True
+    )
+    return Member.objects.filter(group_id=group_id).filter(Exists(received))
+
+
+def told_filter(batch_id: int, since: dt.datetime) -> Q:
+    """A member counts as told about ``batch_id`` from ``since`` on: told at the desk, or saw
+    the alert on the status page after it was raised."""
+    return Q(Exists(MemberTold.objects.filter(member=OuterRef("pk"), batch_id=batch_id))) | Q(
+        Exists(StatusAlertSeen.objects.filter(member=OuterRef("pk"), seen_at__gte=since))
+    )
+
+
+def told_count(notice: RecallNotice) -> int:
+    return _affected(notice.batch_id, notice.group_id).filter(told_filter(notice.batch_id, notice.issued_at)).count()
+
+
+def what_to_tell(notice: RecallNotice) -> str:
+    code = notice.batch.code
+    if notice.kind == RecallNotice.Kind.RECALL:
+        return (
+            f"Do not use what is left of batch {code}. Bring it back to the group: it goes back to the central "
+            "store and is destroyed. The grams received from it can be replaced from a released batch, without "
+            "counting against the allowance."
+        )
+    return (
+        f"Do not use what is left of batch {code} for now: it is being checked again. Keep it apart and bring it "
+        "back to the group; the group will say when it is safe or if it is recalled."
+    )
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    notice: RecallNotice
+    found: list[str]
+    reason: str
+    store_grams_now: Decimal
+    members_affected: int
+    members_told: int
+    recipients: list[Recipient]
+    shows_codes: bool
+    what_to_tell: str
+    may_acknowledge: bool
+
+
+def notice_view(notice: RecallNotice, user) -> NoticeView:
+    """Everything the notice page shows ``user`` (who may see the notice)."""
+    recipients = [
+        replace(r, member_code=format_code(r.member_code))
+        for r in batch_recipients(notice.batch, user) if r.group_short_name == notice.group.short_name
+    ]
+    affected = _affected(notice.batch_id, notice.group_id)
+    return NoticeView(
+        notice=notice,
+        found=harmful_found(notice.batch),
+        reason=notice.status_change.reason,
+        store_grams_now=store_grams_now(notice.batch_id, notice.group_id),
+        members_affected=affected.count(),
+        members_told=affected.filter(told_filter(notice.batch_id, notice.issued_at)).count(),
+        recipients=recipients,
+        shows_codes=bool(recipients) or is_coordinator_of(user, notice.group_id),
+        what_to_tell=what_to_tell(notice),
+        may_acknowledge=not notice.is_acknowledged and is_coordinator_of(user, notice.group_id),
+    )
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    notice: RecallNotice
+    store_grams_now: Decimal
+    members_told: int
+
+
+def batch_notices(batch: Batch, user) -> list[NoticeRow]:
+    """The notices of ``batch`` the user may see, newest first, each with the group's stock
+    of it now and how many of its affected members were told."""
+    notices = notices_visible_to(user).filter(batch=batch).order_by("-issued_at", "group__short_name")
+    return [NoticeRow(n, store_grams_now(n.batch_id, n.group_id), told_count(n)) for n in notices]
+
+
+@dataclass(frozen=True)
+class OpenRecall:
+    """A recalled batch whose recall is not closed: stock still in a store (outstanding until
+    it is back in the central store and destroyed) or a notice not acknowledged."""
+
+    batch: Batch
+    outstanding: list[tuple[str, Decimal]]
+    unacknowledged: list[str]
+    acknowledged: list[str]
+
+
+def open_recalls(user) -> list[OpenRecall]:
+    """Recalls not yet closed, for whoever sees reach everywhere (release officers,
+    programme admins, auditors); a recall closes when every store holds zero of the batch
+    and every notice is acknowledged."""
+    if not sees_batch_reach_everywhere(user):
+        return []
+    recalled = Batch.objects.filter(status=Batch.Status.RECALLED)
+    stock = {}
+    for batch_id, kind, short_name, grams in (
+        Balance.objects.filter(batch__in=recalled, internal=True, grams__gt=0)
+        .order_by("batch_id", "account__kind", "account__group__short_name")
+        .values_list("batch_id", "account__kind", "account__group__short_name")
+        .annotate(g=Sum("grams"))
+    ):
+        store = "Central store" if kind == Account.Kind.CENTRAL else short_name
+        stock.setdefault(batch_id, []).append((store, Decimal(grams).quantize(Q3)))
+    notices: dict[int, tuple[list, list]] = {}
+    for batch_id, short_name, acked in (
+        RecallNotice.objects.filter(batch__in=recalled)
+        .order_by("batch_id", "group__short_name")
+        .values_list("batch_id", "group__short_name", "acknowledged_at")
+    ):
+        un, ack = notices.setdefault(batch_id, ([], []))
+        (ack if acked else un).append(short_name)
+    rows = []
+    for batch in recalled.select_related("substance").order_by("-status_changed_at", "code"):
+        un, ack = notices.get(batch.pk, ([], []))
+        un = sorted(set(un))
+        ack = sorted(set(ack) - set(un))
+        if stock.get(batch.pk) or un:
+            rows.append(OpenRecall(batch, stock.get(batch.pk, []), un, ack))
+    return rows
