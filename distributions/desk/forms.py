@@ -108,3 +108,10 @@ class UndoForm(forms.Form):
         label="Reason",
         error_messages={"required": "Choose why it is being undone."},
     )
+
+
+class MemberToldForm(forms.Form):
+    """"The member was told" about one held or recalled batch: a coded event, no free text."""
+
+    code = MemberCodeField(widget=forms.HiddenInput)
+    batch = forms.ModelChoiceField(queryset=Batch.objects.all(), widget=forms.HiddenInput)

@@ -21,10 +21,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
 from distributions import services
-from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, LookupForm, UndoForm
+from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, LookupForm, MemberToldForm, UndoForm
 from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
 from distributions.models import LedgerEntry
-from distributions.recalls.selectors import unacknowledged_notices_for
+from distributions.recalls import services as recall_services
+from distributions.recalls.selectors import member_alerts, unacknowledged_notices_for
 from distributions.selectors import group_stock
 from distributions.visibility import entries_visible_to, members_visible_to
 from members.models import Member
@@ -147,6 +148,7 @@ def _render(
     if member is not None:
         context["eligibility"], context["substance_rows"] = _member_panel(member)
         context["desk_reasons"] = desk_reasons(member, context["eligibility"])
+        context["recall_alerts"] = member_alerts(member)
         offered = [str(batch.pk) for row in context["substance_rows"] for batch in row.batches]
         if distribution_form is not None and distribution_form.is_bound:
             chosen = str(distribution_form.data.get("batch", ""))
@@ -251,3 +253,26 @@ def undo(request: HttpRequest, site) -> HttpResponse:
             messages.success(request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({reason.lower()}).")
             return HttpResponseRedirect(reverse("admin:distributions_desk"))
     return _render(request, site, lookup_form=LookupForm(), undo_form=form)
+
+
+@never_cache
+@require_POST
+def told(request: HttpRequest, site) -> HttpResponse:
+    """The coordinator told the member about a held or recalled batch they received."""
+    _require_desk_permission(request)
+    form = MemberToldForm(request.POST)
+    member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
+    if member is None:
+        lookup_form = LookupForm({"code": request.POST.get("code", "")})
+        if lookup_form.is_valid():
+            lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+        return _render(request, site, lookup_form=lookup_form)
+    batch = form.cleaned_data["batch"]
+    try:
+        recall_services.member_told_record(member=member, batch=batch, by=request.user)
+    except ServiceError as error:
+        if error.code != "already_told":
+            messages.error(request, str(error))
+            return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    messages.success(request, f"Recorded: {member.display_code} was told about batch {batch.code}.")
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))

@@ -189,3 +189,68 @@ def open_recalls(user) -> list[OpenRecall]:
         if stock.get(batch.pk) or un:
             rows.append(OpenRecall(batch, stock.get(batch.pk, []), un, ack))
     return rows
+
+
+@dataclass(frozen=True)
+class MemberAlert:
+    """A held or recalled batch the member received (distributions not reversed)."""
+
+    batch_id: int
+    code: str
+    substance: str
+    status: str
+    grams: Decimal
+    first_at: dt.datetime
+    last_at: dt.datetime
+    told_at: dt.datetime | None
+    seen_at: dt.datetime | None
+
+    @property
+    def is_recalled(self) -> bool:
+        return self.status == Batch.Status.RECALLED
+
+    @property
+    def told(self) -> bool:
+        return self.told_at is not None or self.seen_at is not None
+
+
+def member_alerts(member: Member) -> list[MemberAlert]:
+    """The held or recalled batches ``member`` received, with when and how many grams, and
+    whether they were told (at the desk, or on the status page after the notice). One query."""
+    from django.db.models import Max, Min, Subquery
+
+    told = MemberTold.objects.filter(member=member, batch_id=OuterRef("batch_id")).values("told_at")[:1]
+    notice_at = (
+        RecallNotice.objects.filter(batch_id=OuterRef("batch_id"), group_id=member.group_id)
+        .order_by("issued_at").values("issued_at")[:1]
+    )
+    seen = StatusAlertSeen.objects.filter(member=member).order_by("-seen_at").values("seen_at")[:1]
+    rows = (
+        LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.DISTRIBUTION, member=member, reversed_by__isnull=True,
+            batch__status__in=(Batch.Status.ON_HOLD, Batch.Status.RECALLED),
+        )
+        .values("batch_id", "batch__code", "batch__substance__name", "batch__status")
+        .annotate(grams=Sum("grams"), first=Min("occurred_at"), last=Max("occurred_at"),
+                  told_at=Subquery(told), notice_at=Subquery(notice_at), seen_at=Subquery(seen))
+        .order_by("-last", "batch_id")
+    )
+    alerts = []
+    for r in rows:
+        seen_at, notice_at = _aware(r["seen_at"]), _aware(r["notice_at"])
+        seen_at = seen_at if seen_at is not None and notice_at is not None and seen_at >= notice_at else None
+        alerts.append(MemberAlert(
+            r["batch_id"], r["batch__code"], r["batch__substance__name"], r["batch__status"],
+            Decimal(r["grams"]).quantize(Q3), r["first"], r["last"], _aware(r["told_at"]), seen_at,
+        ))
+    return alerts
+
+
+def _aware(value):
+    # A subquery's datetime comes back from SQLite as a string.
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    from django.utils.dateparse import parse_datetime
+
+    parsed = parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

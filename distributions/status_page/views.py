@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from distributions.eligibility import check_eligibility
+from distributions.recalls.services import status_alert_seen_record
 from distributions.status_page import ratelimit
 from distributions.status_page.forms import StatusLookupForm
 from distributions.status_page.selectors import batches_received
@@ -74,6 +75,9 @@ def status_page(request: HttpRequest) -> HttpResponse:
     ratelimit.succeeded(client_key, code_key)
     eligibility = check_eligibility(member)
     alerts, recent = batches_received(member)
+    if alerts:
+        # Counts the member as told about these batches: the member and the time, nothing more.
+        status_alert_seen_record(member=member)
     context = {
         "eligibility": eligibility,
         "allowances": sorted(eligibility.allowances.values(), key=lambda a: a.substance_name),

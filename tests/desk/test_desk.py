@@ -359,7 +359,8 @@ def test_the_lookup_runs_the_same_queries_however_long_the_members_history(
     # 1 session, 2 user, 3-4 the user's and their roles' permissions, 5 the groups the user
     # coordinates, 6 the member (with group, scoped), 7 check_eligibility (substances,
     # policies, overrides and the member's distributions in the window, in one statement),
-    # 8 the group's stock, 9 the user's groups' unacknowledged recall notices, 10-12 the
+    # 8 the group's stock, 9 the held or recalled batches the member received (with told and
+    # seen, in one statement), 10 the user's groups' unacknowledged recall notices, 11-13 the
     # session saved (savepoint, update, release).
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         desk_client.post(DESK, {"code": member.code})
