@@ -16,6 +16,8 @@ The rules, each written once:
   coordinator sees their groups' stores.
 - **A batch's reach** (per group: grams in the store, how many members received it, never
   their codes) shows in every group to those who see every group and to release officers.
+- **Recall notices** show to the coordinators of the notice's group, and in every group to
+  those who see a batch's reach everywhere (as counts: member codes come from the entries).
 - **Batches** are programme-wide: anyone who may view batches sees them all
   (``testing_results.selectors``, re-exported here).
 
@@ -36,6 +38,7 @@ __all__ = [
     "coordinated_store_ids",
     "entries_visible_to",
     "members_visible_to",
+    "notices_visible_to",
     "sees_all_stock",
     "sees_batch_reach_everywhere",
     "stock_visible_to",
@@ -92,3 +95,13 @@ def stock_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
     if sees_all_stock(user):
         return qs
     return qs.filter(account__group__in=coordinated_group_ids(user))
+
+
+def notices_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The recall notices ``user`` may see (``qs`` narrowed, or every notice)."""
+    from distributions.recalls.models import RecallNotice
+
+    qs = RecallNotice.objects.all() if qs is None else qs
+    if sees_batch_reach_everywhere(user):
+        return qs
+    return qs.filter(group__in=coordinated_group_ids(user))

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
 from distributions.recalls import services
-from distributions.recalls.selectors import notice_view, notices_visible_to
+from distributions.recalls.selectors import notice_view
+from distributions.visibility import notices_visible_to
 
 
 def _notice(request: HttpRequest, pk: int):
-    notice = notices_visible_to(request.user).select_related("status_change").filter(pk=pk).first()
+    notice = notices_visible_to(request.user).select_related("batch__substance", "group", "acknowledged_by", "status_change").filter(pk=pk).first()
     if notice is None:
         raise Http404("No such notice.")
     return notice

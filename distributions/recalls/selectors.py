@@ -1,10 +1,8 @@
 """Reads for recall notices: who sees which, what a notice says now, the recall overview.
 
-No scoping rule of its own: coordinators see their groups' notices (``coordinated_group_ids``),
-and whoever sees a batch's reach everywhere (``sees_batch_reach_everywhere``: release officers,
-auditors, programme admins) sees every group's notice, as counts; member codes come from
-``batch_recipients``, which shows them only to the members' coordinators and to those who see
-all groups.
+No scoping rule of its own: which notices a user sees is ``distributions.visibility``'s
+``notices_visible_to``; member codes come from ``batch_recipients`` (the entries the user may
+see), so a release officer sees counts only.
 """
 
 from __future__ import annotations
@@ -17,7 +15,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from distributions.models import ZERO, Account, Balance, LedgerEntry
 from distributions.recalls.models import MemberTold, RecallNotice, StatusAlertSeen
-from distributions.selectors import Recipient, batch_recipients, sees_batch_reach_everywhere
+from distributions.selectors import Recipient, batch_recipients
+from distributions.visibility import notices_visible_to, sees_batch_reach_everywhere
 from members.codes import format_code
 from members.models import Member
 from members.scoping import coordinated_group_ids, is_coordinator_of
@@ -25,13 +24,6 @@ from testing_results.models import Batch, Compound, Finding
 from testing_results.rules import PRESENT
 
 Q3 = Decimal("0.001")
-
-
-def notices_visible_to(user) -> QuerySet[RecallNotice]:
-    qs = RecallNotice.objects.select_related("batch__substance", "group", "acknowledged_by")
-    if sees_batch_reach_everywhere(user):
-        return qs
-    return qs.filter(group__in=coordinated_group_ids(user))
 
 
 def unacknowledged_notices_for(user) -> list[RecallNotice]:
@@ -142,7 +134,7 @@ class NoticeRow:
 def batch_notices(batch: Batch, user) -> list[NoticeRow]:
     """The notices of ``batch`` the user may see, newest first, each with the group's stock
     of it now and how many of its affected members were told."""
-    notices = notices_visible_to(user).filter(batch=batch).order_by("-issued_at", "group__short_name")
+    notices = notices_visible_to(user).select_related("batch__substance", "group", "acknowledged_by").filter(batch=batch).order_by("-issued_at", "group__short_name")
     return [NoticeRow(n, store_grams_now(n.batch_id, n.group_id), told_count(n)) for n in notices]
 
 
