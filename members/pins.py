@@ -1,8 +1,8 @@
 """What makes a member PIN acceptable.
 
 A PIN is 6 to 12 digits: easy to type on any phone keypad, and with the status page's rate
-limits (a handful of tries per code and per client) a guessed 6-digit PIN has odds of about one
-in 200,000 per lockout period. PINs people pick most often are refused: one digit repeated,
+limits (at most 4 PIN checks per code an hour, 108 a day, whatever the number of addresses) a
+6-digit PIN has odds of about one in 9,000 a day of being guessed. PINs people pick most often are refused: one digit repeated,
 runs up or down the keypad (123456, 654321, 012345), a short block repeated (121212, 123123),
 mirrored halves (123321) and a short list of the most common 6-digit PINs in published leaks.
 The PIN is only ever stored as a password hash (``make_password``).

@@ -3,9 +3,9 @@
 A member types the code on their card and their PIN into a POST form. Whatever is wrong (an
 unknown code, a code with a typo, a wrong PIN, an empty field) the answer is the same page with
 the same words, and a password hash is always checked (against a dummy hash when there is no
-such member) so the time taken does not tell either. Failures are counted per code and per
-client in the database (see ``ratelimit``), before the PIN is checked; past the limit the page says to try again later
-without checking the PIN at all. Nothing is put in the URL, the session or the logs; responses
+such member) so the time taken does not tell either. Failures are counted per client, per client
+and code, and per code in the database (see ``ratelimit``), before the PIN is checked; past a
+limit the page says how long to wait, without checking the PIN at all. Nothing is put in the URL, the session or the logs; responses
 are never cached (``never_cache`` sets ``Cache-Control: no-store``).
 """
 
@@ -44,10 +44,15 @@ def _find_member(code: str) -> Member | None:
     return Member.objects.select_related("group").filter(code=normalise_code(code)).first()
 
 
-def _form_page(request: HttpRequest, *, failed: bool = False, locked: bool = False) -> HttpResponse:
-    context = {"form": StatusLookupForm(), "failed": failed, "locked": locked,
-               "lockout_minutes": ratelimit.LOCKOUT_SECONDS // 60, "max_tries": ratelimit.MAX_FAILURES_PER_CODE}
-    return render(request, TEMPLATE, context, status=429 if locked else 200)
+def _form_page(request: HttpRequest, *, failed: bool = False,
+               refused: ratelimit.Verdict | None = None) -> HttpResponse:
+    context = {"form": StatusLookupForm(), "failed": failed, "locked": refused is not None,
+               "lockout_minutes": refused.minutes if refused else ratelimit.CODE_WINDOW.seconds // 60,
+               "max_tries": ratelimit.PAIR_LIMIT}
+    response = render(request, TEMPLATE, context, status=429 if refused else 200)
+    if refused:
+        response["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
+    return response
 
 
 @never_cache
@@ -59,9 +64,10 @@ def status_page(request: HttpRequest) -> HttpResponse:
 
     code = normalise_code(request.POST.get("code", ""))[:40]
     pin = request.POST.get("pin", "")[:40]
-    client_key, code_key = ratelimit.keys_for(request, code)
-    if not ratelimit.attempt(client_key, code_key):
-        return _form_page(request, locked=True)
+    keys = ratelimit.keys_for(request, code)
+    verdict = ratelimit.attempt(keys)
+    if not verdict.allowed:
+        return _form_page(request, refused=verdict)
 
     member = _find_member(code) if code and pin else None
     if member is None:
@@ -72,7 +78,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
     if not verified:
         return _form_page(request, failed=True)
 
-    ratelimit.succeeded(client_key, code_key)
+    ratelimit.succeeded(keys)
     eligibility = check_eligibility(member)
     alerts, recent = batches_received(member)
     if alerts:

@@ -123,15 +123,17 @@ def test_a_pin_hash_is_checked_even_when_the_code_is_unknown(client, db, monkeyp
 def test_the_code_and_pin_never_appear_in_urls_or_the_cache(client, member):
     response = post(client, member.code, "730194")
     assert member.code not in response.request["PATH_INFO"] + response.request.get("QUERY_STRING", "")
-    client_key, code_key = ratelimit.keys_for(response.wsgi_request, member.code)
-    assert member.code not in code_key and "203.0.113.7" not in client_key
-    assert ratelimit.count(code_key) == 1 and ratelimit.count(client_key) == 1
-    assert set(AttemptCounter.objects.values_list("key", flat=True)) == {client_key, code_key}
+    keys = ratelimit.keys_for(response.wsgi_request, member.code)
+    assert member.code not in keys.window and "203.0.113.7" not in keys.client
+    assert ratelimit.count(keys.window) == 1 and ratelimit.count(keys.client) == 1
+    stored = set(AttemptCounter.objects.values_list("key", flat=True))
+    assert {keys.client, keys.window} < stored and len(stored) == 3  # and the address on the code
+    assert not any(member.code in key or "203.0.113.7" in key for key in stored)
 
 
 def test_a_code_is_locked_after_repeated_failures_even_with_the_right_pin_then(member, settings):
     clients = [Client(enforce_csrf_checks=True, REMOTE_ADDR=f"198.51.100.{i}") for i in range(10)]
-    for i in range(ratelimit.MAX_FAILURES_PER_CODE):
+    for i in range(ratelimit.PAIR_LIMIT + 1):
         assert post(clients[i], member.code, "730194").status_code == 200
     locked = post(clients[-1], member.code, PIN)
     assert locked.status_code == 429
@@ -139,13 +141,13 @@ def test_a_code_is_locked_after_repeated_failures_even_with_the_right_pin_then(m
     assert "You can pick up" not in locked.content.decode()
     # An unknown code locks the same way, so a lockout tells nothing about whether a code exists.
     unknown = generate_code()
-    for i in range(ratelimit.MAX_FAILURES_PER_CODE):
+    for i in range(ratelimit.PAIR_LIMIT + 1):
         post(clients[i], unknown, "730194")
     assert body_without_tokens(post(clients[-1], unknown, PIN)) == body_without_tokens(locked)
 
 
 def test_a_client_is_locked_after_repeated_failures_across_codes(client, member):
-    for _ in range(ratelimit.MAX_FAILURES_PER_CLIENT):
+    for _ in range(ratelimit.CLIENT_LIMIT):
         post(client, generate_code(), "730194")
     response = post(client, member.code, PIN)
     assert response.status_code == 429
@@ -155,7 +157,7 @@ def test_a_client_is_locked_after_repeated_failures_across_codes(client, member)
 
 
 def test_a_success_clears_the_code_counter(client, member):
-    for _ in range(ratelimit.MAX_FAILURES_PER_CODE - 1):
+    for _ in range(ratelimit.PAIR_LIMIT - 1):
         post(client, member.code, "730194")
     assert "You can pick up" in post(client, member.code, PIN).content.decode()
     assert post(client, member.code, "730194").status_code == 200
@@ -242,5 +244,5 @@ def test_grams_are_shown_without_trailing_zeros_in_the_pages_language(client, me
 
 def test_a_wrong_pin_says_how_many_tries_there_are_and_the_pin_is_not_offered_for_saving(client, member):
     html = post(client, member.code, "730194").content.decode()
-    assert f"After {ratelimit.MAX_FAILURES_PER_CODE} wrong tries" in html
+    assert f"After {ratelimit.PAIR_LIMIT} wrong tries" in html
     assert 'autocomplete="off"' in html[html.index('name="pin"') - 200 : html.index('name="pin"') + 200]
