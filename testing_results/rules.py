@@ -42,6 +42,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils import timezone
+
 from testing_results.models import Compound, DrugCheck, Finding
 
 M = DrugCheck.Method
@@ -286,7 +288,10 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
 
     # 8. every result produced within the validity of its lot or instrument
     for src in sorted(evidence.sources, key=lambda s: (s.performed_at, s.check_id)):
-        when = f"{src.performed_at:%Y-%m-%d}"
+        # The programme's (Vancouver) day, as the service judged it when the check was recorded:
+        # UTC's date is a day ahead each evening, which would expire a lot on its last day.
+        day = timezone.localtime(src.performed_at).date()
+        when = f"{day:%Y-%m-%d}"
         if src.unrecorded_before is not None and src.performed_at >= src.unrecorded_before:
             what = "strip lot" if src.method == M.IMMUNOASSAY else "instrument"
             blockers.append(Blocker(
@@ -294,7 +299,7 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
                 f"The {method_name(src.method)} check of {when} does not name its {what}; "
                 "invalidate it and record a retest that does.",
             ))
-        elif src.valid_until is not None and src.performed_at.date() > src.valid_until:
+        elif src.valid_until is not None and day > src.valid_until:
             if src.method == M.IMMUNOASSAY:
                 blockers.append(Blocker(
                     "strip_lot_expired",
