@@ -3,7 +3,7 @@ services (which would take hours at this size); ``manage.py bench_seed`` runs th
 verification on the result.
 
 At ``--scale 1``: 50 groups, 50,000 members, 5,000 batches (each with an FTIR, a mass
-spectrometry and a strip check and their findings) and about 2,000,000 ledger entries over two
+spectrometry and two strip checks and their findings) and about 2,000,000 ledger entries over two
 years. Smaller scales shrink every count (with a floor that keeps eight groups, so the 8-worker
 benchmark has a store per worker).
 
@@ -50,7 +50,16 @@ from distributions.models import (
 )
 from members.codes import ALPHABET, RANDOM_LENGTH, check_symbol
 from members.models import Member, MemberGroup, MemberStatusChange, Region
-from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, Substance
+from testing_results.models import (
+    Batch,
+    BatchStatusChange,
+    Compound,
+    DrugCheck,
+    Finding,
+    Instrument,
+    StripLot,
+    Substance,
+)
 
 DAY = 86_400
 YEARS = 2
@@ -61,6 +70,7 @@ REVERSAL_RATE = 0.003
 REJECT_RATE = 0.02
 RECALL_RATE = 0.03
 CHUNK = 20_000
+STRIP_CLASSES = ("fentanyl", "benzodiazepine")  # one strip check of each per batch
 
 USERNAME_PREFIX = "bench_"
 ROOT_USERNAME = "bench_root"
@@ -213,6 +223,7 @@ class Generator:
             _, was = Substance.objects.get_or_create(name=name, defaults={"expected_compound": Compound.objects.get(name=compound)})
             created += was
         self.compounds = {c.name: c.pk for c in Compound.objects.all()}
+        self.compound_class = dict(Compound.objects.values_list("name", "drug_class"))
         self.substances = list(Substance.objects.filter(name__in=[n for n, _ in demo.SUBSTANCES]).order_by("name"))
         for substance in self.substances:
             _, was = AllowancePolicy.objects.get_or_create(
@@ -324,13 +335,22 @@ class Generator:
         self._plan_stock(batches)
         Batch.objects.bulk_create(batches, batch_size=2000)
         by_code = {b.code: b for b in Batch.objects.filter(code__in=[b.code for b in batches])}
+        instruments, lot_for = self._sources()
         history, checks = [], []
         for b, p in zip([by_code[x.code] for x in batches], self.batch_plans, strict=True):
             p["id"] = b.pk
             at = self.start + dt.timedelta(seconds=p["t0"])
-            for k, method in enumerate(("ftir", "mass_spec", "immunoassay")):
+            # Every check names what produced it: a spectrum its instrument, a strip its lot (one
+            # strip, so one check, per class).
+            for k, method in enumerate(("ftir", "mass_spec")):
                 checks.append(DrugCheck(batch_id=b.pk, method=method, performed_at=at + dt.timedelta(hours=20 + k),
-                                        performed_by_id=checker, lab=demo.LABS[method], sample_mg=demo.SAMPLE_MG[method]))
+                                        performed_by_id=checker, lab=demo.LABS[method], sample_mg=demo.SAMPLE_MG[method],
+                                        instrument_id=instruments[method]))
+            for k, drug_class in enumerate(STRIP_CLASSES, start=2):
+                performed = at + dt.timedelta(hours=20 + k)
+                checks.append(DrugCheck(batch_id=b.pk, method="immunoassay", performed_at=performed, performed_by_id=checker,
+                                        lab=demo.LABS["immunoassay"], sample_mg=demo.SAMPLE_MG["immunoassay"],
+                                        strip_lot_id=lot_for(drug_class, performed)))
             if p["status"] == Batch.Status.REJECTED:
                 history.append(BatchStatusChange(batch_id=b.pk, from_status=Batch.Status.QUARANTINED, to_status=Batch.Status.REJECTED,
                                                  changed_by_id=officer, changed_at=self.start + dt.timedelta(seconds=p["release"]),
@@ -346,12 +366,15 @@ class Generator:
         BatchStatusChange.objects.bulk_create(history, batch_size=5000)
         DrugCheck.objects.bulk_create(checks, batch_size=5000)
         checks = list(DrugCheck.objects.filter(batch_id__in=[p["id"] for p in self.batch_plans]).order_by("batch_id", "id"))
+        lot_class = dict(StripLot.objects.values_list("pk", "drug_class"))
         findings = []
         plans_by_id = {p["id"]: p for p in self.batch_plans}
         for c in checks:
             p = plans_by_id[c.batch_id]
             p.setdefault("checks", []).append((c.pk, int(c.sample_mg)))
             for name, result, pct in templates[p["substance"].name][c.method]:
+                if c.strip_lot_id and self.compound_class[name] != lot_class[c.strip_lot_id]:
+                    continue
                 if p["status"] == Batch.Status.REJECTED and name == "Fentanyl":
                     result, pct = ("positive", None) if c.method == "immunoassay" else ("detected", pct or Decimal("1.100"))
                 findings.append(Finding(drug_check_id=c.pk, compound_id=self.compounds[name], result=result, concentration_pct=pct))
@@ -359,13 +382,40 @@ class Generator:
         self.counts.update(batches=len(batches), checks=len(checks), findings=len(findings))
         return len(batches) + len(history) + len(checks) + len(findings)
 
+    def _sources(self) -> tuple[dict[str, int], Callable[[str, dt.datetime], int]]:
+        """The demo's instruments, verified until after the last check, and a strip lot per class
+        and calendar year, expiring at the end of its year (each check uses the lot of its year)."""
+        today = self.now.date()
+        instruments = {
+            method: Instrument.objects.get_or_create(
+                method=method, serial=serial,
+                defaults={"make_model": model, "library": library, "library_version": version,
+                          "verified_until": today + dt.timedelta(days=days)},
+            )[0].pk
+            for method, model, serial, library, version, days in demo.INSTRUMENTS
+        }
+        makers = {cls: (maker, number, cutoff) for maker, number, cls, cutoff, _days in demo.STRIP_LOTS}
+        lots: dict[tuple[str, int], int] = {}
+
+        def lot_for(drug_class: str, at: dt.datetime) -> int:
+            year = timezone.localtime(at).year
+            if (drug_class, year) not in lots:
+                maker, number, cutoff = makers[drug_class]
+                lots[(drug_class, year)] = StripLot.objects.get_or_create(
+                    maker=maker, lot_number=f"{number}-{year}", drug_class=drug_class,
+                    defaults={"cutoff_ng_ml": cutoff, "expires_on": dt.date(year, 12, 31)},
+                )[0].pk
+            return lots[(drug_class, year)]
+
+        return instruments, lot_for
+
     def _plan_stock(self, batches: list[Batch]) -> None:
         """Decide each batch's transfers and distribution slots, and so how much was bought."""
         rng, plan = self.rng, self.plan
         end = plan.days * DAY
         handed_out = (Batch.Status.RELEASED, Batch.Status.RECALLED)
         distributing = sum(1 for p in self.batch_plans if p["status"] in handed_out)
-        per_batch = max(1, round((plan.entries - 6 * plan.batches) / max(1, distributing) * 1.03))
+        per_batch = max(1, round((plan.entries - 7 * plan.batches) / max(1, distributing) * 1.03))
         for batch, p in zip(batches, self.batch_plans, strict=True):
             p["transfers"], p["slots"] = [], []
             bought_mg = 0

@@ -229,17 +229,12 @@ def _clean_source(
     method: str, instrument: Instrument | None, strip_lot: StripLot | None,
     cleaned: list[tuple[Compound, str, Decimal | None]], performed_at: dt.datetime,
 ) -> None:
-    """A strip check names its lot, any other check its instrument, valid on the day it ran.
-
-    A check naming neither is still accepted while the desk's form, the demo loader and the
-    bench generator are moved over to naming one; the rule treats it as before."""
-    if instrument is None and strip_lot is None:
-        return
+    """A strip check names its lot, any other check its instrument, valid on the day it ran."""
     day = timezone.localtime(performed_at).date()
     if method == DrugCheck.Method.IMMUNOASSAY:
         if instrument is not None:
             raise ServiceError("instrument_for_strip", "A strip check names its strip lot, not an instrument.")
-        if strip_lot.pk is None:
+        if strip_lot is None or strip_lot.pk is None:
             raise ServiceError("strip_lot_required", "Name the strip lot this check used (maker and lot number).")
         if strip_lot.unrecorded_before is not None:
             raise ServiceError("source_unrecorded", "The unrecorded strip lot is only for checks made before lots were kept.")
@@ -256,7 +251,7 @@ def _clean_source(
         return
     if strip_lot is not None:
         raise ServiceError("strip_lot_for_instrument_method", f"A {method_name(method)} check names its instrument, not a strip lot.")
-    if instrument.pk is None:
+    if instrument is None or instrument.pk is None:
         raise ServiceError("instrument_required", f"Name the instrument this {method_name(method)} check ran on.")
     if instrument.method != method:
         raise ServiceError(

@@ -17,7 +17,8 @@ from distributions import services as ledger
 from distributions.models import LedgerEntry
 from distributions.selectors import group_stock
 from testing_results import services as testing
-from testing_results.models import Batch, Compound, Substance
+from testing_results.models import Batch, Compound, DrugCheck, Substance
+from tests.factories import InstrumentFactory, StripLotFactory
 
 C, DC = Compound.Category, Compound.DrugClass
 
@@ -54,13 +55,50 @@ def clean_findings(substance: Substance) -> dict[str, list[dict]]:
     }
 
 
+def source_for(method: str, findings: list[dict]) -> dict:
+    """What a check by ``method`` of ``findings`` names: the test instrument of the method, or
+    the test strip lot of the findings' class (a strip answers for one class)."""
+    if method not in DrugCheck.Method.values:
+        return {}
+    if method != DrugCheck.Method.IMMUNOASSAY:
+        return {"instrument": InstrumentFactory(method=method)}
+    classes = {f["compound"].drug_class for f in findings if isinstance(f.get("compound"), Compound)}
+    return {"strip_lot": StripLotFactory(drug_class=classes.pop() if len(classes) == 1 else Compound.DrugClass.FENTANYL)}
+
+
+def by_strip_class(method: str, findings: list[dict]) -> list[list[dict]]:
+    """Strips of several classes are one check per class (each from its own lot); any other
+    method's findings are one check."""
+    if method != DrugCheck.Method.IMMUNOASSAY:
+        return [findings]
+    groups: dict[str, list[dict]] = {}
+    for item in findings:
+        compound = item.get("compound")
+        groups.setdefault(getattr(compound, "drug_class", ""), []).append(item)
+    return list(groups.values()) or [findings]
+
+
+def record_checks(*, batch: Batch, method: str, findings: list[dict], by, sample_mg=Decimal("0"), **kwargs) -> list[DrugCheck]:
+    """Record ``findings`` the way a checker would: strips split by class, each check naming its
+    lot or instrument (unless ``kwargs`` names one), the sample used once (by the first strip)."""
+    groups = [findings] if "strip_lot" in kwargs or "instrument" in kwargs else by_strip_class(method, findings)
+    checks = []
+    for n, group in enumerate(groups):
+        source = {} if "strip_lot" in kwargs or "instrument" in kwargs else source_for(method, group)
+        checks.append(testing.check_record(
+            batch=batch, method=method, findings=group, by=by, sample_mg=sample_mg if n == 0 else Decimal("0"),
+            **source, **kwargs,
+        ))
+    return checks
+
+
 def released_batch(substance: Substance, *, checker, officer, grams="200", best_before=None) -> Batch:
     """A batch received and checked by ``checker`` and released by ``officer``, in the central store."""
     batch = testing.batch_receive(
         substance=substance, grams=D(grams), received_on=timezone.localdate(), by=checker, best_before=best_before
     )
     for method, findings in clean_findings(substance).items():
-        testing.check_record(batch=batch, method=method, findings=findings, by=checker, sample_mg=Decimal("0"), lab="Lab")
+        record_checks(batch=batch, method=method, findings=findings, by=checker, lab="Lab")
     return testing.batch_release(batch=batch, by=officer, reason="All checks passed.")
 
 

@@ -21,7 +21,16 @@ from compassionclub.audit.models import AuditRecord
 from distributions.models import Account, AllowanceOverride, AllowancePolicy, Balance, LedgerEntry
 from members.codes import generate_code
 from members.models import Member, MemberGroup, MemberStatusChange, Region
-from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding, Substance
+from testing_results.models import (
+    Batch,
+    BatchStatusChange,
+    Compound,
+    DrugCheck,
+    Finding,
+    Instrument,
+    StripLot,
+    Substance,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -137,9 +146,47 @@ class BatchStatusChangeFactory(factory.django.DjangoModelFactory):
     reason = "All checks passed."
 
 
+INSTRUMENT_MODELS = {"ftir": "Bruker Alpha II", "mass_spec": "Agilent 6546 LC/Q-TOF"}
+
+
+class InstrumentFactory(factory.django.DjangoModelFactory):
+    """One verified instrument per method unless a serial is given."""
+
+    class Meta:
+        model = Instrument
+        django_get_or_create = ("method", "serial")
+
+    method = DrugCheck.Method.FTIR
+    make_model = factory.LazyAttribute(lambda o: INSTRUMENT_MODELS.get(o.method, "Bench instrument"))
+    serial = factory.LazyAttribute(lambda o: f"TEST-{o.method}")
+    library = "Test library"
+    library_version = "1"
+    verified_until = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
+
+
+class StripLotFactory(factory.django.DjangoModelFactory):
+    """One lot in date per target class unless a lot number is given (FIELD-NOTES.md: BTNX's
+    fentanyl lot has a 20 ng/mL cut-off)."""
+
+    class Meta:
+        model = StripLot
+        django_get_or_create = ("maker", "lot_number", "drug_class")
+
+    maker = "BTNX Rapid Response"
+    drug_class = Compound.DrugClass.FENTANYL
+    lot_number = factory.LazyAttribute(lambda o: f"TEST-{o.drug_class}")
+    cutoff_ng_ml = Decimal("20.00")
+    expires_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
+
+
 class DrugCheckFactory(factory.django.DjangoModelFactory):
+    """A check naming what produced it: an instrument of its method, or for a strip a lot."""
+
     class Meta:
         model = DrugCheck
+
+    class Params:
+        strip = factory.LazyAttribute(lambda o: o.method == DrugCheck.Method.IMMUNOASSAY)
 
     batch = factory.SubFactory(BatchFactory)
     method = DrugCheck.Method.FTIR
@@ -147,6 +194,8 @@ class DrugCheckFactory(factory.django.DjangoModelFactory):
     performed_by = factory.SubFactory(UserFactory)
     lab = "Bruker Alpha II"
     sample_mg = Decimal("10.000")
+    instrument = factory.Maybe("strip", None, factory.SubFactory(InstrumentFactory, method=factory.SelfAttribute("..method")))
+    strip_lot = factory.Maybe("strip", factory.SubFactory(StripLotFactory), None)
 
 
 class FindingFactory(factory.django.DjangoModelFactory):

@@ -7,13 +7,14 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from bench.generate import Plan, generate
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.verify import verify_ledger
 from members.codes import is_valid_code
 from members.models import Member, MemberGroup
-from testing_results.models import Batch, DrugCheck
+from testing_results.models import Batch, DrugCheck, Finding
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,15 @@ def test_a_tiny_programme_verifies_and_keeps_everyone_inside_the_allowance():
     assert MemberGroup.objects.count() == counts["groups"] == 8
     assert Member.objects.count() == counts["members"] == 80
     assert Batch.objects.count() == counts["batches"] == 12
-    assert DrugCheck.objects.count() == 3 * counts["batches"]
+    # FTIR, mass spectrometry, a fentanyl and a benzodiazepine strip: each names what produced it,
+    # within its validity, and every strip reports only its lot's class.
+    assert DrugCheck.objects.count() == 4 * counts["batches"]
+    assert not DrugCheck.objects.filter(instrument__isnull=True, strip_lot__isnull=True).exists()
+    assert not DrugCheck.objects.filter(performed_at__date__gt=F("instrument__verified_until")).exists()
+    assert not DrugCheck.objects.filter(performed_at__date__gt=F("strip_lot__expires_on")).exists()
+    assert not Finding.objects.filter(drug_check__strip_lot__isnull=False).exclude(
+        compound__drug_class=F("drug_check__strip_lot__drug_class")
+    ).exists()
     assert LedgerEntry.objects.count() == counts["entries"] > 1000
     assert all(is_valid_code(code) for code in Member.objects.values_list("code", flat=True))
 

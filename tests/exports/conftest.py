@@ -24,6 +24,7 @@ from members import services as members
 from testing_results import services as testing
 from testing_results.models import Batch, Compound
 from tests import factories as f
+from tests.builders import record_checks
 
 C, DC = Compound.Category, Compound.DrugClass
 
@@ -68,7 +69,7 @@ LABS = {"ftir": "Bruker Alpha II", "mass_spec": "Partner lab LC-MS/MS", "immunoa
 def receive_and_check(substance, grams, vocab, active, pct, erin):
     batch = testing.batch_receive(substance=substance, grams=D(grams), received_on=timezone.localdate(), by=erin)
     for method, findings in clean_findings(vocab, active, pct).items():
-        testing.check_record(
+        record_checks(
             batch=batch, method=method, findings=findings, by=erin, sample_mg=Decimal(SAMPLE_MG[method]), lab=LABS[method]
         )
     return batch
@@ -119,7 +120,7 @@ def world(vocab, group_a, group_b, alice, bob, charlie, dana, erin, pat) -> Worl
     testing.batch_recall(batch=coc, by=dana, reason="Bromazolam found by a partner lab.")
 
     world.waiting = testing.batch_receive(substance=heroin, grams=D("50"), received_on=timezone.localdate(), by=erin)
-    testing.check_record(
+    record_checks(
         batch=world.waiting, method="ftir", findings=[finding(vocab["heroin"], "detected")], by=erin,
         sample_mg=Decimal("5"), lab="Bruker Alpha II",
     )

@@ -13,8 +13,8 @@ from compassionclub.errors import ServiceError
 from distributions.exports.base import ExportParams
 from distributions.exports.services import export_run
 from distributions.models import LedgerEntry
-from testing_results import services as testing
 from testing_results.models import Batch, Finding
+from tests.builders import record_checks
 from tests.exports.conftest import finding, today_range
 from tests.exports.helpers import run_csv
 
@@ -127,7 +127,7 @@ def test_a_compound_name_that_looks_like_a_formula_is_neutralised(world, charlie
     from tests import factories as f
 
     evil = f.CompoundFactory(name='=HYPERLINK("http://evil.example","x")', category="cut")
-    testing.check_record(
+    record_checks(
         batch=world.waiting, method="mass_spec", findings=[finding(evil, "detected", "1.5")], by=erin,
         sample_mg=Decimal("0"), lab="@lab",
     )

@@ -10,7 +10,7 @@ from django.db import connection
 from distributions.exports.base import ExportParams
 from distributions.exports.services import export_run, may_export
 from distributions.visibility import entries_visible_to
-from testing_results import services as testing
+from tests.builders import record_checks
 from tests.exports.conftest import distribute, finding
 
 
@@ -29,8 +29,8 @@ def grow(world, alice, erin):
             "mass_spec": [finding(world.vocab["heroin"], "detected", "40"), finding(world.vocab["fentanyl"], "not_detected")],
             "immunoassay": [finding(world.vocab["fentanyl"], "negative"), finding(world.vocab["bromazolam"], "negative")],
         }[method]
-        testing.check_record(batch=world.waiting, method=method, findings=findings, by=erin, sample_mg=Decimal("2"), lab="Lab")
-        testing.check_record(batch=world.her, method=method, findings=findings, by=erin, sample_mg=Decimal("2"), lab="Lab")
+        record_checks(batch=world.waiting, method=method, findings=findings, by=erin, sample_mg=Decimal("2"), lab="Lab")
+        record_checks(batch=world.her, method=method, findings=findings, by=erin, sample_mg=Decimal("2"), lab="Lab")
 
 
 # The audit record of every export: 2 savepoints, the chain head locked, the record inserted,

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from testing_results import services
 from testing_results.models import Compound
 from tests import factories as f
+from tests.builders import record_checks
 
 C, D = Compound.Category, Compound.DrugClass
 
@@ -45,10 +45,13 @@ def finding(compound, result, pct=None):
 
 @pytest.fixture
 def record(erin):
+    """Record a check through the service, naming the test instrument or strip lot unless the
+    test names one; strips of several classes become one check per class (the last returned)."""
+
     def _record(batch, method, findings, by=None, sample_mg="0", **kwargs):
-        return services.check_record(
+        return record_checks(
             batch=batch, method=method, findings=findings, by=by or erin, sample_mg=Decimal(sample_mg), lab="Lab", **kwargs
-        )
+        )[-1]
 
     return _record
 

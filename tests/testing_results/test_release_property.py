@@ -12,6 +12,7 @@ from testing_results import services
 from testing_results.models import Batch, Compound, Finding
 from testing_results.rules import PRESENT
 from tests import factories as f
+from tests.builders import record_checks
 from tests.testing_results.conftest import CLEAN
 
 COMPOUNDS = ["heroin", "caffeine", "fentanyl", "carfentanil", "bromazolam", "isotonitazene", "xylazine", "medetomidine"]
@@ -44,13 +45,13 @@ def test_no_sequence_of_calls_releases_a_batch_with_a_harmful_compound(steps, he
         try:
             if step[0] == "check":
                 _, method, findings, who = step
-                services.check_record(
-                    batch=batch, method=method, by=users[who], sample_mg=0, lab="Lab",
+                record_checks(
+                    batch=batch, method=method, by=users[who], lab="Lab",
                     findings=[{"compound": vocab[k], "result": r, "concentration_pct": None} for k, r in findings],
                 )
             elif step[0] == "clean":
                 for method, make in CLEAN.items():
-                    services.check_record(batch=batch, method=method, by=users[step[1]], sample_mg=0, lab="Lab", findings=make(vocab))
+                    record_checks(batch=batch, method=method, by=users[step[1]], lab="Lab", findings=make(vocab))
             elif step[0] == "release":
                 before = services.assess_release(batch, by=users[step[1]])
                 services.batch_release(batch=batch, by=users[step[1]], reason="Property test")

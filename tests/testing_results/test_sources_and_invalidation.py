@@ -12,6 +12,7 @@ from django.utils import timezone
 from compassionclub.errors import ServiceError
 from testing_results import services
 from testing_results.models import Batch, DrugCheck, Instrument, StripLot
+from tests import factories as f
 from tests.testing_results.conftest import finding
 from tests.testing_results.test_release_rule import CLEAN, NEG, _record_case, _with
 
@@ -119,6 +120,32 @@ def test_a_check_naming_the_wrong_source_is_refused(method, source, code, batch,
         record(batch, method, [finding(vocab["fentanyl"], result)], **source())
     assert exc.value.code == code and exc.value.message_text
     assert not DrugCheck.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "result", "code"), [
+    ("ftir", "not_detected", "instrument_required"),
+    ("mass_spec", "not_detected", "instrument_required"),
+    ("immunoassay", "negative", "strip_lot_required"),
+])
+def test_a_new_check_naming_neither_instrument_nor_lot_is_refused(method, result, code, batch, vocab, erin):
+    with pytest.raises(ServiceError) as exc:
+        services.check_record(batch=batch, method=method, findings=[finding(vocab["fentanyl"], result)], by=erin, sample_mg=0)
+    assert exc.value.code == code and exc.value.message_text
+    assert not DrugCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_lot_used_on_the_evening_of_its_last_day_is_in_date(heroin, vocab, erin):
+    # 20:00 in Vancouver is already the next day in UTC; the lot's last day is Vancouver's.
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    batch = f.BatchFactory(substance=heroin, received_on=yesterday - dt.timedelta(days=2))
+    evening = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(20, 0)))
+    assert evening.astimezone(dt.UTC).date() > yesterday
+    lot = _lot(expires_on=yesterday)
+    services.check_record(batch=batch, method="immunoassay", findings=[finding(vocab["fentanyl"], NEG)], by=erin,
+                          sample_mg=0, performed_at=evening, strip_lot=lot)
+    assert "strip_lot_expired" not in services.assess_release(batch).codes
 
 
 @pytest.mark.django_db
