@@ -31,6 +31,7 @@ _EVERYTHING_READABLE = [
     "testing_results.methodcapability", "testing_results.instrument", "testing_results.striplot",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
+    "distributions.manifest", "distributions.custodypolicy",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -44,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.add_instrument", "testing_results.change_instrument",
         "testing_results.add_striplot", "testing_results.change_striplot",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
+        "distributions.change_custodypolicy",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
         "auth.add_user", "auth.change_user",
         # Unlock a staff user locked out by failed sign-ins.
@@ -55,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.drugcheck", "testing_results.finding",
         "distributions.ledgerentry", "distributions.balance",
         "distributions.allowancepolicy", "distributions.allowanceoverride",
+        "distributions.manifest",
     )
     + [
         "members.add_member", "members.change_member", "members.reset_pin", "members.set_status",

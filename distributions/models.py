@@ -59,8 +59,11 @@ class Account(models.Model):
         MEMBERS = "members", "Members (handed out)"
         LAB = "lab", "Lab (samples)"
         DESTROYED = "destroyed", "Destroyed"
+        IN_TRANSIT = "in_transit", "In transit"
 
-    INTERNAL_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP})
+    # In transit is internal: the programme still holds those grams, on the road.
+    INTERNAL_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP, Kind.IN_TRANSIT})
+    STORE_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP})
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     group = models.OneToOneField(
@@ -71,7 +74,7 @@ class Account(models.Model):
         ordering = ["kind", "group__short_name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["supplier", "central", "group", "members", "lab", "destroyed"]),
+                condition=Q(kind__in=["supplier", "central", "group", "members", "lab", "destroyed", "in_transit"]),
                 name="account_kind_valid",
             ),
             models.CheckConstraint(
@@ -102,6 +105,14 @@ class LedgerEntry(AppendOnlyModel):
         DESTRUCTION = "destruction", "Destruction"
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
+        # Custody (distributions.services.custody): a manifest's grams go on the road, arrive,
+        # come back when it is cancelled, and what did not arrive (or more that did) is its own entry.
+        MANIFEST_SEND = "manifest_send", "Sent on a manifest"
+        MANIFEST_RECEIVE = "manifest_receive", "Received from a manifest"
+        MANIFEST_CANCEL = "manifest_cancel", "Manifest cancelled"
+        MANIFEST_DIFF = "manifest_diff", "Manifest difference at receipt"
+
+    CUSTODY_KINDS = frozenset({Kind.MANIFEST_SEND, Kind.MANIFEST_RECEIVE, Kind.MANIFEST_CANCEL, Kind.MANIFEST_DIFF})
 
     # Reasons are codes, never free text: they are kept forever, and free text invites
     # details about people.
@@ -111,6 +122,12 @@ class LedgerEntry(AppendOnlyModel):
         COUNT_ERROR = "count_error", "Counting or entry error"
         FOUND = "found", "Stock found"
         MOISTURE = "moisture", "Weight lost or gained with moisture"
+        COUNT_DIFFERENCE = "count_difference", "Blind count differs from the ledger"
+
+    class ManifestDifference(models.TextChoices):
+        SPILLAGE = "spillage", "Spillage in transit"
+        WEIGHING_DIFFERENCE = "weighing_difference", "Weighing difference between the scales"
+        MISSING = "missing", "Missing on arrival"
 
     class DestructionReason(models.TextChoices):
         RECALLED = "recalled", "Recalled batch"
@@ -169,7 +186,12 @@ class LedgerEntry(AppendOnlyModel):
             models.CheckConstraint(condition=Q(grams__gt=0), name="ledgerentry_grams_positive"),
             models.CheckConstraint(condition=~Q(from_account=F("to_account")), name="ledgerentry_accounts_differ"),
             models.CheckConstraint(
-                condition=Q(kind__in=["intake", "transfer", "distribution", "sample", "destruction", "adjustment", "reversal"]),
+                condition=Q(
+                    kind__in=[
+                        "intake", "transfer", "distribution", "sample", "destruction", "adjustment", "reversal",
+                        "manifest_send", "manifest_receive", "manifest_cancel", "manifest_diff",
+                    ]
+                ),
                 name="ledgerentry_kind_valid",
             ),
             models.CheckConstraint(
@@ -183,7 +205,7 @@ class LedgerEntry(AppendOnlyModel):
                 name="ledgerentry_reverses_iff_reversal",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["adjustment", "reversal"]) | ~Q(reason=""),
+                condition=~Q(kind__in=["adjustment", "reversal", "manifest_diff"]) | ~Q(reason=""),
                 name="ledgerentry_reason_required",
             ),
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="ledgerentry_idempotency_key_not_empty"),
@@ -278,3 +300,11 @@ class AllowanceOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.substance}: {self.max_grams} g until {self.valid_until:%Y-%m-%d}"
+
+
+# Physical custody (manifests, counts, witnessed destruction, receipts) lives in its own module.
+from distributions.custody_models import (  # noqa: E402, F401
+    CustodyPolicy,
+    Manifest,
+)
+

@@ -1,9 +1,11 @@
 """Writes to the stock ledger and to allowances (DESIGN.md, "Core operations").
 
 ``ledger`` holds the stock movements (intake, sample, transfer, distribution, destruction,
-adjustment, reversal); ``allowances`` the allowance policies and two-coordinator overrides.
+adjustment, reversal); ``custody`` the manifests, counts, witnessed destruction and receipts;
+``allowances`` the allowance policies and two-coordinator overrides.
 Callers import from ``distributions.services``.
 """
 
 from distributions.services.allowances import *  # noqa: F403
+from distributions.services.custody import *  # noqa: F403
 from distributions.services.ledger import *  # noqa: F403

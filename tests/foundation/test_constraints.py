@@ -14,6 +14,7 @@ from django.utils import timezone
 from distributions.models import Account, LedgerEntry
 from members.models import Member
 from tests import factories as f
+from tests.distributions.custody_constraint_cases import CASES as CUSTODY_CASES
 from tests.recalls import factories as rf
 
 PROJECT_APPS = {"audit", "members", "testing_results", "distributions", "recalls"}
@@ -202,6 +203,7 @@ CASES = {
     "audit_chainhead_single_row": _chain_head_second_row,
     "audit_record_seq_positive": lambda: f.AuditRecordFactory(seq=0),
     "audit_record_action_not_empty": lambda: f.AuditRecordFactory(action=""),
+    **CUSTODY_CASES,
 }
 
 

@@ -1,0 +1,171 @@
+"""Physical custody: manifests, blind counts, witnessed destructions and receipts.
+
+The ledger proves its entries; these records tie them to what people weighed and signed.
+
+- ``CustodyPolicy``: the programme's tolerance for a difference (grams and percent, the larger
+  applies) and how often every store must be counted. One row; defaults when absent.
+- ``Manifest``: a transfer on the road. Sending writes a ``manifest_send`` entry (store → in
+  transit); receiving writes ``manifest_receive`` (in transit → receiving store) and, when the
+  weighed grams differ, a ``manifest_diff`` entry with a reason code (in transit → outside when
+  grams are missing, outside → store when more arrived); cancelling writes ``manifest_cancel``
+  (in transit → sending store). The manifest moves from in transit to received or cancelled
+  once, and the database refuses a manifest whose state and fields disagree.
+- ``StockCount`` and its lines: a blind count of one store, signed by a second person; each
+  line keeps the grams counted, the ledger's balance at signing and the ``count_difference``
+  adjustment that closed the gap.
+- ``WitnessedDestruction``: who witnessed a destruction entry and how the stock was destroyed.
+- ``BatchReceipt``: the supplier's reference and lot, the packages and weighed grams of a
+  batch as received, and the second person who confirmed the weight.
+
+Writes go through ``distributions.services.custody``; every foreign key to history is PROTECT.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from distributions.models import Account, LedgerEntry
+from testing_results.models import Batch
+
+DEFAULT_TOLERANCE_GRAMS = Decimal("0.500")
+DEFAULT_TOLERANCE_PERCENT = Decimal("1.00")
+DEFAULT_COUNT_INTERVAL_DAYS = 7
+
+
+class CustodyPolicy(models.Model):
+    """The programme's custody settings (one row, ``pk=1``)."""
+
+    tolerance_grams = models.DecimalField(
+        max_digits=8, decimal_places=3, default=DEFAULT_TOLERANCE_GRAMS,
+        help_text="A difference larger than this many grams is flagged for review…",
+    )
+    tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_TOLERANCE_PERCENT,
+        help_text="…or than this percentage of the grams expected, whichever is larger.",
+    )
+    count_interval_days = models.PositiveIntegerField(
+        default=DEFAULT_COUNT_INTERVAL_DAYS, help_text="Every store is counted at least this often."
+    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "custody policy"
+        verbose_name_plural = "custody policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="custodypolicy_single_row"),
+            models.CheckConstraint(condition=Q(tolerance_grams__gte=0), name="custodypolicy_tolerance_grams_not_negative"),
+            models.CheckConstraint(
+                condition=Q(tolerance_percent__gte=0) & Q(tolerance_percent__lte=100), name="custodypolicy_tolerance_percent_range"
+            ),
+            models.CheckConstraint(condition=Q(count_interval_days__gt=0), name="custodypolicy_count_interval_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Tolerance {self.tolerance_grams} g or {self.tolerance_percent} %, "
+            f"counts every {self.count_interval_days} days"
+        )
+
+    @classmethod
+    def current(cls) -> CustodyPolicy:
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    def tolerance_for(self, expected: Decimal) -> Decimal:
+        """The largest difference not flagged, for ``expected`` grams."""
+        by_percent = (abs(Decimal(expected)) * Decimal(self.tolerance_percent) / 100).quantize(Decimal("0.001"))
+        return max(Decimal(self.tolerance_grams), by_percent)
+
+
+class Manifest(models.Model):
+    class Status(models.TextChoices):
+        IN_TRANSIT = "in_transit", "In transit"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    Difference = LedgerEntry.ManifestDifference
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="manifests")
+    from_store = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="manifests_out")
+    to_store = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="manifests_in")
+    grams_sent = models.DecimalField(max_digits=12, decimal_places=3)
+    packages = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_TRANSIT)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField()
+    send_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="manifest_sent")
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    received_at = models.DateTimeField(null=True, blank=True)
+    grams_received = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    difference_reason = models.CharField(max_length=24, choices=Difference.choices, blank=True)
+    receive_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="manifest_received"
+    )
+    difference_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="manifest_difference"
+    )
+    flagged = models.BooleanField(default=False, help_text="The difference is beyond the programme's tolerance.")
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="manifest_cancelled"
+    )
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["status", "sent_at"], name="manifest_status_sent_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(grams_sent__gt=0), name="manifest_grams_sent_positive"),
+            models.CheckConstraint(condition=Q(packages__gt=0), name="manifest_packages_positive"),
+            models.CheckConstraint(condition=~Q(from_store=F("to_store")), name="manifest_stores_differ"),
+            models.CheckConstraint(condition=Q(status__in=["in_transit", "received", "cancelled"]), name="manifest_status_valid"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="received", received_by__isnull=False, received_at__isnull=False, grams_received__isnull=False)
+                    | (~Q(status="received") & Q(received_by__isnull=True, received_at__isnull=True, grams_received__isnull=True,
+                                                 receive_entry__isnull=True, difference_entry__isnull=True))
+                ),
+                name="manifest_received_iff_status",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="cancelled", cancelled_by__isnull=False, cancelled_at__isnull=False, cancel_entry__isnull=False)
+                    | (~Q(status="cancelled") & Q(cancelled_by__isnull=True, cancelled_at__isnull=True, cancel_entry__isnull=True))
+                ),
+                name="manifest_cancelled_iff_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(grams_received__isnull=True) | Q(grams_received__gte=0), name="manifest_grams_received_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    (Q(grams_received__isnull=True) | Q(grams_received=F("grams_sent")))
+                    & Q(difference_reason="") & Q(difference_entry__isnull=True)
+                )
+                | (
+                    Q(grams_received__isnull=False) & ~Q(grams_received=F("grams_sent"))
+                    & Q(difference_reason__in=["spillage", "weighing_difference", "missing"])
+                    & Q(difference_entry__isnull=False)
+                ),
+                name="manifest_difference_has_reason_and_entry",
+            ),
+            models.CheckConstraint(condition=Q(flagged=False) | Q(status="received"), name="manifest_flagged_only_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.grams_sent} g of {self.batch} to {self.to_store}"
+
+    @property
+    def code(self) -> str:
+        """The manifest's number as printed on the paper that travels with the package."""
+        return f"MF-{self.pk:06d}" if self.pk else "MF-new"
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.grams_received is None:
+            return None
+        return Decimal(self.grams_received) - Decimal(self.grams_sent)

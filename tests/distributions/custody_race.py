@@ -1,0 +1,84 @@
+"""Custody races with real threads (``race.race``), shared by the PostgreSQL tests and the
+SQLite file-database run (``python -m tests.distributions.custody_race``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections import Counter
+from decimal import Decimal
+
+from tests.distributions.race import race
+
+
+def _people_and_stock():
+    from django.contrib.auth import get_user_model
+
+    from members.models import MemberGroup
+    from tests.distributions.ledger_helpers import batch_in_central
+
+    User = get_user_model()
+    suffix = uuid.uuid4().hex[:6]
+    admin = User.objects.create(username=f"admin-{suffix}", is_staff=True, is_superuser=True)
+    group = MemberGroup.objects.create(short_name=f"C{suffix}", name=f"Custody group {suffix}", region="island")
+    coordinators = [User.objects.create(username=f"coord{i}-{suffix}", is_staff=True) for i in range(2)]
+    group.coordinators.add(*coordinators)
+    batch = batch_in_central(grams="1000", by=admin, created_by=admin)
+    return admin, group, coordinators, batch
+
+
+def two_receivers_one_manifest() -> dict:
+    """Two coordinators of the receiving group weigh and receive the same manifest at once,
+    one the grams sent and one with a shortfall."""
+    from distributions import services
+    from distributions.models import Account, LedgerEntry, Manifest
+    from distributions.services.ledger import group_account, system_account
+    from distributions.verify import verify_ledger
+    from tests.distributions.ledger_helpers import store_grams
+
+    admin, group, coordinators, batch = _people_and_stock()
+    manifest = services.manifest_send(
+        batch=batch, from_store=system_account(Account.Kind.CENTRAL), to_store=group_account(group),
+        grams=Decimal("25.000"), packages=1, by=admin,
+    )
+    weights = [("25.000", None), ("24.000", "missing")]
+    results = race(2, lambda i: services.manifest_receive(
+        manifest=manifest, grams_received=weights[i][0], by=coordinators[i], reason=weights[i][1]))
+    manifest.refresh_from_db()
+    report = verify_ledger()
+    return {
+        "outcomes": dict(Counter(kind if kind == "ok" else f"{kind}:{detail}" for kind, detail in results)),
+        "status": manifest.status,
+        "grams_received": str(manifest.grams_received),
+        "store_grams": str(store_grams(batch, group)),
+        "receive_entries": LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.MANIFEST_RECEIVE).count(),
+        "difference_entries": LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.MANIFEST_DIFF).count(),
+        "received": Manifest.objects.filter(pk=manifest.pk, status=Manifest.Status.RECEIVED).count(),
+        "ledger_ok": report.ok,
+        "ledger_summary": report.summary(),
+    }
+
+
+SCENARIOS = {
+    "two_receivers_one_manifest": two_receivers_one_manifest,
+}
+
+
+def main() -> None:
+    """Migrate a fresh SQLite file (SQLITE_PATH) and print every scenario's outcome as JSON."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compassionclub.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    assert connection.vendor == "sqlite" and connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    call_command("migrate", verbosity=0)
+    json.dump({name: scenario() for name, scenario in SCENARIOS.items()}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Custody under real concurrency: on PostgreSQL the manifest's row lock decides, on SQLite the
+IMMEDIATE transaction mode serialises the writers (in a child process on a file database)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.distributions import custody_race
+
+pytestmark = pytest.mark.concurrency
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks under real concurrency need PostgreSQL; SQLite runs below"
+)
+
+
+def check_two_receivers(outcome):
+    # One receiver wins; the other is told it was received; one weight, never both, is stored.
+    assert outcome["outcomes"] == {"ok": 1, "refused:already_received": 1}, outcome
+    assert outcome["status"] == "received" and outcome["received"] == 1
+    assert outcome["receive_entries"] == 1
+    if outcome["grams_received"] == "25.000":
+        assert outcome["difference_entries"] == 0 and outcome["store_grams"] == "25.000"
+    else:
+        assert outcome["grams_received"] == "24.000", outcome
+        assert outcome["difference_entries"] == 1 and outcome["store_grams"] == "24.000"
+    assert outcome["ledger_ok"], outcome["ledger_summary"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_postgres_two_receivers_of_one_manifest_one_wins():
+    check_two_receivers(custody_race.two_receivers_one_manifest())
+
+
+def test_sqlite_file_database_custody_races_are_safe(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_NAME"}}
+    env.update({"SQLITE_PATH": str(tmp_path / "race.sqlite3"), "DJANGO_SETTINGS_MODULE": "compassionclub.settings"})
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.distributions.custody_race"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout)
+    check_two_receivers(outcomes["two_receivers_one_manifest"])
