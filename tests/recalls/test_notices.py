@@ -73,7 +73,7 @@ def test_an_automatic_hold_by_a_drug_checker_issues_notices_too(out_in_groups, e
     fentanyl = f.CompoundFactory(name="Fentanyl", category="harmful", drug_class="fentanyl")
     testing.check_record(
         batch=batch, method="mass_spec", findings=[{"compound": fentanyl, "result": "detected"}], by=erin,
-        sample_mg=Decimal("0"),
+        sample_mg=Decimal("0"), instrument=f.InstrumentFactory(method="mass_spec"),
     )
     batch.refresh_from_db()
     assert batch.status == Batch.Status.ON_HOLD
