@@ -4,10 +4,8 @@ comes back to the form as a form error and nothing is stored.
 
 An override needs a second coordinator of the member's group, and that second coordinator must
 really act, not just be named: they confirm on the same screen, at the same desk, with their own
-password (checked through the login backends, so wrong passwords count towards their lockout and
-are in the audit trail as failed sign-ins) and, when they have two-factor set up or two-factor is
-required, the current code from their own authenticator. Nothing the person asking knows is
-enough on its own.
+password and, when they have two-factor set up or two-factor is required, the current code from
+their own authenticator. ``allowance_override_grant`` checks both, so no caller can skip it.
 """
 
 from __future__ import annotations
@@ -15,20 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import django_otp
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from compassionclub.audit.admin_mixins import admin_recent_action
-from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
@@ -176,35 +170,6 @@ class OverrideForm(forms.Form):
         return starts, ends
 
 
-def confirm_approver(request: HttpRequest, approver, password: str, code: str) -> None:
-    """The approving coordinator proves they are present: their password, and their second
-    factor if they have one (or must have one). Raises ServiceError otherwise."""
-    user = authenticate(request, username=approver.get_username(), password=password)
-    if user is None or user.pk != approver.pk:
-        raise ServiceError(
-            "approver_not_confirmed",
-            "The approving coordinator's password was not accepted. They must type it themselves.",
-        )
-    if django_otp.user_has_device(approver):
-        device = None
-        code = code.strip().replace(" ", "").lower()
-        if code and len(code) <= 16:
-            with transaction.atomic():
-                device = django_otp.match_token(approver, code)
-        if device is None:
-            audit_log(action="allowance.override_approval_failed", actor=request.user, target=approver,
-                      new={"why": "two_factor_code"})
-            raise ServiceError(
-                "approver_not_confirmed",
-                "The approving coordinator's two-factor code did not work. They must enter the current code.",
-            )
-    elif settings.REQUIRE_2FA:
-        raise ServiceError(
-            "approver_without_two_factor",
-            "The approving coordinator must set up two-factor sign-in before approving an override.",
-        )
-
-
 @admin.register(AllowanceOverride)
 class AllowanceOverrideAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     """Overrides are history: shown, granted through the service, never edited or deleted."""
@@ -239,11 +204,11 @@ class AllowanceOverrideAdmin(GroupScopedAdminMixin, NoDeleteAdminMixin, admin.Mo
             member = data["member_code"]
             valid_from, valid_until = form.period()
             try:
-                confirm_approver(request, data["approver"], data["approver_password"], data["approver_code"])
                 override = allowance_override_grant(
                     member=member, substance=data["substance"], max_grams=data["max_grams"],
                     valid_from=valid_from, valid_until=valid_until, reason=data["reason"],
-                    by=request.user, approved_by=data["approver"],
+                    by=request.user, approved_by=data["approver"], approver_password=data["approver_password"],
+                    approver_code=data["approver_code"], request=request,
                 )
             except ServiceError as error:
                 form.add_error(None, error)

@@ -4,8 +4,9 @@ The programme-wide policy per substance (default 14 g per rolling 7 days) is set
 admins. A group's coordinators (or a programme admin) may set a stricter one for their group:
 no more grams and no shorter window than the programme's. An override lifts one member's limit
 for one substance for a bounded time (at most ``OVERRIDE_MAX_DAYS``); it needs two different
-coordinators of the member's group (the one asking and the one approving) and a reason code,
-and both are in the audit trail. ``check_eligibility`` applies what these write.
+coordinators of the member's group (the one asking and the one approving, who confirms being
+there with their own password and two-factor code) and a reason code, and both are in the
+audit trail. ``check_eligibility`` applies what these write.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+import django_otp
+from django.conf import settings
+from django.contrib.auth import authenticate
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
@@ -101,6 +106,37 @@ def allowance_policy_set(
     return policy
 
 
+def _confirm_approver_present(request: HttpRequest, approver, password: str, code: str) -> None:
+    """The approving coordinator proves they are present: their password, and their second
+    factor if they have one (or must have one). The password goes through the login backends,
+    so wrong ones count towards the approver's sign-in lockout (which needs the request) and are
+    in the audit trail as failed sign-ins. Raises ServiceError otherwise."""
+    user = authenticate(request, username=approver.get_username(), password=password)
+    if user is None or user.pk != approver.pk:
+        raise ServiceError(
+            "approver_not_confirmed",
+            "The approving coordinator's password was not accepted. They must type it themselves.",
+        )
+    if django_otp.user_has_device(approver):
+        device = None
+        code = code.strip().replace(" ", "").lower()
+        if code and len(code) <= 16:
+            with transaction.atomic():
+                device = django_otp.match_token(approver, code)
+        if device is None:
+            audit_log(action="allowance.override_approval_failed", actor=request.user, target=approver,
+                      new={"why": "two_factor_code"})
+            raise ServiceError(
+                "approver_not_confirmed",
+                "The approving coordinator's two-factor code did not work. They must enter the current code.",
+            )
+    elif settings.REQUIRE_2FA:
+        raise ServiceError(
+            "approver_without_two_factor",
+            "The approving coordinator must set up two-factor sign-in before approving an override.",
+        )
+
+
 def allowance_override_grant(
     *,
     member: Member,
@@ -111,9 +147,13 @@ def allowance_override_grant(
     reason: str,
     by,
     approved_by,
+    approver_password: str,
+    approver_code: str = "",
+    request: HttpRequest,
 ) -> AllowanceOverride:
     """An exceptional limit for one member, asked for by ``by`` and approved by a second
-    coordinator of the same group."""
+    coordinator of the same group, who confirms being there with their own password (and
+    two-factor code) in ``request``, the one the person asking is signed in with."""
     max_grams = _grams(max_grams)
     if not is_coordinator_of(by, member.group_id):
         raise ServiceError("not_coordinator", "Only a coordinator of the member's group can ask for an override.")
@@ -122,6 +162,7 @@ def allowance_override_grant(
             "second_coordinator_required",
             "An override must be approved by a second, different coordinator of the member's group.",
         )
+    _confirm_approver_present(request, approved_by, approver_password, approver_code)
     if reason not in AllowanceOverride.Reason.values:
         raise ServiceError("reason_invalid", "Choose the reason for the override from the list.")
     if valid_from is None or valid_until is None or timezone.is_naive(valid_from) or timezone.is_naive(valid_until):

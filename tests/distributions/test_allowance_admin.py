@@ -15,8 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
-from distributions.allowance_admin import confirm_approver
 from distributions.models import AllowanceOverride, AllowancePolicy
+from distributions.services import allowance_override_grant
 from tests import factories as f
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory
@@ -192,13 +192,19 @@ def test_an_approver_with_two_factor_must_also_give_their_current_code(client, a
     assert AllowanceOverride.objects.get().approved_by == carol
 
 
-def test_where_two_factor_is_required_an_approver_without_it_cannot_approve(settings, alice, carol):
+def test_where_two_factor_is_required_an_approver_without_it_cannot_approve(settings, alice, carol, member, heroin):
     settings.REQUIRE_2FA = True
     request = RequestFactory().post("/admin/")
     request.user = alice
+    now = timezone.now()
     with pytest.raises(ServiceError) as refused:
-        confirm_approver(request, carol, PASSWORD, "")
+        allowance_override_grant(
+            member=member, substance=heroin, max_grams="21", valid_from=now, valid_until=now + dt.timedelta(days=7),
+            reason=AllowanceOverride.Reason.TRAVEL, by=alice, approved_by=carol, approver_password=PASSWORD,
+            request=request,
+        )
     assert refused.value.code == "approver_without_two_factor"
+    assert not AllowanceOverride.objects.exists()
 
 
 def test_a_user_who_coordinates_no_group_gets_a_notice_not_a_form(client, root):

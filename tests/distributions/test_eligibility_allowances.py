@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
@@ -15,6 +16,8 @@ from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
 from tests import factories as f
 from tests.builders import Stock
+
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory
 
 
 @pytest.fixture
@@ -68,10 +71,12 @@ def test_policy_input_and_permissions_are_checked(heroin, group_a, alice, bob):
 
 def grant(member, substance, by, approved_by, **kwargs):
     now = timezone.now()
+    request = RequestFactory().post("/admin/")
+    request.user = by
     values = {
         "member": member, "substance": substance, "max_grams": "21", "valid_from": now,
         "valid_until": now + dt.timedelta(days=7), "reason": AllowanceOverride.Reason.TRAVEL,
-        "by": by, "approved_by": approved_by,
+        "by": by, "approved_by": approved_by, "approver_password": PASSWORD, "request": request,
     }
     values.update(kwargs)
     return allowance_override_grant(**values)
@@ -93,6 +98,14 @@ def test_an_override_needs_a_second_coordinator_of_the_same_group(member, heroin
         assert exc.value.code in {"second_coordinator_required", "not_coordinator"}
     assert not AllowanceOverride.objects.exists()
     assert check_eligibility(member).allowances[heroin.pk].source == "programme"
+
+
+def test_no_caller_grants_an_override_without_the_approvers_own_password(member, heroin, alice, carol):
+    for password in ("", "guess"):
+        with pytest.raises(ServiceError) as exc:
+            grant(member, heroin, alice, carol, approver_password=password)
+        assert exc.value.code == "approver_not_confirmed"
+    assert not AllowanceOverride.objects.exists()
 
 
 def test_an_override_needs_a_reason_and_a_short_period(member, heroin, alice, carol):
