@@ -160,14 +160,19 @@ class EligibilityFacts:
     distributions: list[DistributionFact]
 
 
+def tightens(grams: Decimal, window_days: int, *, base_grams: Decimal, base_days: int) -> bool:
+    """A group may only tighten the programme's allowance: no more grams and no shorter window.
+    ``allowance_policy_set`` refuses a group policy that does not; eligibility ignores one that
+    no longer does (the programme was tightened past it later)."""
+    return grams <= base_grams and window_days >= base_days
+
+
 def _policy_for(substance_id: int, group_id: int, policies: list[PolicyFact]) -> tuple[Decimal, int, str]:
     programme = next((p for p in policies if p.substance_id == substance_id and p.group_id is None), None)
     base_grams = programme.max_grams if programme else DEFAULT_MAX_GRAMS
     base_days = programme.window_days if programme else DEFAULT_WINDOW_DAYS
     group = next((p for p in policies if p.substance_id == substance_id and p.group_id == group_id), None)
-    # A group may only tighten the programme's policy; if the programme was tightened later
-    # past the group's, the programme's wins.
-    if group is not None and group.max_grams <= base_grams and group.window_days >= base_days:
+    if group is not None and tightens(group.max_grams, group.window_days, base_grams=base_grams, base_days=base_days):
         return group.max_grams, group.window_days, Source.GROUP
     return base_grams, base_days, Source.PROGRAMME
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from distributions.eligibility import DEFAULT_MAX_GRAMS, DEFAULT_WINDOW_DAYS
+from distributions.eligibility import DEFAULT_MAX_GRAMS, DEFAULT_WINDOW_DAYS, tightens
 from distributions.models import AllowanceOverride, AllowancePolicy
 from members.models import Member, MemberGroup
 from members.scoping import is_coordinator_of
@@ -76,7 +76,7 @@ def allowance_policy_set(
             programme = AllowancePolicy.objects.filter(substance=substance, group__isnull=True).first()
             base_grams = programme.max_grams if programme else DEFAULT_MAX_GRAMS
             base_days = programme.window_days if programme else DEFAULT_WINDOW_DAYS
-            if max_grams > base_grams or window_days < base_days:
+            if not tightens(max_grams, window_days, base_grams=base_grams, base_days=base_days):
                 raise ServiceError(
                     "policy_not_stricter",
                     f"A group's allowance can only be stricter than the programme's "
