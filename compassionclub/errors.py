@@ -23,3 +23,18 @@ class ServiceError(ValidationError):
 
     def __repr__(self) -> str:
         return f"ServiceError({self.code!r}, {self.message_text!r})"
+
+
+# The one code for "your account lacks the permission for this", whatever the service.
+NOT_PERMITTED = "not_permitted"
+
+
+def not_permitted(message: str) -> ServiceError:
+    return ServiceError(NOT_PERMITTED, message)
+
+
+def require_permission(user, perm: str, doing: str) -> None:
+    """Refuse with ``not_permitted`` unless ``user`` is active and holds ``perm``; ``doing``
+    completes "You are not allowed to ..."."""
+    if user is None or not getattr(user, "is_active", False) or not user.has_perm(perm):
+        raise not_permitted(f"You are not allowed to {doing}.")

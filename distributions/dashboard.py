@@ -18,6 +18,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from compassionclub.quantities import to_grams
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
@@ -131,7 +132,7 @@ def weekly_grams(user, today: dt.date) -> tuple[list[dt.date], dict[str, dict[dt
     series: dict[str, dict[dt.date, Decimal]] = {}
     for row in rows:
         week = row["week"].astimezone(LOCAL_TZ).date() if isinstance(row["week"], dt.datetime) else row["week"]
-        series.setdefault(row["batch__substance__name"], {})[week] = Decimal(row["grams"]).quantize(Decimal("0.001"))
+        series.setdefault(row["batch__substance__name"], {})[week] = to_grams(row["grams"])
     return weeks, series
 
 

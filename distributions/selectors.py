@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 
+from compassionclub.quantities import to_grams
 from distributions.models import ZERO, Account, Balance, LedgerEntry
 from distributions.visibility import entries_visible_to, sees_batch_reach_everywhere, stock_visible_to
 from members.models import MemberGroup
@@ -20,7 +21,7 @@ from testing_results.models import Batch, Substance
 def balance_of(account: Account, batch: Batch) -> Decimal:
     """Grams ``account`` holds of ``batch`` (0.000 when it never held any)."""
     grams = Balance.objects.filter(account=account, batch=batch).values_list("grams", flat=True).first()
-    return ZERO if grams is None else Decimal(grams).quantize(Decimal("0.001"))
+    return to_grams(grams)
 
 
 def group_stock(group: MemberGroup, substance: Substance | None = None) -> QuerySet[Batch]:
@@ -66,7 +67,7 @@ def batch_recipients(batch: Batch, user) -> list[Recipient]:
     rows = qs.order_by("member__group__short_name", "occurred_at", "id").values_list(
         "member__group__short_name", "member__code", "grams", "occurred_at"
     )
-    return [Recipient(group, code, Decimal(grams).quantize(Decimal("0.001")), at) for group, code, grams, at in rows]
+    return [Recipient(group, code, to_grams(grams), at) for group, code, grams, at in rows]
 
 
 def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
@@ -79,7 +80,7 @@ def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
         .values_list("account__kind", "account__group__short_name", "grams")
     )
     return [
-        ("Central store" if kind == Account.Kind.CENTRAL else short_name, Decimal(grams).quantize(Decimal("0.001")))
+        ("Central store" if kind == Account.Kind.CENTRAL else short_name, to_grams(grams))
         for kind, short_name, grams in rows
     ]
 
@@ -87,7 +88,7 @@ def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
 def distributed_grams(batch: Batch) -> Decimal:
     """Net grams of ``batch`` handed out to members (distributions minus their reversals)."""
     total = Balance.objects.filter(batch=batch, account__kind=Account.Kind.MEMBERS).aggregate(total=Sum("grams"))["total"]
-    return ZERO if total is None else Decimal(total).quantize(Decimal("0.001"))
+    return to_grams(total)
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,7 @@ def batch_reach(batch: Batch, user=None) -> list[tuple[int, GroupReach]]:
     ):
         row = rows.setdefault((short_name, group_id), [ZERO, 0, ZERO])
         row[1], row[2] = members, Decimal(grams)
-    q = Decimal("0.001")
     return [
-        (group_id, GroupReach(name, store.quantize(q), members, got.quantize(q)))
+        (group_id, GroupReach(name, to_grams(store), members, to_grams(got)))
         for (name, group_id), (store, members, got) in sorted(rows.items())
     ]

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
-from compassionclub.errors import ServiceError
+from compassionclub.errors import ServiceError, not_permitted
 from members.codes import generate_code
 from members.models import Member, MemberGroup, MemberStatusChange, StatusReason
 from members.pins import pin_validate
@@ -55,7 +55,7 @@ def _require_coordinator(by, group_id: int, perm: str | None = None) -> None:
     if by is None or not is_coordinator_of(by, group_id):
         raise ServiceError("not_coordinator", "Only a coordinator of the member's group can do this.")
     if perm and not by.has_perm(perm):
-        raise ServiceError("permission_denied", "Your account does not have the permission for this.")
+        raise not_permitted("Your account does not have the permission for this.")
 
 
 def _today() -> dt.date:

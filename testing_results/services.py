@@ -28,7 +28,8 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
-from compassionclub.errors import ServiceError
+from compassionclub.errors import ServiceError, not_permitted, require_permission
+from compassionclub.quantities import parse_grams
 from testing_results import selectors
 from testing_results.labels import label_text
 from testing_results.models import (
@@ -65,7 +66,8 @@ __all__ = [
 S = Batch.Status
 LAB_REPORT_MAX_BYTES = 10 * 1024 * 1024
 CLOCK_SKEW = dt.timedelta(minutes=5)
-MG = Decimal("0.001")
+# Milligrams of sample and concentrations are stored with three places, like grams.
+PLACES = Decimal("0.001")
 
 # action -> (statuses it may start from, status it leads to). DESIGN.md: quarantined → released |
 # rejected; released → on_hold → released | recalled; released → recalled.
@@ -77,11 +79,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 PAST_TENSE = {"release": "released", "reject": "rejected", "hold": "held", "recall": "recalled"}
 CHECKABLE = frozenset({S.QUARANTINED, S.RELEASED, S.ON_HOLD})
-
-
-def _require(by, perm: str, doing: str) -> None:
-    if by is None or not getattr(by, "is_active", False) or not by.has_perm(perm):
-        raise ServiceError("not_permitted", f"You are not allowed to {doing}.")
 
 
 def _reason(reason: str) -> str:
@@ -120,13 +117,8 @@ def batch_receive(*, substance: Substance, grams: Decimal, received_on: dt.date,
     Not durable: a caller loading several batches (``seed_demo``) may wrap it in its own
     transaction.
     """
-    _require(by, "testing_results.add_batch", "receive batches")
-    try:
-        grams = Decimal(str(grams)).quantize(MG)
-    except (InvalidOperation, ValueError, TypeError):
-        raise ServiceError("grams_not_a_number", "Grams must be a number.")
-    if grams <= 0:
-        raise ServiceError("grams_not_positive", "A batch must weigh more than 0 g.")
+    require_permission(by, "testing_results.add_batch", "receive batches")
+    grams = parse_grams(grams)
     if received_on > timezone.localdate():
         raise ServiceError("received_in_future", "The date received cannot be in the future.")
     if best_before is not None and best_before < received_on:
@@ -181,7 +173,7 @@ def _clean_findings(method: str, findings: list[dict[str, Any]]) -> list[tuple[C
         pct = item.get("concentration_pct")
         if pct is not None and pct != "":
             try:
-                pct = Decimal(str(pct)).quantize(MG)
+                pct = Decimal(str(pct)).quantize(PLACES)
             except (InvalidOperation, ValueError):
                 raise ServiceError("bad_concentration", f"The concentration of {compound.name} must be a number.")
             if not (Decimal("0") <= pct <= Decimal("100")):
@@ -282,12 +274,12 @@ def check_record(
     before it can be released again), never to rejected or recalled ones. Not durable, so a
     loader may group several checks in one transaction.
     """
-    _require(by, "testing_results.add_drugcheck", "record drug checks")
+    require_permission(by, "testing_results.add_drugcheck", "record drug checks")
     if method not in RESULTS_FOR_METHOD:
         raise ServiceError("bad_method", f"{method!r} is not a drug-checking method (FTIR, mass spectrometry, strip).")
     cleaned = _clean_findings(method, findings)
     try:
-        sample_mg = Decimal(str(sample_mg)).quantize(MG)
+        sample_mg = Decimal(str(sample_mg)).quantize(PLACES)
     except (InvalidOperation, ValueError, TypeError):
         raise ServiceError("sample_not_a_number", "The sample used must be a number of milligrams.")
     if sample_mg < 0:
@@ -356,7 +348,7 @@ def check_invalidate(*, drug_check: DrugCheck, reason: str, by) -> DrugCheck:
     if by is None or not getattr(by, "is_active", False) or not (
         by.has_perm("testing_results.add_drugcheck") or by.has_perm("testing_results.release_batch")
     ):
-        raise ServiceError("not_permitted", "You are not allowed to invalidate drug checks.")
+        raise not_permitted("You are not allowed to invalidate drug checks.")
     if reason not in DrugCheck.InvalidationReason.values:
         words = ", ".join(str(label).lower() for label in DrugCheck.InvalidationReason.labels)
         raise ServiceError("bad_invalidation_reason", f"Choose a reason: {words}.")
@@ -389,7 +381,7 @@ def check_invalidate(*, drug_check: DrugCheck, reason: str, by) -> DrugCheck:
 
 def check_attach_report(*, drug_check: DrugCheck, upload: UploadedFile, by) -> DrugCheck:
     """Attach the lab's PDF to a check that has none yet (a recorded report is never replaced)."""
-    _require(by, "testing_results.add_drugcheck", "attach lab reports")
+    require_permission(by, "testing_results.add_drugcheck", "attach lab reports")
     _validate_report(upload)
     stored = _store_report(upload)
     try:
@@ -441,7 +433,7 @@ def _apply(locked: Batch, *, action: str, by, reason: str, **extra) -> None:
 
 
 def _transition(batch: Batch, *, action: str, by, reason: str) -> Batch:
-    _require(by, "testing_results.release_batch", f"{action} batches")
+    require_permission(by, "testing_results.release_batch", f"{action} batches")
     reason = _reason(reason)
     with transaction.atomic(durable=True):
         if action == "release":
@@ -490,7 +482,7 @@ def batch_recall(*, batch: Batch, by, reason: str) -> Batch:
 def compound_watch_list(*, compound: Compound, by) -> int:
     """Mark ``compound`` harmful and put on the watch list (a public drug alert); every released
     batch whose checks could not have ruled it out goes on hold. Returns how many were held."""
-    _require(by, "testing_results.change_compound", "change the watch list")
+    require_permission(by, "testing_results.change_compound", "change the watch list")
     with transaction.atomic(durable=True):
         list(Substance.objects.select_for_update().order_by("pk"))
         locked = Compound.objects.select_for_update().get(pk=compound.pk)
@@ -533,7 +525,7 @@ def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, r
     """Change one row of the capability table. The floor cannot be loosened: FTIR never rules out
     fentanyl, nitazenes or benzodiazepines, and fentanyl and benzodiazepine strips stay required.
     Not durable: the admin's change view already runs in a transaction."""
-    _require(by, "testing_results.change_methodcapability", "change the release rule")
+    require_permission(by, "testing_results.change_methodcapability", "change the release rule")
     method_capability_validate(
         method=capability.method, drug_class=capability.drug_class, can_rule_out=can_rule_out, required=required
     )

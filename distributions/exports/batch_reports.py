@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from compassionclub.errors import ServiceError
+from compassionclub.quantities import MG_PER_G, MILLIGRAM
 from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
@@ -31,8 +32,6 @@ from distributions.visibility import batches_visible_to, stock_visible_to
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
 
 ZERO = Decimal("0.000")
-MG_PER_G = Decimal("1000")
-MILLIGRAM = Decimal("0.001")
 
 
 GENERAL_LIMITS = {

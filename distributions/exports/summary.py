@@ -33,13 +33,13 @@ from typing import Any
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
+from compassionclub.quantities import MILLIGRAM
 from distributions.exports.base import CSV, LOCAL_TZ, MONTH, Exporter, register
 from distributions.models import LedgerEntry
 from distributions.visibility import entries_visible_to
 
 THRESHOLD = 5
 ZERO = Decimal("0.000")
-MILLIGRAM = Decimal("0.001")
 SMALL = "<5"
 SUPPRESSED = "suppressed"
 

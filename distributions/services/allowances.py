@@ -12,7 +12,7 @@ audit trail. ``check_eligibility`` applies what these write.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import django_otp
 from django.conf import settings
@@ -22,7 +22,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
-from compassionclub.errors import ServiceError
+from compassionclub.errors import ServiceError, not_permitted
+from compassionclub.quantities import parse_grams
 from distributions.eligibility import DEFAULT_MAX_GRAMS, DEFAULT_WINDOW_DAYS, tightens
 from distributions.models import AllowanceOverride, AllowancePolicy
 from members.models import Member, MemberGroup
@@ -36,32 +37,17 @@ MAX_POLICY_GRAMS = Decimal("1000.000")
 OVERRIDE_MAX_DAYS = 30
 
 
-def _grams(value) -> Decimal:
-    try:
-        grams = Decimal(str(value).strip())
-        if not grams.is_finite():
-            raise InvalidOperation
-        grams = grams.quantize(Decimal("0.001"))
-    except (InvalidOperation, ValueError, TypeError):
-        raise ServiceError("grams_invalid", "Enter the grams as a number, e.g. 7 or 3.5.") from None
-    if grams <= 0:
-        raise ServiceError("grams_not_positive", "The grams must be more than zero.")
-    if grams > MAX_POLICY_GRAMS:
-        raise ServiceError("grams_too_large", f"The grams must be at most {MAX_POLICY_GRAMS}.")
-    return grams
-
-
 def allowance_policy_set(
     *, substance: Substance, max_grams, window_days: int, by, group: MemberGroup | None = None
 ) -> AllowancePolicy:
     """Create or change the programme's policy (``group=None``) or a group's stricter one."""
-    max_grams = _grams(max_grams)
+    max_grams = parse_grams(max_grams, maximum=MAX_POLICY_GRAMS)
     if not isinstance(window_days, int) or isinstance(window_days, bool) or not 1 <= window_days <= MAX_WINDOW_DAYS:
         raise ServiceError("window_invalid", f"The window must be 1 to {MAX_WINDOW_DAYS} days.")
     programme_admin = by is not None and by.is_active and by.has_perm("distributions.change_allowancepolicy")
     if group is None:
         if not programme_admin:
-            raise ServiceError("permission_denied", "Only a programme admin can change the programme-wide allowance.")
+            raise not_permitted("Only a programme admin can change the programme-wide allowance.")
     elif not (programme_admin or is_coordinator_of(by, group.pk)):
         raise ServiceError("not_coordinator", "Only a coordinator of this group can set its allowance.")
 
@@ -154,7 +140,7 @@ def allowance_override_grant(
     """An exceptional limit for one member, asked for by ``by`` and approved by a second
     coordinator of the same group, who confirms being there with their own password (and
     two-factor code) in ``request``, the one the person asking is signed in with."""
-    max_grams = _grams(max_grams)
+    max_grams = parse_grams(max_grams, maximum=MAX_POLICY_GRAMS)
     if not is_coordinator_of(by, member.group_id):
         raise ServiceError("not_coordinator", "Only a coordinator of the member's group can ask for an override.")
     if approved_by is None or approved_by.pk == by.pk or not is_coordinator_of(approved_by, member.group_id):

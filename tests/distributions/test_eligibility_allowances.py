@@ -61,7 +61,8 @@ def test_policy_input_and_permissions_are_checked(heroin, group_a, alice, bob):
         ({"max_grams": "NaN", "window_days": 7, "by": alice, "group": group_a}, "grams_invalid"),
         ({"max_grams": "5", "window_days": 0, "by": alice, "group": group_a}, "window_invalid"),
         ({"max_grams": "5", "window_days": 7, "by": bob, "group": group_a}, "not_coordinator"),
-        ({"max_grams": "5", "window_days": 7, "by": alice}, "permission_denied"),
+        ({"max_grams": "5.0005", "window_days": 7, "by": alice, "group": group_a}, "grams_invalid"),
+        ({"max_grams": "5", "window_days": 7, "by": alice}, "not_permitted"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ServiceError) as exc:

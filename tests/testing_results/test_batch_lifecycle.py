@@ -50,7 +50,8 @@ def test_batch_codes_follow_the_substance_and_the_year(vocab, erin):
     [
         ({"grams": "0"}, "grams_not_positive"),
         ({"grams": "-3"}, "grams_not_positive"),
-        ({"grams": "abc"}, "grams_not_a_number"),
+        ({"grams": "abc"}, "grams_invalid"),
+        ({"grams": "1.0005"}, "grams_invalid"),
         ({"received_on": timezone.localdate() + dt.timedelta(days=2)}, "received_in_future"),
     ],
 )

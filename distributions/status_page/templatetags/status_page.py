@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.formats import number_format
 
+from compassionclub.quantities import MILLIGRAM
+
 register = template.Library()
 
 
@@ -14,7 +16,7 @@ register = template.Library()
 def grams(value) -> str:
     """Grams without trailing zeros, in the page's language (10.5 in English, 10,5 in French)."""
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.001"))
+        amount = Decimal(str(value)).quantize(MILLIGRAM)
     except (InvalidOperation, ValueError, TypeError):
         return ""
     places = max(0, -amount.normalize().as_tuple().exponent)
