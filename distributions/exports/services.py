@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from django.db import transaction
 
 from compassionclub.audit.services import audit_log
-from compassionclub.errors import ServiceError
+from compassionclub.errors import ServiceError, not_permitted
 from distributions.exports.base import CSV, PDF, Exporter, ExportOutput, ExportParams, get_exporter, registry
 from distributions.exports.render import csv_chunks
 
@@ -42,7 +42,7 @@ def export_run(
     the PDF is rendered before it, the CSV is produced while it is streamed, after it.
     """
     if not may_export(user):
-        raise ServiceError("not_allowed", "You do not have permission to export reports.")
+        raise not_permitted("You do not have permission to export reports.")
     exporter_class = get_exporter(identifier)
     if fmt not in exporter_class.formats:
         offered = ", ".join(exporter_class.formats)

@@ -91,7 +91,7 @@ def test_the_command_writes_a_pdf_to_a_file(world, charlie, tmp_path):
 def test_the_command_refuses_clearly(world, charlie, erin):
     with pytest.raises(CommandError, match="--user is required"):
         call_command("export", "ledger")
-    with pytest.raises(CommandError, match="not_allowed"):
+    with pytest.raises(CommandError, match="not_permitted"):
         call_command("export", "ledger", "--user", "erin", stdout=io.StringIO())
     with pytest.raises(CommandError, match="no export called"):
         call_command("export", "everything", "--user", "charlie")

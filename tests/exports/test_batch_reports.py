@@ -140,5 +140,5 @@ def test_a_compound_name_that_looks_like_a_formula_is_neutralised(world, charlie
 def test_a_user_without_the_export_permission_is_refused(world, erin):
     with pytest.raises(ServiceError) as refused:
         run_csv("batch_reports", erin)
-    assert refused.value.code == "not_allowed"
+    assert refused.value.code == "not_permitted"
     assert not AuditRecord.objects.filter(action__startswith="export.").exists()
