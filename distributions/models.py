@@ -9,9 +9,11 @@ exactly one earlier entry, at most once). Entries are never updated or deleted: 
 its queryset refuse, and on PostgreSQL a trigger refuses UPDATE and DELETE on the table.
 Corrections are reversals.
 
-``Balance`` holds the running grams per (account, batch), moved with ``F()`` by the same
-transaction that writes the entry; the database refuses a negative balance on an internal
-account (central and group stores), and across all accounts each batch sums to zero.
+``Balance`` holds the running grams per (account, batch), moved in the database (an UPDATE
+that adds to the stored grams, never a figure read into Python and written back, which a
+concurrent writer could overwrite) by the same transaction that writes the entry; the
+database refuses a negative balance on an internal account (central and group stores), and
+across all accounts each batch sums to zero.
 
 Tamper evidence. Entries are hash-chained: each carries ``prev_hash`` and ``hash``, the SHA-256
 of its content and of ``prev_hash``. There is one chain per internal balance: an entry belongs

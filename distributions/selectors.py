@@ -18,12 +18,6 @@ from members.models import MemberGroup
 from testing_results.models import Batch, Substance
 
 
-def balance_of(account: Account, batch: Batch) -> Decimal:
-    """Grams ``account`` holds of ``batch`` (0.000 when it never held any)."""
-    grams = Balance.objects.filter(account=account, batch=batch).values_list("grams", flat=True).first()
-    return to_grams(grams)
-
-
 def group_stock(group: MemberGroup, substance: Substance | None = None) -> QuerySet[Batch]:
     """Released batches the group's store holds, soonest best-before first.
 
@@ -83,12 +77,6 @@ def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
         ("Central store" if kind == Account.Kind.CENTRAL else short_name, to_grams(grams))
         for kind, short_name, grams in rows
     ]
-
-
-def distributed_grams(batch: Batch) -> Decimal:
-    """Net grams of ``batch`` handed out to members (distributions minus their reversals)."""
-    total = Balance.objects.filter(batch=batch, account__kind=Account.Kind.MEMBERS).aggregate(total=Sum("grams"))["total"]
-    return to_grams(total)
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,6 @@ class NoDeleteAdminMixin:
         return actions
 
 
-class ScopedInline(ScopedRelationsMixin, admin.TabularInline):
-    """An editable inline whose foreign-key choices are scoped like its parent admin's."""
-
-
 class ReadOnlyInline(ScopedRelationsMixin, admin.TabularInline):
     extra = 0
     can_delete = False

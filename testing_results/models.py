@@ -107,10 +107,6 @@ class Batch(models.Model):
     def __str__(self) -> str:
         return self.code
 
-    @property
-    def is_distributable(self) -> bool:
-        return self.status == self.Status.RELEASED
-
 
 class BatchStatusChange(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="status_history")

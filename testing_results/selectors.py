@@ -95,12 +95,3 @@ def batches_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
 
 def batch_visible_to(user, batch: Batch) -> bool:
     return sees_batches(user)
-
-
-def checks_with_findings(batch: Batch) -> list[DrugCheck]:
-    return list(
-        DrugCheck.objects.filter(batch=batch)
-        .select_related("performed_by")
-        .prefetch_related("findings__compound")
-        .order_by("performed_at", "id")
-    )
