@@ -103,100 +103,121 @@ def _custom_admin_urls(site) -> list[str]:
     return urls
 
 
+class Walk:
+    """One role's walk over the admin: every request made, every failure collected."""
+
+    def __init__(self, client, user, username: str, dataset) -> None:
+        self.client, self.user, self.username, self.dataset = client, user, username, dataset
+        self.req = _request(user)
+        self.own_group = {"alice": dataset["group_a"].pk, "bob": dataset["group_b"].pk}.get(username)
+        self.foreign_codes: set[str] = {
+            "alice": dataset["codes_b"],
+            "bob": dataset["codes_a"],
+            "erin": dataset["codes_a"] | dataset["codes_b"],
+        }.get(username, set())
+        self.failures: list[str] = []
+
+    def hit(self, method: str, url: str, expected: set[int] | None, data: dict | None = None, echo: frozenset = frozenset()) -> None:
+        # ``echo``: strings the user typed into this very request (a search term), which a page
+        # may repeat back; every other form of another group's code must still be absent.
+        client = self.client
+        response = client.post(url, data or {}) if method == "POST" else client.get(url, data or {})
+        if response.status_code >= 500:
+            self.failures.append(f"{method} {url}: {response.status_code}")
+        if expected is not None and response.status_code not in expected:
+            self.failures.append(f"{method} {url}: {response.status_code}, expected {sorted(expected)}")
+        body = response.content.decode(errors="replace")
+        for code in self.foreign_codes - echo:
+            if code in body:
+                self.failures.append(f"{method} {url}: shows another group's member code {code}")
+
+    def model(self, model, model_admin) -> None:
+        opts = model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        req = self.req
+        may_view = model_admin.has_view_or_change_permission(req)
+        # The admin never grants more than the role matrix.
+        if ROLES[self.username] is not None:
+            perms = set(ROLE_PERMISSIONS[ROLES[self.username]])
+            if may_view:
+                assert {f"{opts.app_label}.view_{opts.model_name}", f"{opts.app_label}.change_{opts.model_name}"} & perms, opts.label_lower
+            if model_admin.has_add_permission(req):
+                assert f"{opts.app_label}.add_{opts.model_name}" in perms, opts.label_lower
+        self.hit("GET", reverse(f"{name}_changelist"), {200} if may_view else {403})
+        for code in sorted(self.foreign_codes)[:1]:
+            self.hit("GET", reverse(f"{name}_changelist"), {200, 302} if may_view else {403}, {"q": code}, frozenset({code}))
+        may_add = model_admin.has_add_permission(req)
+        # A custom add page (the enrolment page) may answer a role without add permission
+        # with a notice instead of a 403; its service refuses the write either way.
+        custom_add = type(model_admin).add_view is not admin.ModelAdmin.add_view
+        self.hit("GET", reverse(f"{name}_add"), {200} if may_add else ({200, 403} if custom_add else {403}))
+        visible_qs = model_admin.get_queryset(req)
+        for obj in _objects(model, self.dataset):
+            self.obj(model, model_admin, name, obj, visible_qs)
+        for field_name in model_admin.get_autocomplete_fields(req):
+            self.autocomplete(model, field_name)
+
+    def obj(self, model, model_admin, name: str, obj, visible_qs) -> None:
+        req, label = self.req, model._meta.label_lower
+        groups = _groups_of(obj)
+        foreign = self.own_group is not None and groups is not None and self.own_group not in groups
+        visible = visible_qs.filter(pk=obj.pk).exists()
+        # Independent of the admin's own rules: another group's row is out of reach.
+        if foreign and label not in NOT_SCOPED and visible:
+            self.failures.append(f"{label} #{obj.pk} of groups {groups} is visible to {self.username}")
+        seen = obj if visible else None
+        args = [obj.pk]
+        change = 403 if not model_admin.has_view_or_change_permission(req, seen) else (200 if visible else 302)
+        self.hit("GET", reverse(f"{name}_change", args=args), {change})
+        history = 302 if not visible else (200 if model_admin.has_view_or_change_permission(req, obj) else 403)
+        self.hit("GET", reverse(f"{name}_history", args=args), {history})
+        delete = 403 if not model_admin.has_delete_permission(req, seen) else (200 if visible else 302)
+        self.hit("GET", reverse(f"{name}_delete", args=args), {delete})
+        if visible:
+            return
+        before = model_to_dict(obj)
+        self.hit("POST", reverse(f"{name}_change", args=args), {403, 302}, {})
+        for action in model_admin.get_actions(req):
+            self.hit("POST", reverse(f"{name}_changelist"), {200, 302, 403}, {"action": action, "_selected_action": [obj.pk]})
+        obj.refresh_from_db()
+        if model_to_dict(obj) != before:
+            self.failures.append(f"{label} #{obj.pk} of another group was changed by {self.username}")
+
+    def autocomplete(self, model, field_name: str) -> None:
+        opts, site = model._meta, admin.site
+        remote = site._registry.get(opts.get_field(field_name).remote_field.model)
+        query = {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field_name, "term": ""}
+        expected = {200} if remote is not None and remote.has_view_permission(self.req) else {403}
+        self.hit("GET", reverse("admin:autocomplete"), expected, query)
+        if self.own_group is None or related_group_path(site, remote.model if remote else None) is None:
+            return
+        response = self.client.get(reverse("admin:autocomplete"), query)
+        if response.status_code == 200:
+            other = self.dataset["group_b"] if self.username == "alice" else self.dataset["group_a"]
+            ids = {row["id"] for row in response.json()["results"]}
+            if remote.model is MemberGroup and str(other.pk) in ids:
+                self.failures.append(f"autocomplete {opts.label_lower}.{field_name} offers another group to {self.username}")
+
+    def custom_pages(self) -> None:
+        for url in _custom_admin_urls(admin.site):
+            self.hit("GET", url, None)
+            other_member: Member = self.dataset["member_b"] if self.username == "alice" else self.dataset["member_a"]
+            typed = other_member.code
+            self.hit("GET", url, None, {"code": typed, "member": typed, "q": typed, "group": other_member.group_id},
+                     frozenset({typed, other_member.display_code}))
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("username", list(ROLES))
 def test_every_admin_url_answers_as_the_matrix_says_and_leaks_no_other_groups_member(client, request, username, dataset):
     user = request.getfixturevalue(username)
     client.force_login(user)
     site: LedgerAdminSite = admin.site
-    req = _request(user)
-    own_group = {"alice": dataset["group_a"].pk, "bob": dataset["group_b"].pk}.get(username)
-    foreign_codes = set()
-    if username == "alice":
-        foreign_codes = dataset["codes_b"]
-    elif username == "bob":
-        foreign_codes = dataset["codes_a"]
-    elif username == "erin":
-        foreign_codes = dataset["codes_a"] | dataset["codes_b"]
-    failures: list[str] = []
-
-    def hit(method: str, url: str, expected: set[int] | None, data: dict | None = None, echo: frozenset = frozenset()) -> None:
-        # ``echo``: strings the user typed into this very request (a search term), which a page
-        # may repeat back; every other form of another group's code must still be absent.
-        response = client.post(url, data or {}) if method == "POST" else client.get(url, data or {})
-        if response.status_code >= 500:
-            failures.append(f"{method} {url}: {response.status_code}")
-        if expected is not None and response.status_code not in expected:
-            failures.append(f"{method} {url}: {response.status_code}, expected {sorted(expected)}")
-        body = response.content.decode(errors="replace")
-        for code in foreign_codes - echo:
-            if code in body:
-                failures.append(f"{method} {url}: shows another group's member code {code}")
-
+    walk = Walk(client, user, username, dataset)
     for model, model_admin in sorted(site._registry.items(), key=lambda item: item[0]._meta.label):
-        opts = model._meta
-        name = f"admin:{opts.app_label}_{opts.model_name}"
-        label = opts.label_lower
-        may_view = model_admin.has_view_or_change_permission(req)
-        # The admin never grants more than the role matrix.
-        if ROLES[username] is not None:
-            perms = set(ROLE_PERMISSIONS[ROLES[username]])
-            if may_view:
-                assert {f"{opts.app_label}.view_{opts.model_name}", f"{opts.app_label}.change_{opts.model_name}"} & perms, label
-            if model_admin.has_add_permission(req):
-                assert f"{opts.app_label}.add_{opts.model_name}" in perms, label
-        hit("GET", reverse(f"{name}_changelist"), {200} if may_view else {403})
-        for code in sorted(foreign_codes)[:1]:
-            hit("GET", reverse(f"{name}_changelist"), {200, 302} if may_view else {403}, {"q": code}, frozenset({code}))
-        may_add = model_admin.has_add_permission(req)
-        # A custom add page (the enrolment page) may answer a role without add permission
-        # with a notice instead of a 403; its service refuses the write either way.
-        custom_add = type(model_admin).add_view is not admin.ModelAdmin.add_view
-        hit("GET", reverse(f"{name}_add"), {200} if may_add else ({200, 403} if custom_add else {403}))
-        visible_qs = model_admin.get_queryset(req)
-        for obj in _objects(model, dataset):
-            groups = _groups_of(obj)
-            foreign = own_group is not None and groups is not None and own_group not in groups
-            # Independent of the admin's own rules: another group's row is out of reach.
-            if foreign and label not in NOT_SCOPED and visible_qs.filter(pk=obj.pk).exists():
-                failures.append(f"{label} #{obj.pk} of groups {groups} is visible to {username}")
-            visible = visible_qs.filter(pk=obj.pk).exists()
-            seen = obj if visible else None
-            args = [obj.pk]
-            change = 403 if not model_admin.has_view_or_change_permission(req, seen) else (200 if visible else 302)
-            hit("GET", reverse(f"{name}_change", args=args), {change})
-            history = 302 if not visible else (200 if model_admin.has_view_or_change_permission(req, obj) else 403)
-            hit("GET", reverse(f"{name}_history", args=args), {history})
-            delete = 403 if not model_admin.has_delete_permission(req, seen) else (200 if visible else 302)
-            hit("GET", reverse(f"{name}_delete", args=args), {delete})
-            if not visible:
-                before = model_to_dict(obj)
-                hit("POST", reverse(f"{name}_change", args=args), {403, 302}, {})
-                for action in model_admin.get_actions(req):
-                    hit("POST", reverse(f"{name}_changelist"), {200, 302, 403}, {"action": action, "_selected_action": [obj.pk]})
-                obj.refresh_from_db()
-                if model_to_dict(obj) != before:
-                    failures.append(f"{label} #{obj.pk} of another group was changed by {username}")
-        for field_name in model_admin.get_autocomplete_fields(req):
-            remote = site._registry.get(opts.get_field(field_name).remote_field.model)
-            expected = {200} if remote is not None and remote.has_view_permission(req) else {403}
-            hit("GET", reverse("admin:autocomplete"), expected,
-                {"app_label": opts.app_label, "model_name": opts.model_name, "field_name": field_name, "term": ""})
-            if own_group is not None and related_group_path(site, remote.model if remote else None) is not None:
-                response = client.get(reverse("admin:autocomplete"), {
-                    "app_label": opts.app_label, "model_name": opts.model_name, "field_name": field_name, "term": ""})
-                if response.status_code == 200:
-                    other = dataset["group_b"] if username == "alice" else dataset["group_a"]
-                    ids = {row["id"] for row in response.json()["results"]}
-                    if remote.model is MemberGroup and str(other.pk) in ids:
-                        failures.append(f"autocomplete {label}.{field_name} offers another group to {username}")
-    for url in _custom_admin_urls(site):
-        hit("GET", url, None)
-        other_member: Member = dataset["member_b"] if username == "alice" else dataset["member_a"]
-        typed = other_member.code
-        hit("GET", url, None, {"code": typed, "member": typed, "q": typed, "group": other_member.group_id},
-            frozenset({typed, other_member.display_code}))
-    assert not failures, "\n".join(failures)
+        walk.model(model, model_admin)
+    walk.custom_pages()
+    assert not walk.failures, "\n".join(walk.failures)
 
 
 @pytest.mark.django_db

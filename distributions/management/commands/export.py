@@ -49,29 +49,14 @@ class Command(BaseCommand):
             return
         if identifier not in exports:
             raise CommandError(f"There is no export called {identifier!r}; try --list.")
-        if not options["user"]:
-            raise CommandError("--user is required: exports are scoped to, and recorded under, a user.")
-        user = get_user_model().objects.filter(username=options["user"]).first()
-        if user is None:
-            raise CommandError(f"No user called {options['user']!r}.")
-        substance_id = batch_id = None
-        if options["substance"]:
-            substance = Substance.objects.filter(name__iexact=options["substance"]).first()
-            if substance is None:
-                raise CommandError(f"No substance called {options['substance']!r}.")
-            substance_id = substance.pk
-        if options["batch"]:
-            batch = Batch.objects.filter(code=options["batch"]).first()
-            if batch is None:
-                raise CommandError(f"No batch with code {options['batch']!r}.")
-            batch_id = batch.pk
+        user = _user(options["user"])
         params = ExportParams(
             date_from=options["date_from"],
             date_to=options["date_to"],
-            substance_id=substance_id,
+            substance_id=_substance_id(options["substance"]),
             status=options["status"],
             period=options["period"],
-            batch_id=batch_id,
+            batch_id=_batch_id(options["batch"]),
             member_code=options["member"],
         )
         fmt = options["fmt"] or exports[identifier].formats[0]
@@ -92,3 +77,30 @@ class Command(BaseCommand):
                 for chunk in output.chunks:
                     target.write(chunk)
         self.stderr.write(f"Wrote {options['output']}")
+
+
+def _user(username: str | None):
+    if not username:
+        raise CommandError("--user is required: exports are scoped to, and recorded under, a user.")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"No user called {username!r}.")
+    return user
+
+
+def _substance_id(name: str | None) -> int | None:
+    if not name:
+        return None
+    substance = Substance.objects.filter(name__iexact=name).first()
+    if substance is None:
+        raise CommandError(f"No substance called {name!r}.")
+    return substance.pk
+
+
+def _batch_id(code: str | None) -> int | None:
+    if not code:
+        return None
+    batch = Batch.objects.filter(code=code).first()
+    if batch is None:
+        raise CommandError(f"No batch with code {code!r}.")
+    return batch.pk
