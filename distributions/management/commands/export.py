@@ -53,10 +53,10 @@ class Command(BaseCommand):
         params = ExportParams(
             date_from=options["date_from"],
             date_to=options["date_to"],
-            substance_id=_substance_id(options["substance"]),
+            substance_id=_pk(Substance, "name__iexact", options["substance"], "substance called"),
             status=options["status"],
             period=options["period"],
-            batch_id=_batch_id(options["batch"]),
+            batch_id=_pk(Batch, "code", options["batch"], "batch with code"),
             member_code=options["member"],
         )
         fmt = options["fmt"] or exports[identifier].formats[0]
@@ -88,19 +88,11 @@ def _user(username: str | None):
     return user
 
 
-def _substance_id(name: str | None) -> int | None:
-    if not name:
+def _pk(model, lookup: str, value: str | None, what: str) -> int | None:
+    """The id of the ``model`` row whose ``lookup`` is ``value`` (None when no value was given)."""
+    if not value:
         return None
-    substance = Substance.objects.filter(name__iexact=name).first()
-    if substance is None:
-        raise CommandError(f"No substance called {name!r}.")
-    return substance.pk
-
-
-def _batch_id(code: str | None) -> int | None:
-    if not code:
-        return None
-    batch = Batch.objects.filter(code=code).first()
-    if batch is None:
-        raise CommandError(f"No batch with code {code!r}.")
-    return batch.pk
+    pk = model.objects.filter(**{lookup: value}).values_list("pk", flat=True).first()
+    if pk is None:
+        raise CommandError(f"No {what} {value!r}.")
+    return pk
