@@ -22,12 +22,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from compassionclub.admin_mixins import NoDeleteAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
 from distributions.services.allowances import MAX_WINDOW_DAYS, OVERRIDE_MAX_DAYS
-from members.admin_mixins import GroupScopedAdminMixin, NoDeleteAdminMixin
+from members.admin_mixins import GroupScopedAdminMixin
 from members.codes import is_valid_code, normalise_code
 from members.models import Member, MemberGroup
 from members.scoping import coordinated_group_ids

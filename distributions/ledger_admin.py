@@ -14,16 +14,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from compassionclub.admin_mixins import CappedCountPaginator, ReadOnlyAdminMixin
 from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.visibility import entries_visible_to, stock_visible_to
-from members.admin_mixins import (
-    CappedCountPaginator,
-    GroupScopedAdminMixin,
-    MemberCodeSearchMixin,
-    ReadOnlyAdminMixin,
-)
+from members.admin_mixins import GroupScopedAdminMixin, MemberCodeSearchMixin
 from members.models import MemberGroup
 from testing_results.models import Batch
 

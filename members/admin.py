@@ -3,15 +3,9 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
+from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
-from members.admin_mixins import (
-    AuditedSaveAdminMixin,
-    GroupScopedAdminMixin,
-    MemberCodeSearchMixin,
-    NoDeleteAdminMixin,
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-)
+from members.admin_mixins import GroupScopedAdminMixin, MemberCodeSearchMixin, ReadOnlyInline
 from members.models import Member, MemberGroup, MemberStatusChange
 
 

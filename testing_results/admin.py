@@ -18,9 +18,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
-from members.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from members.admin_mixins import ReadOnlyInline
 from testing_results import services, views
 from testing_results.forms import (
     CheckForm,

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from compassionclub.admin_mixins import ReadOnlyAdminMixin
 from compassionclub.audit.models import AuditRecord
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The trail, read-only for auditors and programme admins (``audit.view_auditrecord``).
     Nobody, superusers included, can add, change or delete a record here."""
 
@@ -18,15 +19,3 @@ class AuditRecordAdmin(admin.ModelAdmin):
         "target_repr", "old", "new", "prev_hash", "hash",
     ]
     list_select_related = ["actor"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        return {}

@@ -8,9 +8,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from compassionclub.admin_mixins import AuditedSaveAdminMixin
 from compassionclub.errors import ServiceError
 from compassionclub.security import services
-from members.admin_mixins import AuditedSaveAdminMixin
 
 User = get_user_model()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from compassionclub.admin_mixins import CappedCountPaginator
 from distributions.models import LedgerEntry
-from members.admin_mixins import CappedCountPaginator
 from tests import factories as f
 
 
