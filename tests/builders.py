@@ -32,7 +32,34 @@ HARMFUL = {
 
 
 def D(value) -> Decimal:
+    """Grams with three places, from a number or text (tests only: no refusal, no rounding check)."""
     return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
+# The compounds tests name, by key: (name, category, drug class). One list, so that "fentanyl"
+# is the same compound in every test that builds it.
+COMPOUNDS = {
+    "heroin": ("Heroin (diacetylmorphine)", C.ACTIVE, DC.OPIOID),
+    "cocaine": ("Cocaine", C.ACTIVE, DC.STIMULANT),
+    "caffeine": ("Caffeine", C.CUT, DC.OTHER),
+    "fentanyl": ("Fentanyl", C.HARMFUL, DC.FENTANYL),
+    "carfentanil": ("Carfentanil", C.HARMFUL, DC.FENTANYL),
+    "bromazolam": ("Bromazolam", C.HARMFUL, DC.BENZODIAZEPINE),
+    "isotonitazene": ("Isotonitazene", C.HARMFUL, DC.NITAZENE),
+    "xylazine": ("Xylazine", C.HARMFUL, DC.XYLAZINE),
+    "medetomidine": ("Medetomidine", C.CUT, DC.ALPHA2_AGONIST),
+}
+
+
+def vocabulary(*keys: str) -> dict[str, Compound]:
+    """The compounds named by ``keys`` (from ``COMPOUNDS``), created, by key."""
+    from tests import factories as f
+
+    return {
+        key: f.CompoundFactory(name=name, category=category, drug_class=drug_class)
+        for key in keys
+        for name, category, drug_class in [COMPOUNDS[key]]
+    }
 
 
 def _compound(name: str, drug_class: str) -> Compound:
@@ -40,7 +67,8 @@ def _compound(name: str, drug_class: str) -> Compound:
     return compound
 
 
-def _finding(compound: Compound, result: str, pct: str | None = None) -> dict:
+def finding(compound: Compound, result: str, pct: str | None = None) -> dict:
+    """One finding as ``check_record`` takes it."""
     return {"compound": compound, "result": result, "concentration_pct": Decimal(pct) if pct else None}
 
 
@@ -49,9 +77,9 @@ def clean_findings(substance: Substance) -> dict[str, list[dict]]:
     active = substance.expected_compound
     harmful = {name: _compound(name, cls) for name, cls in HARMFUL.items()}
     return {
-        "ftir": [_finding(active, "detected"), _finding(harmful["Fentanyl"], "not_detected")],
-        "mass_spec": [_finding(active, "detected", "61.5")] + [_finding(c, "not_detected") for c in harmful.values()],
-        "immunoassay": [_finding(harmful["Fentanyl"], "negative"), _finding(harmful["Bromazolam"], "negative")],
+        "ftir": [finding(active, "detected"), finding(harmful["Fentanyl"], "not_detected")],
+        "mass_spec": [finding(active, "detected", "61.5")] + [finding(c, "not_detected") for c in harmful.values()],
+        "immunoassay": [finding(harmful["Fentanyl"], "negative"), finding(harmful["Bromazolam"], "negative")],
     }
 
 

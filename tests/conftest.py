@@ -87,5 +87,21 @@ def root(db):
 
 
 @pytest.fixture
+def heroin(db):
+    return f.SubstanceFactory(name="Heroin")
+
+
+@pytest.fixture
+def cocaine(db):
+    return f.SubstanceFactory(name="Cocaine")
+
+
+@pytest.fixture
+def member(group_a, alice):
+    """A member of group A, enrolled by alice (a factory member: no PIN hashing)."""
+    return f.MemberFactory(group=group_a, created_by=alice)
+
+
+@pytest.fixture
 def pin_hash():
     return make_password("482915")

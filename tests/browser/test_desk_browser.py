@@ -28,16 +28,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PIN = "482915"  # tests.factories.MemberFactory's
 
 
-@pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="Heroin")
-
-
-@pytest.fixture
-def member(group_a, alice):
-    return f.MemberFactory(group=group_a, created_by=alice)
-
-
 def released_stock(group, substance, by, *, code: str, days: int) -> Batch:
     batch = f.BatchFactory(
         code=code,

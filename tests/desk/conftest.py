@@ -15,21 +15,6 @@ from tests import factories as f
 
 
 @pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="Heroin")
-
-
-@pytest.fixture
-def cocaine(db):
-    return f.SubstanceFactory(name="Cocaine")
-
-
-@pytest.fixture
-def member(group_a, alice):
-    return f.MemberFactory(group=group_a, created_by=alice)
-
-
-@pytest.fixture
 def stock(pat):
     """``stock(group, substance, grams, best_before=..., code=...)``: a released batch, taken in
     and transferred to the group's store through the ledger services."""

@@ -9,10 +9,7 @@ from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from testing_results.models import Batch
 from tests import factories as f
-
-
-def D(value) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.001"))
+from tests.builders import D
 
 
 def batch_in_central(*, grams="500.000", status=Batch.Status.RELEASED, by=None, **kwargs) -> Batch:

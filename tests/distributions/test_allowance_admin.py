@@ -25,11 +25,6 @@ OVERRIDE_ADD = "admin:distributions_allowanceoverride_add"
 
 
 @pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="heroin")
-
-
-@pytest.fixture
 def member(group_a, alice):
     return f.MemberFactory(group=group_a, created_by=alice, pin="pbkdf2_sha256$1$admintest$unused")
 

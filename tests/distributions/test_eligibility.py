@@ -23,16 +23,6 @@ T0 = dt.datetime(2025, 3, 12, 15, 30, 0, tzinfo=VANCOUVER)
 
 
 @pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="heroin")
-
-
-@pytest.fixture
-def cocaine(db):
-    return f.SubstanceFactory(name="cocaine")
-
-
-@pytest.fixture
 def member(group_a, alice):
     return f.MemberFactory(
         group=group_a,

@@ -14,20 +14,9 @@ from compassionclub.errors import ServiceError
 from distributions.eligibility import check_eligibility
 from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
-from tests import factories as f
 from tests.builders import Stock
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory
-
-
-@pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="heroin")
-
-
-@pytest.fixture
-def member(group_a, alice):
-    return f.MemberFactory(group=group_a, created_by=alice)
 
 
 def test_a_programme_admin_sets_the_default_and_a_group_tightens_it(heroin, group_a, pat, alice, member):

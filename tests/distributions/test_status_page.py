@@ -30,11 +30,6 @@ def client():
 
 
 @pytest.fixture
-def heroin(db):
-    return f.SubstanceFactory(name="heroin")
-
-
-@pytest.fixture
 def member(group_a, alice, pin_hash):
     # pin_hash uses the suite's fast hasher, the same one the dummy hash is made with.
     return f.MemberFactory(group=group_a, created_by=alice, pin=pin_hash)

@@ -22,19 +22,9 @@ from django.utils import timezone
 from distributions import services as ledger
 from members import services as members
 from testing_results import services as testing
-from testing_results.models import Batch, Compound
+from testing_results.models import Batch
 from tests import factories as f
-from tests.builders import record_checks
-
-C, DC = Compound.Category, Compound.DrugClass
-
-
-def D(value) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.001"))
-
-
-def finding(compound, result, pct=None):
-    return {"compound": compound, "result": result, "concentration_pct": Decimal(pct) if pct else None}
+from tests.builders import D, finding, record_checks, vocabulary
 
 
 @dataclass
@@ -81,16 +71,7 @@ def distribute(member, batch, grams, by):
 
 @pytest.fixture
 def vocab(db):
-    spec = {
-        "heroin": ("Heroin (diacetylmorphine)", C.ACTIVE, DC.OPIOID),
-        "cocaine": ("Cocaine", C.ACTIVE, DC.STIMULANT),
-        "caffeine": ("Caffeine", C.CUT, DC.OTHER),
-        "fentanyl": ("Fentanyl", C.HARMFUL, DC.FENTANYL),
-        "bromazolam": ("Bromazolam", C.HARMFUL, DC.BENZODIAZEPINE),
-        "isotonitazene": ("Isotonitazene", C.HARMFUL, DC.NITAZENE),
-        "xylazine": ("Xylazine", C.HARMFUL, DC.XYLAZINE),
-    }
-    return {k: f.CompoundFactory(name=n, category=c, drug_class=d) for k, (n, c, d) in spec.items()}
+    return vocabulary("heroin", "cocaine", "caffeine", "fentanyl", "bromazolam", "isotonitazene", "xylazine")
 
 
 @pytest.fixture

@@ -7,26 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from testing_results.models import Compound
 from tests import factories as f
-from tests.builders import record_checks
-
-C, D = Compound.Category, Compound.DrugClass
+from tests.builders import finding, record_checks, vocabulary
 
 
 @pytest.fixture
 def vocab(db):
-    spec = {
-        "heroin": ("Heroin (diacetylmorphine)", C.ACTIVE, D.OPIOID),
-        "caffeine": ("Caffeine", C.CUT, D.OTHER),
-        "fentanyl": ("Fentanyl", C.HARMFUL, D.FENTANYL),
-        "carfentanil": ("Carfentanil", C.HARMFUL, D.FENTANYL),
-        "bromazolam": ("Bromazolam", C.HARMFUL, D.BENZODIAZEPINE),
-        "isotonitazene": ("Isotonitazene", C.HARMFUL, D.NITAZENE),
-        "xylazine": ("Xylazine", C.HARMFUL, D.XYLAZINE),
-        "medetomidine": ("Medetomidine", C.CUT, D.ALPHA2_AGONIST),
-    }
-    return {key: f.CompoundFactory(name=name, category=cat, drug_class=cls) for key, (name, cat, cls) in spec.items()}
+    return vocabulary(
+        "heroin", "caffeine", "fentanyl", "carfentanil", "bromazolam", "isotonitazene", "xylazine", "medetomidine"
+    )
 
 
 @pytest.fixture
@@ -37,10 +26,6 @@ def heroin(vocab):
 @pytest.fixture
 def batch(heroin):
     return f.BatchFactory(substance=heroin, code="HER-2026-0900")
-
-
-def finding(compound, result, pct=None):
-    return {"compound": compound, "result": result, "concentration_pct": Decimal(pct) if pct else None}
 
 
 @pytest.fixture
