@@ -264,7 +264,9 @@ def test_batch_pages_use_no_inline_style_or_script(client, batch, dana):
 
 
 def test_grams_are_decimal():
-    assert isinstance(services.MG, Decimal)
+    from compassionclub.quantities import MILLIGRAM
+
+    assert isinstance(MILLIGRAM, Decimal)
 
 
 @pytest.mark.django_db
