@@ -36,6 +36,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compassionclub.quantities import to_grams
 from distributions.models import AllowanceOverride, AllowancePolicy, LedgerEntry
 from members.models import Member
 from testing_results.models import Batch, Substance
@@ -188,17 +189,6 @@ def _utc(at: dt.datetime | None) -> dt.datetime:
 
 # Reading the facts ---------------------------------------------------------------------------
 
-_MG = Decimal("0.001")
-
-
-def _grams(value) -> Decimal:
-    # SQLite hands back an int or a float for a NUMERIC column; the repr of a float is its
-    # shortest exact form, and every stored amount is whole milligrams.
-    if not isinstance(value, Decimal):
-        value = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    return value.quantize(_MG)
-
-
 def _moment(value) -> dt.datetime:
     # The facts statement reads moments as ISO text in UTC.
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
@@ -288,11 +278,11 @@ def facts_from_rows(rows, since: dt.datetime, until: dt.datetime) -> Eligibility
         if row.tag == "s":
             ranked.append((row.days, row.substance_id, row.name))
         elif row.tag == "p":
-            policies.append(PolicyFact(row.substance_id, row.ref, _grams(row.grams), row.days))
+            policies.append(PolicyFact(row.substance_id, row.ref, to_grams(row.grams), row.days))
         elif row.tag == "o":
-            overrides.append(OverrideFact(row.ref, row.substance_id, _grams(row.grams), _moment(row.first), _moment(row.second)))
+            overrides.append(OverrideFact(row.ref, row.substance_id, to_grams(row.grams), _moment(row.first), _moment(row.second)))
         elif row.tag == "d":
-            distributions.append(DistributionFact(row.ref, row.substance_id, _moment(row.first), _grams(row.grams)))
+            distributions.append(DistributionFact(row.ref, row.substance_id, _moment(row.first), to_grams(row.grams)))
     ranked.sort()
     distributions.sort(key=lambda d: (d.occurred_at, d.id))
     return EligibilityFacts(

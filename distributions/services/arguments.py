@@ -8,39 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
 from compassionclub.errors import ServiceError
+from compassionclub.errors import require_permission as require_perm
+from compassionclub.quantities import MAX_GRAMS, MILLIGRAM, parse_grams
 from testing_results.models import Batch
 
-MG = Decimal("0.001")
+__all__ = [
+    "FUTURE_TOLERANCE", "MAX_GRAMS", "MG", "batch_status_error", "parse_grams", "parse_key", "parse_occurred",
+    "parse_reason", "require_perm",
+]
 
-MAX_GRAMS = Decimal("999999999.999")
+# Grams are parsed, and the milligram defined, once for the programme (compassionclub.quantities);
+# the names stay here for the services that import their arguments from this module.
+MG = MILLIGRAM
 # Clocks on a drop-in's tablet and the server disagree a little; anything further ahead is a typo.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-
-
-def parse_grams(value, *, signed: bool = False) -> Decimal:
-    """A positive amount of whole milligrams (with ``signed``, any amount but zero), as a Decimal."""
-    try:
-        grams = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, ValueError, TypeError):
-        raise ServiceError("grams_invalid", f"{value!r} is not an amount in grams.")
-    if not grams.is_finite():
-        raise ServiceError("grams_invalid", f"{value!r} is not an amount in grams.")
-    if grams != grams.quantize(MG):
-        raise ServiceError("grams_invalid", f"{grams} g is more precise than the milligram the scales weigh to.")
-    grams = grams.quantize(MG)
-    if signed:
-        if grams == 0:
-            raise ServiceError("grams_zero", "An adjustment must change the stock: enter a positive or negative amount.")
-    elif grams <= 0:
-        raise ServiceError("grams_not_positive", "Enter an amount in grams greater than zero.")
-    if abs(grams) > MAX_GRAMS:
-        raise ServiceError("grams_invalid", f"{grams} g is more than the ledger can hold in one entry.")
-    return grams
 
 
 def parse_key(value: str | None, *, required: bool = False) -> str:
@@ -72,11 +57,6 @@ def parse_reason(value, choices, field: str = "reason") -> str:
         allowed = ", ".join(choices.values)
         raise ServiceError("reason_invalid", f"Choose a {field} from the list ({allowed}).")
     return str(value)
-
-
-def require_perm(by, perm: str, action: str) -> None:
-    if not (by.is_active and by.has_perm(perm)):
-        raise ServiceError("not_permitted", f"You are not allowed to {action}.")
 
 
 def batch_status_error(status: str) -> ServiceError:
