@@ -149,6 +149,22 @@ def _stream(db):
     return db.chunked_cursor()
 
 
+def _chain_end_problems(
+    chain: str, head: tuple[int, str] | None, last_seq: int, last_hash: str, broken: bool
+) -> list[Problem]:
+    """Whether a chain read to its end agrees with its head (a broken chain was reported already)."""
+    if head is None:
+        return [Problem("no balance heads this chain: its entries were inserted or its head deleted", chain=chain)]
+    head_seq, head_hash = head
+    if broken or (head_seq == last_seq and head_hash == last_hash):
+        return []
+    if head_seq > last_seq:
+        message = f"the chain ends at entry {last_seq} but its head says {head_seq}: entries were deleted"
+    else:
+        message = f"the chain runs to entry {last_seq} but its head says {head_seq}: entries were inserted"
+    return [Problem(message, chain=chain)]
+
+
 def _check_chains(
     db, lo: str | None, hi: str | None, heads: dict[str, tuple[int, str]], internal: dict[int, bool], tick: Callable[[int], None]
 ) -> _Part:
@@ -160,18 +176,8 @@ def _check_chains(
     broken_chain = False
 
     def close_chain() -> None:
-        if chain is None:
-            return
-        head_seq, head_hash = heads.get(chain, (None, None))
-        last_seq = expected_seq - 1
-        if head_seq is None:
-            problems.append(Problem("no balance heads this chain: its entries were inserted or its head deleted", chain=chain))
-        elif not broken_chain and (head_seq != last_seq or head_hash != prev):
-            if head_seq > last_seq:
-                message = f"the chain ends at entry {last_seq} but its head says {head_seq}: entries were deleted"
-            else:
-                message = f"the chain runs to entry {last_seq} but its head says {head_seq}: entries were inserted"
-            problems.append(Problem(message, chain=chain))
+        if chain is not None:
+            problems.extend(_chain_end_problems(chain, heads.get(chain), expected_seq - 1, prev, broken_chain))
 
     sql, params = _entries_sql(db, lo, hi)
     n = 0
@@ -320,15 +326,7 @@ def _verify(db, alias, progress, progress_every, jobs, *, own_transaction: bool)
         )
         cursor.execute(f"SELECT {columns} FROM {quote(Balance._meta.db_table)} ORDER BY name", [])  # noqa: S608
         balance_rows = cursor.fetchall()
-    heads: dict[str, tuple[int, str]] = {}
-    balances: dict[tuple[int, int], int] = {}
-    names, weights = [], []
-    for account_id, batch_id, grams, is_internal, last_seq, last_hash, name in balance_rows:
-        balances[(account_id, batch_id)] = _mg(grams)
-        if is_internal:
-            heads[name] = (last_seq, last_hash)
-            names.append(name)
-            weights.append(max(last_seq, 0))
+    heads, balances, names, weights = _heads_and_balances(balance_rows)
     report.balances = len(balances)
 
     total = sum(weights)  # what the heads say; the count actually read is reported
@@ -366,7 +364,34 @@ def _verify(db, alias, progress, progress_every, jobs, *, own_transaction: bool)
         head_seq, _hash = heads[name]
         if head_seq:
             problems.append(Problem(f"its head says {head_seq} entries but none were found: they were deleted", chain=name))
+    problems.extend(_balance_problems(balances, sums, internal))
 
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _heads_and_balances(rows):
+    """From the balance rows (in chain-name order): each internal chain's head, every balance in
+    milligrams, and the chain names with their lengths, to cut into ranges for the workers."""
+    heads: dict[str, tuple[int, str]] = {}
+    balances: dict[tuple[int, int], int] = {}
+    names: list[str] = []
+    weights: list[int] = []
+    for account_id, batch_id, grams, is_internal, last_seq, last_hash, name in rows:
+        balances[(account_id, batch_id)] = _mg(grams)
+        if is_internal:
+            heads[name] = (last_seq, last_hash)
+            names.append(name)
+            weights.append(max(last_seq, 0))
+    return heads, balances, names, weights
+
+
+def _balance_problems(
+    balances: dict[tuple[int, int], int], sums: dict[tuple[int, int], int], internal: dict[int, bool]
+) -> list[Problem]:
+    """Each stored balance against the sum of its entries; internal ones never negative; each
+    batch's balances summing to zero. Milligrams throughout."""
+    problems: list[Problem] = []
     per_batch: dict[int, int] = defaultdict(int)
     for key in balances.keys() | sums.keys():
         account_id, batch_id = key
@@ -390,6 +415,4 @@ def _verify(db, alias, progress, progress_every, jobs, *, own_transaction: bool)
     for batch_id, total_mg in per_batch.items():
         if total_mg != 0:
             problems.append(Problem(f"the balances of batch {batch_id} sum to {_grams(total_mg)} g, not zero"))
-
-    report.seconds = time.monotonic() - started
-    return report
+    return problems
