@@ -106,6 +106,11 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_key_invalid": "The idempotency key is too long.",
     "idempotency_key_reused": "The idempotency key was already used for a different write.",
     "policy_not_stricter": "A group's allowance may only tighten the programme's.",
+    # Recalls
+    "already_acknowledged": "The recall notice has already been acknowledged.",
+    "batch_not_recalled": "The batch is neither on hold nor recalled.",
+    "batch_not_received": "The member did not receive the batch.",
+    "already_told": "The member has already been told about the batch.",
     # Exports
     "unknown_export": "No export has that identifier.",
     "bad_format": "The export is not offered in that format.",
