@@ -146,18 +146,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache: the status page's rate limits must hold across server processes, so the default is
-# the database; REDIS_URL switches to Redis.
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "compassionclub_cache",
-        }
-    }
+# No cache is configured: nothing reads one. The status page's counters, which must hold across
+# server processes, are rows in the database, counted atomically.
 
 # Authentication
 AUTHENTICATION_BACKENDS = [
