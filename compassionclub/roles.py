@@ -31,7 +31,8 @@ _EVERYTHING_READABLE = [
     "testing_results.methodcapability", "testing_results.instrument", "testing_results.striplot",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
-    "distributions.manifest", "distributions.custodypolicy",
+    "distributions.manifest", "distributions.custodypolicy", "distributions.witnesseddestruction",
+    "distributions.stockcount",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -45,7 +46,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.add_instrument", "testing_results.change_instrument",
         "testing_results.add_striplot", "testing_results.change_striplot",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
-        "distributions.change_custodypolicy",
+        "distributions.change_custodypolicy", "distributions.add_manifest", "distributions.add_witnesseddestruction",
+        "distributions.add_stockcount",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
         "auth.add_user", "auth.change_user",
         # Unlock a staff user locked out by failed sign-ins.
@@ -57,11 +59,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.drugcheck", "testing_results.finding",
         "distributions.ledgerentry", "distributions.balance",
         "distributions.allowancepolicy", "distributions.allowanceoverride",
-        "distributions.manifest",
+        "distributions.manifest", "distributions.witnesseddestruction", "distributions.stockcount",
     )
     + [
         "members.add_member", "members.change_member", "members.reset_pin", "members.set_status",
         "distributions.record_distribution", "distributions.add_allowanceoverride",
+        # Send from and destroy in their own groups' stores (the services check which store).
+        "distributions.add_manifest", "distributions.add_witnesseddestruction", "distributions.add_stockcount",
         "distributions.export_reports",
     ],
     Role.DRUG_CHECKER: _view(

@@ -3,5 +3,6 @@
 from distributions import (
     allowance_admin,  # noqa: F401  (allowance policies and overrides, through their services)
     batch_admin,  # noqa: F401  (extends the batch page with recipients and stock)
+    custody_admin,  # noqa: F401  (manifests and the custody policy, through their services)
     ledger_admin,  # noqa: F401  (accounts, balances, entries; transfer and reversal pages)
 )

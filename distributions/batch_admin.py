@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from distributions.custody_admin import receipt_view
 from distributions.recalls.selectors import batch_notices
 from distributions.selectors import (
     batch_reach_by_group,
@@ -28,6 +29,11 @@ def _local(at) -> str:
 
 
 class LedgerBatchAdmin(BatchAdmin):
+    def add_view(self, request, form_url="", extra_context=None):
+        # Receiving records the supplier's code and lot, the packages and a second person's
+        # confirmation of the weight (``distributions.services.batch_receipt_record``).
+        return receipt_view(self, request)
+
     def extra_panels(self, request, batch: Batch) -> list[dict]:
         user = request.user
         recipients = batch_recipients(batch, user)

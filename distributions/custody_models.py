@@ -169,3 +169,112 @@ class Manifest(models.Model):
         if self.grams_received is None:
             return None
         return Decimal(self.grams_received) - Decimal(self.grams_sent)
+
+
+class WitnessedDestruction(models.Model):
+    class Method(models.TextChoices):
+        INCINERATION = "incineration", "Incineration"
+        DENATURING_KIT = "denaturing_kit", "Activated-carbon denaturing kit"
+        PHARMACY_RETURN = "pharmacy_return", "Pharmacy take-back"
+        HAZARDOUS_WASTE = "hazardous_waste", "Licensed hazardous-waste contractor"
+
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="witnessed")
+    destroyed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=24, choices=Method.choices)
+
+    class Meta:
+        ordering = ["-entry"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(destroyed_by=F("witness")), name="witnesseddestruction_second_person"),
+            models.CheckConstraint(
+                condition=Q(method__in=["incineration", "denaturing_kit", "pharmacy_return", "hazardous_waste"]),
+                name="witnesseddestruction_method_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry}, witnessed by {self.witness}"
+
+
+class StockCount(models.Model):
+    """A blind count of one store, signed by a second person."""
+
+    store = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="counts")
+    counted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+    flagged = models.BooleanField(default=False, help_text="A line differs from the ledger beyond the tolerance.")
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        indexes = [models.Index(fields=["store", "signed_at"], name="stockcount_store_signed_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(counted_by=F("signed_by")), name="stockcount_second_person_signs"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Count #{self.pk} of {self.store}"
+
+
+class StockCountLine(models.Model):
+    count = models.ForeignKey(StockCount, on_delete=models.PROTECT, related_name="lines")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    counted_grams = models.DecimalField(max_digits=12, decimal_places=3)
+    # The ledger's balance at signing, read under the balance row's lock.
+    ledger_grams = models.DecimalField(max_digits=14, decimal_places=3)
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="count_line")
+    flagged = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["count", "batch__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["count", "batch"], name="stockcountline_one_per_batch"),
+            models.CheckConstraint(condition=Q(counted_grams__gte=0), name="stockcountline_counted_not_negative"),
+            models.CheckConstraint(condition=Q(ledger_grams__gte=0), name="stockcountline_ledger_not_negative"),
+            models.CheckConstraint(
+                condition=(Q(counted_grams=F("ledger_grams")) & Q(entry__isnull=True))
+                | (~Q(counted_grams=F("ledger_grams")) & Q(entry__isnull=False)),
+                name="stockcountline_entry_iff_difference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch}: {self.counted_grams} g counted, {self.ledger_grams} g in the ledger"
+
+    @property
+    def difference(self) -> Decimal:
+        return Decimal(self.counted_grams) - Decimal(self.ledger_grams)
+
+
+# The programme's code for a supplier: a short prefix and a number (SUP-0014), so it cannot
+# carry a person's name. A supplier's lot number is theirs: letters, digits and separators.
+SUPPLIER_REF_REGEX = r"^[A-Z]{1,4}-[0-9]{1,6}$"
+SUPPLIER_LOT_REGEX = r"^[A-Z0-9][A-Z0-9._/-]{0,39}$"
+
+
+class BatchReceipt(models.Model):
+    """What arrived from the supplier, weighed by one person and confirmed by another."""
+
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="receipt")
+    # A code the programme gives its supplier, never a person's name.
+    supplier_ref = models.CharField(max_length=11)
+    supplier_lot = models.CharField(max_length=40)
+    packages = models.PositiveIntegerField()
+    weighed_grams = models.DecimalField(max_digits=12, decimal_places=3)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(packages__gt=0), name="batchreceipt_packages_positive"),
+            models.CheckConstraint(condition=Q(weighed_grams__gt=0), name="batchreceipt_weighed_grams_positive"),
+            models.CheckConstraint(condition=~Q(received_by=F("confirmed_by")), name="batchreceipt_second_person_confirms"),
+            models.CheckConstraint(condition=Q(supplier_ref__regex=SUPPLIER_REF_REGEX), name="batchreceipt_supplier_ref_is_code"),
+            models.CheckConstraint(condition=Q(supplier_lot__regex=SUPPLIER_LOT_REGEX), name="batchreceipt_supplier_lot_is_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Receipt of {self.batch}: {self.supplier_ref} lot {self.supplier_lot}"

@@ -19,6 +19,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from compassionclub.quantities import to_grams
+from distributions.custody_selectors import manifests_in_transit, stores_overdue_for_count
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
@@ -193,6 +194,10 @@ def dashboard_context(request) -> dict[str, Any]:
             }
             for row in stock_on_hand(user)
         ]
+    if user.has_perm("distributions.view_manifest"):
+        context["in_transit"] = manifests_in_transit(user)
+    if user.has_perm("distributions.view_stockcount"):
+        context["counts_due"] = stores_overdue_for_count(user)
     if user.has_perm("testing_results.view_batch"):
         context["waiting"] = batches_waiting(user)
         context["held"] = batches_held_or_recalled(user)

@@ -306,7 +306,11 @@ class AllowanceOverride(models.Model):
 
 # Physical custody (manifests, counts, witnessed destruction, receipts) lives in its own module.
 from distributions.custody_models import (  # noqa: E402, F401
+    BatchReceipt,
     CustodyPolicy,
     Manifest,
+    StockCount,
+    StockCountLine,
+    WitnessedDestruction,
 )
 

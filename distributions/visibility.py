@@ -14,6 +14,11 @@ The rules, each written once:
 - **Stock** (balances): those who see every group, and the release officers and drug checkers
   who decide on batches, see the stock of every store (grams, never who received them); a
   coordinator sees their groups' stores.
+- **Manifests** (stock on the road between stores) follow the stock rule: those who see every
+  store's stock see every manifest; a coordinator sees the manifests leaving or reaching
+  their groups' stores.
+- **Counts** of a store follow the stock rule too, as do the stores a user is shown as overdue
+  for a count.
 - **A batch's reach** (per group: grams in the store, how many members received it, never
   their codes) shows in every group to those who see every group and to release officers.
 - **Recall notices** show to the coordinators of the notice's group, and in every group to
@@ -29,19 +34,22 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from distributions.models import Account, Balance, LedgerEntry
+from distributions.models import Account, Balance, LedgerEntry, Manifest, StockCount
 from members.scoping import coordinated_group_ids, members_visible_to, sees_all_groups
 from testing_results.selectors import batches_visible_to
 
 __all__ = [
     "batches_visible_to",
     "coordinated_store_ids",
+    "counts_visible_to",
     "entries_visible_to",
+    "manifests_visible_to",
     "members_visible_to",
     "notices_visible_to",
     "sees_all_stock",
     "sees_batch_reach_everywhere",
     "stock_visible_to",
+    "stores_visible_to",
 ]
 
 
@@ -105,3 +113,30 @@ def notices_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
     if sees_batch_reach_everywhere(user):
         return qs
     return qs.filter(group__in=coordinated_group_ids(user))
+
+
+def manifests_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The manifests ``user`` may see (``qs`` narrowed, or every manifest)."""
+    qs = Manifest.objects.all() if qs is None else qs
+    if sees_all_stock(user):
+        return qs
+    stores = coordinated_store_ids(user)
+    if not stores:
+        return qs.none()
+    return qs.filter(Q(from_store_id__in=stores) | Q(to_store_id__in=stores))
+
+
+def stores_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The stores (central and group accounts) whose stock ``user`` may see."""
+    qs = Account.objects.filter(kind__in=Account.STORE_KINDS) if qs is None else qs
+    if sees_all_stock(user):
+        return qs
+    return qs.filter(pk__in=coordinated_store_ids(user))
+
+
+def counts_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The stock counts ``user`` may see: those of the stores whose stock they see."""
+    qs = StockCount.objects.all() if qs is None else qs
+    if sees_all_stock(user):
+        return qs
+    return qs.filter(store_id__in=coordinated_store_ids(user))

@@ -157,3 +157,14 @@ class Stock:
             member=member, batch=batch, grams=D(grams), by=by or member.group.coordinators.order_by("pk").first(),
             idempotency_key=uuid.uuid4().hex, occurred_at=at,
         )
+
+
+def receipt_fields(witness=None) -> dict:
+    """What the batch receipt page asks beyond the batch: the supplier's code and lot, the
+    packages, and a second person (a drug checker, ``frank``) confirming the weight."""
+    from compassionclub.roles import Role
+    from tests import factories as f
+
+    witness = witness or f.UserFactory(username="frank", roles=[Role.DRUG_CHECKER])
+    return {"supplier_ref": "SUP-0014", "supplier_lot": "L-2026-07", "packages": "3", "witness": witness.pk,
+            "witness_password": "correct horse battery staple", "witness_code": ""}

@@ -92,16 +92,21 @@ def allowance_policy_set(
     return policy
 
 
-def _confirm_approver_present(request: HttpRequest, approver, password: str, code: str) -> None:
-    """The approving coordinator proves they are present: their password, and their second
-    factor if they have one (or must have one). The password goes through the login backends,
-    so wrong ones count towards the approver's sign-in lockout (which needs the request) and are
-    in the audit trail as failed sign-ins. Raises ServiceError otherwise."""
+def _confirm_approver_present(
+    request: HttpRequest, approver, password: str, code: str, *,
+    who: str = "approving coordinator", action: str = "approving an override",
+    failed_audit: str = "allowance.override_approval_failed",
+) -> None:
+    """The second person (an approving coordinator, a custody witness) proves they are present:
+    their password, and their second factor if they have one (or must have one). The password
+    goes through the login backends, so wrong ones count towards their sign-in lockout (which
+    needs the request) and are in the audit trail as failed sign-ins. Raises ServiceError
+    otherwise."""
     user = authenticate(request, username=approver.get_username(), password=password)
     if user is None or user.pk != approver.pk:
         raise ServiceError(
             "approver_not_confirmed",
-            "The approving coordinator's password was not accepted. They must type it themselves.",
+            f"The {who}'s password was not accepted. They must type it themselves.",
         )
     if django_otp.user_has_device(approver):
         device = None
@@ -110,16 +115,15 @@ def _confirm_approver_present(request: HttpRequest, approver, password: str, cod
             with transaction.atomic():
                 device = django_otp.match_token(approver, code)
         if device is None:
-            audit_log(action="allowance.override_approval_failed", actor=request.user, target=approver,
-                      new={"why": "two_factor_code"})
+            audit_log(action=failed_audit, actor=request.user, target=approver, new={"why": "two_factor_code"})
             raise ServiceError(
                 "approver_not_confirmed",
-                "The approving coordinator's two-factor code did not work. They must enter the current code.",
+                f"The {who}'s two-factor code did not work. They must enter the current code.",
             )
     elif settings.REQUIRE_2FA:
         raise ServiceError(
             "approver_without_two_factor",
-            "The approving coordinator must set up two-factor sign-in before approving an override.",
+            f"The {who} must set up two-factor sign-in before {action}.",
         )
 
 

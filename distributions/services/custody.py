@@ -1,11 +1,24 @@
-"""Physical custody on the ledger: manifests (and, in later sections, counts, witnessed
-destruction and receipts).
+"""Physical custody on the ledger: receipts, manifests, witnessed destruction and blind counts.
 
 A transfer between stores is a manifest: ``manifest_send`` moves the grams from the sending store
 to the in-transit account; a coordinator of the receiving group weighs what arrived and
 ``manifest_receive`` moves it into their store, with the difference (if any) as an entry of its
 own carrying a reason code; ``manifest_cancel`` puts the grams back in the sending store while
 the manifest is still on the road.
+
+``destruction_witnessed`` destroys stock in front of a second person who may handle that store,
+with a method code; the admin page has the witness type their own password (and two-factor
+code) before it calls the service, as for an allowance override.
+
+``batch_receipt_record`` receives a batch from the supplier (``testing_results``' own
+``batch_receive``, which writes the intake) with the supplier's code and lot, the packages and
+the weighed grams, confirmed by a second person, all in one transaction.
+
+``count_record`` signs a blind count of one store: the counter typed the grams of each batch
+without seeing the ledger, a second person signs, and the difference from the balance at
+signing (read under the balance row's lock, so distributions running meanwhile are either
+before the count or after it, never half) becomes an adjustment with reason
+``count_difference``, flagged beyond the tolerance.
 
 Every write is one durable transaction that refuses bad input with a ``ServiceError`` before
 writing anything. Lock order: the manifest row first (``select_for_update``), then the ledger's
@@ -17,21 +30,38 @@ module's own durable transaction); nothing here writes a balance or an entry dir
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from distributions.models import Account, CustodyPolicy, LedgerEntry, Manifest
-from distributions.services.arguments import MAX_GRAMS, MG, parse_grams, parse_key
-from distributions.services.ledger import entry_append, system_account
+from distributions.custody_models import SUPPLIER_LOT_REGEX, SUPPLIER_REF_REGEX
+from distributions.models import (
+    Account,
+    Balance,
+    BatchReceipt,
+    CustodyPolicy,
+    LedgerEntry,
+    Manifest,
+    StockCount,
+    StockCountLine,
+    WitnessedDestruction,
+)
+from distributions.services.arguments import MAX_GRAMS, MG, parse_grams, parse_key, parse_reason
+from distributions.services.ledger import entry_append, ledger_write, system_account
 from members.scoping import is_coordinator_of
-from testing_results.models import Batch
+from testing_results import services as testing
+from testing_results.models import Batch, Substance
 
 __all__ = [
+    "batch_receipt_record",
+    "count_record",
     "custody_policy_set",
+    "destruction_witnessed",
     "manifest_cancel",
     "manifest_receive",
     "manifest_send",
@@ -43,7 +73,7 @@ Kind = LedgerEntry.Kind
 # Arguments ------------------------------------------------------------------------------------
 
 
-def weighed_grams(value, *, field: str = "grams") -> Decimal:
+def parse_weight(value, *, field: str = "grams") -> Decimal:
     """A weight as typed at a scale: zero or more, to the milligram."""
     if isinstance(value, str):
         value = value.strip().replace(",", ".")
@@ -103,6 +133,24 @@ def receives_into(user, store: Account) -> bool:
     return user.has_perm("distributions.transfer_stock")
 
 
+def may_witness(user, store: Account) -> bool:
+    """A witness is active staff who could handle the store themselves or adjusts stock."""
+    return bool(
+        user is not None and user.is_active and user.is_staff
+        and (handles_store(user, store) or user.has_perm("distributions.adjust_stock"))
+    )
+
+
+def _second_person(by, witness, store: Account, *, what: str) -> None:
+    if witness is None or witness.pk == by.pk:
+        raise ServiceError("witness_same_person", f"{what} needs a second person: the witness cannot be you.")
+    if not may_witness(witness, store):
+        raise ServiceError(
+            "witness_not_permitted",
+            f"{witness} cannot witness for {store}: choose programme staff or a coordinator of that group.",
+        )
+
+
 def _audit_manifest(action: str, manifest: Manifest, by, **extra) -> None:
     audit_log(
         action=action,
@@ -126,7 +174,7 @@ def _audit_manifest(action: str, manifest: Manifest, by, **extra) -> None:
 def custody_policy_set(*, tolerance_grams, tolerance_percent, count_interval_days: int, by) -> CustodyPolicy:
     if not (by.is_active and by.has_perm("distributions.change_custodypolicy")):
         raise ServiceError("not_permitted", "Only a programme admin sets the custody tolerance and count interval.")
-    grams = weighed_grams(tolerance_grams, field="tolerance_grams")
+    grams = parse_weight(tolerance_grams, field="tolerance_grams")
     try:
         percent = Decimal(str(tolerance_percent))
     except (InvalidOperation, ValueError):
@@ -243,7 +291,7 @@ def manifest_receive(*, manifest: Manifest, grams_received, by, reason: str | No
     world; grams more than were sent come in from it. A difference beyond the programme's
     tolerance is flagged for review.
     """
-    grams = weighed_grams(grams_received, field="grams_received")
+    grams = parse_weight(grams_received, field="grams_received")
     if reason in (None, ""):
         reason = ""
     elif reason not in LedgerEntry.ManifestDifference.values:
@@ -325,3 +373,187 @@ def manifest_cancel(*, manifest: Manifest, by) -> Manifest:
         locked.save(update_fields=["status", "cancelled_by", "cancelled_at", "cancel_entry"])
         _audit_manifest("manifest.cancelled", locked, by)
     return locked
+
+
+# Witnessed destruction ------------------------------------------------------------------------
+
+
+def destruction_witnessed(
+    *,
+    batch: Batch,
+    store: Account,
+    grams,
+    reason: str,
+    method: str,
+    by,
+    witness,
+    idempotency_key: str | None = None,
+) -> WitnessedDestruction:
+    """Destroy ``grams`` of ``batch`` held by ``store`` in front of ``witness``.
+
+    ``by`` adjusts stock or coordinates the store's group; ``witness`` is someone else who may
+    handle that store. The entry is a destruction (store → destroyed) with its reason code; the
+    witness and the method are kept beside it. Never more than the store holds.
+    """
+    grams = parse_grams(grams)
+    reason = parse_reason(reason, LedgerEntry.DestructionReason)
+    if method not in WitnessedDestruction.Method.values:
+        allowed = ", ".join(WitnessedDestruction.Method.values)
+        raise ServiceError("method_invalid", f"Choose how the stock was destroyed ({allowed}).")
+    store = _store(store)
+    key = parse_key(idempotency_key)
+    if not (by.is_active and (by.has_perm("distributions.adjust_stock")
+                              or (store.kind == Account.Kind.GROUP and is_coordinator_of(by, store.group_id)))):
+        raise ServiceError("not_permitted", f"You may not destroy stock held by {store}.")
+    _second_person(by, witness, store, what="A destruction")
+
+    def write() -> LedgerEntry:
+        entry = entry_append(
+            kind=Kind.DESTRUCTION, batch=batch, from_account=store, to_account=system_account(Account.Kind.DESTROYED),
+            grams=grams, by=by, idempotency_key=key, reason=reason,
+        )
+        record, created = WitnessedDestruction.objects.get_or_create(
+            entry=entry, defaults={"destroyed_by": by, "witness": witness, "method": method})
+        if created:
+            audit_log(action="stock.destroyed", actor=by, target=entry, new={
+                "batch": batch.pk, "store": store.pk, "grams": grams, "reason": reason, "method": method,
+                "witness": witness.get_username(),
+            })
+        return entry
+
+    entry = ledger_write(write, key, kind=Kind.DESTRUCTION, batch_id=batch.pk)
+    return WitnessedDestruction.objects.select_related("entry", "witness").get(entry=entry)
+
+
+# Blind counts ---------------------------------------------------------------------------------
+
+
+def count_record(*, store: Account, lines, by, witness) -> StockCount:
+    """Sign a blind count of ``store``: ``lines`` maps each batch (or ``(batch, grams)`` pairs)
+    to the grams counted on the shelf.
+
+    Every batch the store holds must be counted (``count_incomplete`` names the missing batch
+    codes, never their grams); a batch the ledger says is not there may be counted too (stock
+    found). Under the locks of the store's balance rows, each line's difference from the
+    balance becomes a ``count_difference`` adjustment against the outside world.
+    """
+    store = _store(store)
+    if not handles_store(by, store):
+        raise ServiceError("not_permitted", f"You may not count {store}.")
+    _second_person(by, witness, store, what="A count")
+    pairs = list(lines.items()) if isinstance(lines, dict) else list(lines)
+    counted: dict[int, tuple[Batch, Decimal]] = {}
+    for batch, grams in pairs:
+        if not isinstance(batch, Batch):
+            raise ServiceError("batch_invalid", "Each line of a count names a batch.")
+        if batch.pk in counted:
+            raise ServiceError("count_duplicate_batch", f"Batch {batch.code} is counted twice.")
+        try:
+            counted[batch.pk] = (batch, parse_weight(grams, field=batch.code))
+        except ServiceError as error:
+            raise ServiceError(error.code, f"Batch {batch.code}: {error.message_text}", batch=batch.code)
+
+    with transaction.atomic(durable=True):
+        Balance.objects.bulk_create(
+            [Balance(account_id=store.pk, batch_id=pk, internal=True) for pk in counted], ignore_conflicts=True
+        )
+        # The store's balances, locked in ascending id (the ledger's lock order) before they are
+        # read: a distribution that wants one waits for the count, or the count waits for it.
+        locked = list(
+            Balance.objects.select_for_update(of=("self",))
+            .filter(account=store)
+            .filter(Q(batch_id__in=list(counted)) | Q(grams__gt=0))
+            .select_related("batch")
+            .order_by("id")
+        )
+        missing = sorted(b.batch.code for b in locked if b.batch_id not in counted and b.grams > 0)
+        if missing:
+            raise ServiceError(
+                "count_incomplete",
+                f"Count every batch in {store}: {', '.join(missing)} not counted (enter 0 if none is on the shelf).",
+                missing=missing,
+            )
+        policy = CustodyPolicy.current()
+        count = StockCount.objects.create(store=store, counted_by=by, signed_by=witness, signed_at=timezone.now())
+        outside = system_account(Account.Kind.SUPPLIER)
+        flagged = False
+        for balance in locked:
+            if balance.batch_id not in counted:
+                continue
+            batch, grams = counted[balance.batch_id]
+            ledger_grams = Decimal(balance.grams).quantize(MG)
+            difference = grams - ledger_grams
+            entry = None
+            if difference:
+                entry = entry_append(
+                    kind=Kind.ADJUSTMENT, batch=batch,
+                    from_account=outside if difference > 0 else store, to_account=store if difference > 0 else outside,
+                    grams=abs(difference), by=by, idempotency_key=f"count-{count.pk}-{batch.pk}",
+                    reason=LedgerEntry.AdjustmentReason.COUNT_DIFFERENCE,
+                )
+            line_flagged = abs(difference) > policy.tolerance_for(ledger_grams)
+            flagged = flagged or line_flagged
+            StockCountLine.objects.create(count=count, batch=batch, counted_grams=grams, ledger_grams=ledger_grams,
+                                          entry=entry, flagged=line_flagged)
+        if flagged:
+            StockCount.objects.filter(pk=count.pk).update(flagged=True)
+            count.flagged = True
+        audit_log(action="count.signed", actor=by, target=count, new={
+            "store": store.pk, "witness": witness.get_username(), "flagged": flagged,
+            "lines": {counted[b.batch_id][0].code: str(counted[b.batch_id][1]) for b in locked if b.batch_id in counted},
+        })
+    return count
+
+
+# Receipt from the supplier --------------------------------------------------------------------
+
+
+def _code(value, regex: str) -> str | None:
+    """``value`` upper-cased if it matches ``regex``, else None."""
+    text = str(value or "").strip().upper()
+    return text if re.fullmatch(regex, text) else None
+
+
+def batch_receipt_record(
+    *,
+    substance: Substance,
+    supplier_ref: str,
+    supplier_lot: str,
+    packages: int,
+    weighed_grams,
+    received_on,
+    by,
+    witness,
+    best_before=None,
+) -> BatchReceipt:
+    """Receive a batch into quarantine as weighed on arrival, with the supplier's code and lot
+    and the number of packages; ``witness`` confirmed the weight (the admin page has them type
+    their password). The intake entry is the weighed grams."""
+    ref, lot = _code(supplier_ref, SUPPLIER_REF_REGEX), _code(supplier_lot, SUPPLIER_LOT_REGEX)
+    if ref is None:
+        raise ServiceError("supplier_ref_invalid",
+                           "Enter the supplier's code as the programme lists it (letters, a dash, digits: SUP-0014), never a name.")
+    if lot is None:
+        raise ServiceError("supplier_lot_invalid",
+                           "Enter the supplier's lot number as printed (letters, digits, dots, dashes or slashes).")
+    packages = _packages(packages)
+    grams = parse_weight(weighed_grams, field="weighed_grams")
+    if grams == 0:
+        raise ServiceError("grams_not_positive", "A batch must weigh more than 0 g.")
+    if witness is None or witness.pk == by.pk:
+        raise ServiceError("witness_same_person", "A receipt needs a second person to confirm the weight: the witness cannot be you.")
+    if not (witness.is_active and witness.is_staff and (
+        witness.has_perm("testing_results.add_batch") or witness.has_perm("distributions.transfer_stock")
+    )):
+        raise ServiceError("witness_not_permitted", f"{witness} cannot confirm a receipt: choose a drug checker or programme staff.")
+    with transaction.atomic(durable=True):
+        batch = testing.batch_receive(substance=substance, grams=grams, received_on=received_on, by=by, best_before=best_before)
+        receipt = BatchReceipt.objects.create(
+            batch=batch, supplier_ref=ref, supplier_lot=lot, packages=packages, weighed_grams=grams,
+            received_by=by, confirmed_by=witness, received_at=timezone.now(),
+        )
+        audit_log(action="batch.receipt_confirmed", actor=by, target=batch, new={
+            "supplier_ref": ref, "supplier_lot": lot, "packages": packages, "weighed_grams": grams,
+            "confirmed_by": witness.get_username(),
+        })
+    return receipt

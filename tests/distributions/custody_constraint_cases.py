@@ -7,7 +7,15 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from distributions.models import Account, CustodyPolicy, Manifest
+from distributions.models import (
+    Account,
+    BatchReceipt,
+    CustodyPolicy,
+    Manifest,
+    StockCount,
+    StockCountLine,
+    WitnessedDestruction,
+)
 from tests import factories as f
 
 
@@ -30,6 +38,51 @@ def _received(**kw) -> dict:
             "grams_received": Decimal("10.000"), **kw}
 
 
+def destruction(**kw) -> WitnessedDestruction:
+    fields = {"entry": f.LedgerEntryFactory(kind="destruction"), "destroyed_by": f.UserFactory(),
+              "witness": f.UserFactory(), "method": "incineration", **kw}
+    return WitnessedDestruction.objects.create(**fields)
+
+
+def _self_witnessed():
+    user = f.UserFactory()
+    destruction(destroyed_by=user, witness=user)
+
+
+def count(**kw) -> StockCount:
+    fields = {"store": _central(), "counted_by": f.UserFactory(), "signed_by": f.UserFactory(),
+              "signed_at": timezone.now(), **kw}
+    return StockCount.objects.create(**fields)
+
+
+def _self_signed_count():
+    user = f.UserFactory()
+    count(counted_by=user, signed_by=user)
+
+
+def line(**kw) -> StockCountLine:
+    fields = {"count": count(), "batch": f.BatchFactory(), "counted_grams": Decimal("1.000"),
+              "ledger_grams": Decimal("1.000"), **kw}
+    return StockCountLine.objects.create(**fields)
+
+
+def _line_twice():
+    first = line()
+    line(count=first.count, batch=first.batch)
+
+
+def receipt(**kw) -> BatchReceipt:
+    fields = {"batch": f.BatchFactory(), "supplier_ref": "SUP-0014", "supplier_lot": "L-1", "packages": 1,
+              "weighed_grams": Decimal("10.000"), "received_by": f.UserFactory(), "confirmed_by": f.UserFactory(),
+              "received_at": timezone.now(), **kw}
+    return BatchReceipt.objects.create(**fields)
+
+
+def _self_confirmed_receipt():
+    user = f.UserFactory()
+    receipt(received_by=user, confirmed_by=user)
+
+
 CASES = {
     "custodypolicy_single_row": lambda: CustodyPolicy.objects.create(pk=2),
     "custodypolicy_tolerance_grams_not_negative": lambda: CustodyPolicy.objects.create(pk=1, tolerance_grams=Decimal("-0.001")),
@@ -46,4 +99,18 @@ CASES = {
         difference_entry=f.LedgerEntryFactory(kind="manifest_diff", reason="missing"))),
     "manifest_difference_has_reason_and_entry": lambda: manifest(**_received(grams_received=Decimal("9.000"))),
     "manifest_flagged_only_received": lambda: manifest(flagged=True),
+    "witnesseddestruction_second_person": _self_witnessed,
+    "witnesseddestruction_method_valid": lambda: destruction(method="flushed"),
+    "stockcount_second_person_signs": _self_signed_count,
+    "stockcountline_one_per_batch": _line_twice,
+    "stockcountline_counted_not_negative": lambda: line(counted_grams=Decimal("-1.000"), ledger_grams=Decimal("0.000"),
+                                                        entry=f.LedgerEntryFactory(kind="adjustment", reason="count_difference")),
+    "stockcountline_ledger_not_negative": lambda: line(ledger_grams=Decimal("-1.000"),
+                                                       entry=f.LedgerEntryFactory(kind="adjustment", reason="count_difference")),
+    "stockcountline_entry_iff_difference": lambda: line(counted_grams=Decimal("2.000")),
+    "batchreceipt_packages_positive": lambda: receipt(packages=0),
+    "batchreceipt_weighed_grams_positive": lambda: receipt(weighed_grams=Decimal("0.000")),
+    "batchreceipt_second_person_confirms": _self_confirmed_receipt,
+    "batchreceipt_supplier_ref_is_code": lambda: receipt(supplier_ref="John Smith"),
+    "batchreceipt_supplier_lot_is_code": lambda: receipt(supplier_lot="lot 7; drop"),
 }

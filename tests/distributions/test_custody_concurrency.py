@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,25 @@ def check_two_receivers(outcome):
     assert outcome["ledger_ok"], outcome["ledger_summary"]
 
 
+def check_count_while_distributing(outcome):
+    # Eight desks hand out 1 g each while a count of 15.500 g is signed against 20 g: all nine
+    # succeed (15.5 g covers the eight whatever the order), and no gram appears or vanishes.
+    assert outcome["outcomes"] == {"ok": 9}, outcome
+    before, after = outcome["before"], outcome["after"]
+    assert before + after == 8, outcome
+    ledger = Decimal(20) - before
+    assert Decimal(outcome["ledger_grams"]) == ledger, outcome
+    assert Decimal(outcome["adjustment_grams"]) == abs(ledger - Decimal("15.500")), outcome
+    assert Decimal(outcome["store_grams"]) == Decimal("15.500") - after, outcome
+    assert outcome["ledger_ok"], outcome["ledger_summary"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_postgres_a_count_signed_while_distributions_run_loses_or_creates_no_gram():
+    check_count_while_distributing(custody_race.count_while_distributing())
+
+
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_postgres_two_receivers_of_one_manifest_one_wins():
@@ -49,3 +69,4 @@ def test_sqlite_file_database_custody_races_are_safe(tmp_path: Path):
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout)
     check_two_receivers(outcomes["two_receivers_one_manifest"])
+    check_count_while_distributing(outcomes["count_while_distributing"])

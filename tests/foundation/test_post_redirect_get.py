@@ -14,6 +14,7 @@ from django.utils import timezone
 from compassionclub.audit.models import AuditRecord
 from members.models import Member
 from testing_results.models import Batch
+from tests.builders import receipt_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def test_batch_pages_redirect_after_their_post_and_releases_and_recalls_show_in_
     client.force_login(erin)
     post_then_reload(client, reverse("admin:testing_results_batch_add"), {
         "substance": heroin.pk, "received_grams": "120.000", "received_on": timezone.localdate().isoformat(),
-        "best_before": "",
+        "best_before": "", **receipt_fields(),
     })
     batch = Batch.objects.get()
     clean_checks(batch)

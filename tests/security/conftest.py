@@ -11,6 +11,7 @@ from distributions.models import Account, LedgerEntry
 from members.codes import format_code
 from testing_results.models import Batch
 from tests import factories as f
+from tests.distributions import custody_constraint_cases as custody_cases
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def dataset(group_a, group_b, alice, bob, pat):
             member=member, grams="3.500", recorded_by=coordinator,
         )
         f.BalanceFactory(account=store, batch=batch, grams="6.500")
+        custody_cases.manifest(batch=batch, from_store=central, to_store=store, sent_by=pat)
         f.AllowanceOverrideFactory(member=member, substance=substance, requested_by=coordinator, approved_by=pat)
         audit_log(action="member.enrolled", actor=coordinator, target=member, new={"group": group.short_name, "pin": "123456"})
         data[f"member_{key}"] = member

@@ -25,7 +25,10 @@ from members.models import Member, MemberGroup
 ROOT = Path(__file__).resolve().parents[2]
 
 # Paths by which rows of a model belong to a group; a model with any of them holds group data.
-GROUP_PATHS = ("group", "member__group", "account__group", "from_account__group", "to_account__group")
+GROUP_PATHS = (
+    "group", "member__group", "account__group", "from_account__group", "to_account__group",
+    "from_store__group", "to_store__group",
+)
 # Group-related rows that hold no member data and are deliberately visible to every coordinator.
 NOT_SCOPED = {"distributions.allowancepolicy"}
 

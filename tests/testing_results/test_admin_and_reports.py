@@ -15,6 +15,7 @@ from compassionclub.errors import ServiceError
 from testing_results import services
 from testing_results.models import Batch, DrugCheck, Instrument, MethodCapability, StripLot
 from tests import factories as f
+from tests.builders import receipt_fields
 from tests.testing_results.conftest import finding
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -51,6 +52,7 @@ def test_a_checker_and_an_officer_take_a_batch_from_receipt_to_release(client, h
     client.force_login(erin)
     response = client.post(reverse("admin:testing_results_batch_add"), {
         "substance": heroin.pk, "received_grams": "120.000", "received_on": timezone.localdate().isoformat(), "best_before": "",
+        **receipt_fields(),
     })
     batch = Batch.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("admin:testing_results_batch_change", args=[batch.pk])

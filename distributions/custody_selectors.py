@@ -1,0 +1,68 @@
+"""Reads of custody records for the dashboard and the exports. Who sees which rows is
+``distributions.visibility``; nothing here writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from distributions.models import Account, CustodyPolicy, Manifest
+from distributions.visibility import manifests_visible_to, stores_visible_to
+
+
+@dataclass(frozen=True)
+class OnTheRoad:
+    manifest: Manifest
+    age: dt.timedelta
+
+    @property
+    def age_text(self) -> str:
+        hours = int(self.age.total_seconds() // 3600)
+        if hours < 1:
+            return "under an hour"
+        if hours < 48:
+            return f"{hours} h"
+        return f"{hours // 24} days"
+
+    @property
+    def grams(self) -> Decimal:
+        return Decimal(self.manifest.grams_sent).quantize(Decimal("0.001"))
+
+
+def manifests_in_transit(user, *, now: dt.datetime | None = None) -> list[OnTheRoad]:
+    """Manifests on the road that ``user`` may see, oldest first, with how long they have been
+    out. One query."""
+    now = now or timezone.now()
+    qs = manifests_visible_to(user, Manifest.objects.filter(status=Manifest.Status.IN_TRANSIT))
+    qs = qs.select_related("batch__substance", "from_store__group", "to_store__group").order_by("sent_at", "id")
+    return [OnTheRoad(manifest=m, age=now - m.sent_at) for m in qs]
+
+
+@dataclass(frozen=True)
+class CountDue:
+    store: Account
+    last_counted: dt.datetime | None
+    days_since: int | None
+
+
+def stores_overdue_for_count(user, *, now: dt.datetime | None = None) -> list[CountDue]:
+    """Active stores ``user`` may see whose last signed count is older than the programme's
+    interval (or who were never counted), longest overdue first. One query (and the policy)."""
+    now = now or timezone.now()
+    interval = dt.timedelta(days=CustodyPolicy.current().count_interval_days)
+    stores = (
+        stores_visible_to(user)
+        .filter(Q(kind=Account.Kind.CENTRAL) | Q(group__is_active=True))
+        .annotate(last_counted=Max("counts__signed_at"))
+        .filter(Q(last_counted__isnull=True) | Q(last_counted__lt=now - interval))
+        .select_related("group")
+        .order_by(F("last_counted").asc(nulls_first=True), "kind", "group__short_name")
+    )
+    return [
+        CountDue(store=s, last_counted=s.last_counted, days_since=(now - s.last_counted).days if s.last_counted else None)
+        for s in stores
+    ]
