@@ -34,6 +34,7 @@ CHUNK_SIZE = 2000
 
 EXPORTER_MODULES = (
     "distributions.exports.batch_reports",
+    "distributions.exports.custody",
     "distributions.exports.ledger",
     "distributions.exports.summary",
 )

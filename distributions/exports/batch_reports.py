@@ -26,6 +26,7 @@ from django.utils import timezone
 from compassionclub.errors import ServiceError
 from compassionclub.quantities import MG_PER_G, MILLIGRAM
 from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register
+from distributions.exports.custody import custody_events
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.visibility import batches_visible_to, stock_visible_to
@@ -75,6 +76,26 @@ class Movement:
     grams: Decimal
 
 
+_BY_KIND = {
+    LedgerEntry.Kind.INTAKE: "received", LedgerEntry.Kind.DISTRIBUTION: "distributed",
+    LedgerEntry.Kind.SAMPLE: "sampled", LedgerEntry.Kind.DESTRUCTION: "destroyed",
+    LedgerEntry.Kind.MANIFEST_SEND: "sent", LedgerEntry.Kind.MANIFEST_RECEIVE: "arrived",
+    LedgerEntry.Kind.MANIFEST_CANCEL: "cancelled",
+}
+
+
+def _movement(kind: str, src: str, dst: str, internal: set) -> str:
+    """Which line of the report a movement of ``kind`` from ``src`` to ``dst`` adds to."""
+    A = Account.Kind
+    if kind == LedgerEntry.Kind.TRANSFER:
+        return {(A.CENTRAL, A.GROUP): "to_groups", (A.GROUP, A.GROUP): "between_groups"}.get((src, dst), "to_central")
+    if kind == LedgerEntry.Kind.ADJUSTMENT:
+        return "adjusted_in" if dst in internal else "adjusted_out"
+    if kind == LedgerEntry.Kind.MANIFEST_DIFF:
+        return "transit_in" if dst in internal else "transit_out"
+    return _BY_KIND[kind]
+
+
 def ledger_totals(batch: Batch) -> dict[str, Any]:
     """Grams by movement for one batch, from the ledger, in one query; plus the balances."""
     rows = (
@@ -84,11 +105,12 @@ def ledger_totals(batch: Batch) -> dict[str, Any]:
         .annotate(grams=Sum("grams"))
         .order_by("kind", "from_account__kind", "to_account__kind")
     )
-    K, A = LedgerEntry.Kind, Account.Kind
-    internal = {A.CENTRAL, A.GROUP}
+    # Stock in transit is still the programme's: on hand, on the road.
+    internal = set(Account.INTERNAL_KINDS)
     sums = {
         "received": ZERO, "to_groups": ZERO, "between_groups": ZERO, "to_central": ZERO,
         "distributed": ZERO, "sampled": ZERO, "destroyed": ZERO, "adjusted_in": ZERO, "adjusted_out": ZERO,
+        "sent": ZERO, "arrived": ZERO, "cancelled": ZERO, "transit_in": ZERO, "transit_out": ZERO,
     }
     on_hand_from_entries = ZERO
     for row in rows:
@@ -97,19 +119,7 @@ def ledger_totals(batch: Batch) -> dict[str, Any]:
             on_hand_from_entries += grams
         if src in internal:
             on_hand_from_entries -= grams
-        if kind == K.INTAKE:
-            sums["received"] += grams
-        elif kind == K.TRANSFER:
-            key = {(A.CENTRAL, A.GROUP): "to_groups", (A.GROUP, A.GROUP): "between_groups"}.get((src, dst), "to_central")
-            sums[key] += grams
-        elif kind == K.DISTRIBUTION:
-            sums["distributed"] += grams
-        elif kind == K.SAMPLE:
-            sums["sampled"] += grams
-        elif kind == K.DESTRUCTION:
-            sums["destroyed"] += grams
-        elif kind == K.ADJUSTMENT:
-            sums["adjusted_in" if dst in internal else "adjusted_out"] += grams
+        sums[_movement(kind, src, dst, internal)] += grams
     return {**sums, "on_hand_from_entries": on_hand_from_entries}
 
 
@@ -148,6 +158,11 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
         Movement("Destroyed", totals["destroyed"]),
         Movement("Adjusted in", totals["adjusted_in"]),
         Movement("Adjusted out", totals["adjusted_out"]),
+        Movement("Sent on manifests", totals["sent"]),
+        Movement("Received from manifests", totals["arrived"]),
+        Movement("Manifests cancelled, back to the sender", totals["cancelled"]),
+        Movement("More than sent, found at receipt", totals["transit_in"]),
+        Movement("Missing at receipt (spillage, weighing, missing)", totals["transit_out"]),
     ]
     return {
         "batch": batch,
@@ -166,6 +181,7 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
         "difference": balance_total - totals["on_hand_from_entries"],
         "sampled_by_checks": q(sampled_by_checks),
         "last_entry": last_entry,
+        "custody": custody_events(Batch.objects.filter(pk=batch.pk), user),
     }
 
 

@@ -43,9 +43,13 @@ def grow(world, alice, erin):
 #   verification too (accounts, balances with their chain heads, and on SQLite the entries;
 #   PostgreSQL streams those through a server-side cursor the counter does not see);
 # - distribution_summary: the cells, aggregated by the database;
+# - custody: the entries with their custody records joined, the counts that matched, the
+#   hand-outs summed per store and day;
 # - batch_report (PDF): the batch, checks, findings, compounds, status history, grams by movement,
-#   balances, their sum, last entry, method capabilities, then the release assessment.
+#   balances, their sum, last entry, method capabilities, the release assessment, then the chain
+#   of custody (as the custody export).
 EXPORTS = [
+    ("custody", "csv", {}),
     ("batch_reports", "csv", {}),
     ("ledger", "csv", {}),
     ("distribution_summary", "csv", {}),
