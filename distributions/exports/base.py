@@ -29,6 +29,11 @@ WEEK = "week"
 MONTH = "month"
 PERIODS = (WEEK, MONTH)
 
+# The dates an export may be asked about. Far-off dates (9999-12-31) overflow once turned into
+# the day after in UTC, while the CSV is already streaming: they are refused by ``check()``.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+
 # Rows fetched per round trip while streaming; small enough to keep memory flat.
 CHUNK_SIZE = 2000
 
@@ -109,6 +114,11 @@ class Exporter:
         for name in self.required:
             if getattr(p, name) in (None, ""):
                 raise ServiceError("missing_parameter", f"This export needs {name.replace('_id', '').replace('_', ' ')}.")
+        for date in (p.date_from, p.date_to):
+            if date is not None and not EARLIEST_DATE <= date <= LATEST_DATE:
+                raise ServiceError(
+                    "bad_period", f"Dates must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}."
+                )
         if p.date_from and p.date_to and p.date_from > p.date_to:
             raise ServiceError("bad_period", "The start date is after the end date.")
         if p.period not in PERIODS:

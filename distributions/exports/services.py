@@ -31,15 +31,30 @@ def _stream(exporter: Exporter) -> Iterator[bytes]:
     return csv_chunks(exporter.header(), rows())
 
 
+def _audited_stream(chunks: Iterator[bytes], record) -> Iterator[bytes]:
+    """The chunks, then the audit record once the last one is out. A download cut short (the
+    client went away, or a row failed) is recorded too, as not completed, with what was sent."""
+    sent = 0
+    completed = False
+    try:
+        for chunk in chunks:
+            sent += len(chunk)
+            yield chunk
+        completed = True
+    finally:
+        record(completed=completed, sent_bytes=sent)
+
+
 def export_run(
     *, identifier: str, user, params: ExportParams, fmt: str, ip_address: str | None = None
 ) -> ExportOutput:
-    """Check, record in the audit trail, and hand back the export.
+    """Check, hand back the export, and record it in the audit trail when it is complete.
 
     Refuses (``ServiceError``) an unknown export, a user without ``export_reports``, a format
     the export does not offer, bad parameters or an object outside the user's groups, before
-    anything is written. The audit record ``export.<identifier>`` names who asked for what;
-    the PDF is rendered before it, the CSV is produced while it is streamed, after it.
+    anything is written or streamed. The audit record ``export.<identifier>`` names who asked for
+    what and how much was sent: a PDF once rendered, a CSV once its last chunk is out (or as not
+    completed, when the stream stops short).
     """
     if not may_export(user):
         raise not_permitted("You do not have permission to export reports.")
@@ -50,19 +65,23 @@ def export_run(
     exporter = exporter_class(user=user, params=params)
     exporter.check()
     output = ExportOutput(filename=exporter.filename(fmt), content_type=CONTENT_TYPES[fmt])
+    target = exporter.audit_target()
+
+    def record(*, completed: bool, sent_bytes: int) -> None:
+        with transaction.atomic():
+            audit_log(
+                action=f"export.{identifier}",
+                actor=user,
+                target=target,
+                target_repr=None if target is not None else exporter_class.verbose_name,
+                new={"format": fmt, **params.as_audit(), "completed": completed, "bytes": sent_bytes},
+                ip_address=ip_address,
+            )
+
     if fmt == PDF:
         # Rendered first, so that a failure to render leaves no record of an export that never was.
         output.content = exporter.render_pdf()
+        record(completed=True, sent_bytes=len(output.content))
     else:
-        output.chunks = _stream(exporter)
-    with transaction.atomic(durable=True):
-        target = exporter.audit_target()
-        audit_log(
-            action=f"export.{identifier}",
-            actor=user,
-            target=target,
-            target_repr=None if target is not None else exporter_class.verbose_name,
-            new={"format": fmt, **params.as_audit()},
-            ip_address=ip_address,
-        )
+        output.chunks = _audited_stream(_stream(exporter), record)
     return output
