@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "compassionclub.security.requests.RequestGuardMiddleware",
 ]
 
 ROOT_URLCONF = "compassionclub.urls"
@@ -230,6 +231,13 @@ if PRODUCTION:
 
 # Two-factor: required for staff in production mode (and wherever REQUIRE_2FA says so).
 REQUIRE_2FA = env.bool("REQUIRE_2FA", default=PRODUCTION)
+
+# Request bodies, refused by their Content-Length before they are read (and cut off while read
+# when there is none): the status page, the sign-in pages and anyone not signed in send a few
+# form fields; staff upload lab reports (testing_results.services.LAB_REPORT_MAX_BYTES, 10 MB)
+# in a form around them. The proxy in front should refuse more than BODY_LIMIT_UPLOAD too.
+BODY_LIMIT_SMALL = env.int("BODY_LIMIT_SMALL", default=16 * 1024)
+BODY_LIMIT_UPLOAD = env.int("BODY_LIMIT_UPLOAD", default=11 * 1024 * 1024)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Compassion club ledger")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # never show TOTP keys or backup codes in the admin
 
