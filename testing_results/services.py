@@ -43,6 +43,7 @@ from testing_results.models import (
     StripLot,
     Substance,
 )
+from testing_results.pdf_check import pdf_validate
 from testing_results.rules import (
     FTIR_BLIND,
     PRESENT,
@@ -199,10 +200,9 @@ def _validate_report(upload: UploadedFile) -> None:
     if size > LAB_REPORT_MAX_BYTES:
         raise ServiceError("report_too_large", f"The lab report is larger than {LAB_REPORT_MAX_BYTES // (1024 * 1024)} MB.")
     upload.seek(0)
-    head = upload.read(5)
+    data = upload.read(LAB_REPORT_MAX_BYTES + 1)
     upload.seek(0)
-    if head != b"%PDF-":
-        raise ServiceError("report_not_pdf", "The lab report is not a PDF (its content does not start like one).")
+    pdf_validate(data)
 
 
 def _store_report(upload: UploadedFile) -> str:

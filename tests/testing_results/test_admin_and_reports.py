@@ -16,9 +16,10 @@ from testing_results import services
 from testing_results.models import Batch, DrugCheck, Instrument, MethodCapability, StripLot
 from tests import factories as f
 from tests.builders import receipt_fields
+from tests.pdfs import plain_pdf
 from tests.testing_results.conftest import finding
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PDF = plain_pdf()
 
 
 @pytest.fixture(autouse=True)
