@@ -28,6 +28,7 @@ from compassionclub.errors import ServiceError
 from distributions.models import AllowanceOverride, AllowancePolicy
 from distributions.services import allowance_override_grant, allowance_policy_set
 from distributions.services.allowances import MAX_WINDOW_DAYS, OVERRIDE_MAX_DAYS
+from distributions.visibility import allowance_policies_visible_to, groups_visible_to
 from members.admin_mixins import GroupScopedAdminMixin
 from members.codes import is_valid_code, normalise_code
 from members.models import Member, MemberGroup
@@ -58,14 +59,25 @@ class PolicyForm(forms.Form):
                 self.fields[name].help_text = ""
 
 
+class VisibleGroupFilter(admin.RelatedFieldListFilter):
+    """The group filter offers only the groups the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(g.pk, str(g)) for g in groups_visible_to(request.user).order_by("short_name")]
+
+
 @admin.register(AllowancePolicy)
 class AllowancePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["substance", "group", "max_grams", "window_days"]
-    list_filter = ["substance", "group"]
+    list_filter = ["substance", ("group", VisibleGroupFilter)]
     list_select_related = ["substance", "group"]
     search_fields = ["substance__name", "group__short_name"]
     autocomplete_fields = ["substance", "group"]
     readonly_fields = ["created_by", "created_at"]
+
+    def get_queryset(self, request):
+        # Lists, change pages by typed URL, history and autocomplete all start here.
+        return allowance_policies_visible_to(request.user, super().get_queryset(request))
 
     def _context(self, request, title: str, **extra) -> dict:
         return {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **extra}

@@ -23,6 +23,10 @@ The rules, each written once:
   their codes) shows in every group to those who see every group and to release officers.
 - **Recall notices** show to the coordinators of the notice's group, and in every group to
   those who see a batch's reach everywhere (as counts: member codes come from the entries).
+- **Allowance policies**: those who see every group see every policy; a coordinator sees the
+  programme-wide defaults and their own groups' policies, never another group's.
+- **Groups** (as choices in filters): those who see every group see them all; a coordinator
+  their own.
 - **Batches** are programme-wide: anyone who may view batches sees them all
   (``testing_results.selectors``, re-exported here).
 
@@ -34,15 +38,18 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from distributions.models import Account, Balance, LedgerEntry, Manifest, StockCount
-from members.scoping import coordinated_group_ids, members_visible_to, sees_all_groups
+from distributions.models import Account, AllowancePolicy, Balance, LedgerEntry, Manifest, StockCount
+from members.models import MemberGroup
+from members.scoping import coordinated_group_ids, members_visible_to, scope_queryset, sees_all_groups
 from testing_results.selectors import batches_visible_to
 
 __all__ = [
+    "allowance_policies_visible_to",
     "batches_visible_to",
     "coordinated_store_ids",
     "counts_visible_to",
     "entries_visible_to",
+    "groups_visible_to",
     "manifests_visible_to",
     "members_visible_to",
     "notices_visible_to",
@@ -140,3 +147,17 @@ def counts_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
     if sees_all_stock(user):
         return qs
     return qs.filter(store_id__in=coordinated_store_ids(user))
+
+
+def groups_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The member groups ``user`` may see (``qs`` narrowed, or every group)."""
+    return scope_queryset(MemberGroup.objects.all() if qs is None else qs, user, "")
+
+
+def allowance_policies_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
+    """The allowance policies ``user`` may see: every one for those who see every group, the
+    programme-wide ones and their own groups' for a coordinator."""
+    qs = AllowancePolicy.objects.all() if qs is None else qs
+    if sees_all_groups(user):
+        return qs
+    return qs.filter(Q(group__isnull=True) | Q(group__in=coordinated_group_ids(user)))

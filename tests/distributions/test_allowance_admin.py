@@ -240,3 +240,21 @@ def test_wrong_approver_passwords_count_towards_the_approvers_sign_in_lockout(cl
     assert locked.status_code == 429
     assert not AllowanceOverride.objects.exists()
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_coordinator_sees_the_programme_and_their_own_groups_policies_only(client, alice, pat, heroin, group_a, group_b):
+    programme = AllowancePolicy.objects.create(substance=heroin, max_grams=Decimal("14.000"), window_days=7, created_by=pat)
+    own = AllowancePolicy.objects.create(substance=heroin, group=group_a, max_grams=Decimal("10.000"), window_days=7, created_by=pat)
+    other = AllowancePolicy.objects.create(substance=heroin, group=group_b, max_grams=Decimal("7.000"), window_days=7, created_by=pat)
+    client.force_login(alice)
+    changelist = client.get(reverse("admin:distributions_allowancepolicy_changelist"))
+    assert set(changelist.context["cl"].result_list) == {programme, own}
+    # The group filter offers their own group only, not every group's name.
+    html = changelist.content.decode()
+    assert group_a.short_name in html and group_b.short_name not in html
+    # By typed URL: another group's policy is not there.
+    assert client.get(reverse("admin:distributions_allowancepolicy_change", args=[other.pk])).status_code == 302
+    assert client.get(reverse("admin:distributions_allowancepolicy_history", args=[other.pk])).status_code == 302
+    assert client.get(reverse("admin:distributions_allowancepolicy_change", args=[own.pk])).status_code == 200
+    assert client.get(reverse("admin:distributions_allowancepolicy_changelist"), {"group__id__exact": other.group_id}
+                      ).context["cl"].result_list.count() == 0
