@@ -245,6 +245,10 @@ REQUIRE_2FA = env.bool("REQUIRE_2FA", default=PRODUCTION)
 # when there is none): the status page, the sign-in pages and anyone not signed in send a few
 # form fields; staff upload lab reports (testing_results.services.LAB_REPORT_MAX_BYTES, 10 MB)
 # in a form around them. The proxy in front should refuse more than BODY_LIMIT_UPLOAD too.
+# Signed checkpoints (manage.py checkpoint): the Ed25519 key pair lives outside the database.
+CHECKPOINT_KEY_FILE = env.str("CHECKPOINT_KEY_FILE", default="")
+CHECKPOINT_PUBLIC_KEY_FILE = env.str("CHECKPOINT_PUBLIC_KEY_FILE", default="")
+
 BODY_LIMIT_SMALL = env.int("BODY_LIMIT_SMALL", default=16 * 1024)
 BODY_LIMIT_UPLOAD = env.int("BODY_LIMIT_UPLOAD", default=11 * 1024 * 1024)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Compassion club ledger")

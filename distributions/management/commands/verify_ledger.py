@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from compassionclub.audit import checkpoints
+from distributions.checkpoints import ledger_extends
 from distributions.verify import verify_ledger
 
 
@@ -20,6 +22,9 @@ class Command(BaseCommand):
             "--jobs", type=int, default=None, metavar="N",
             help="Worker processes sharing the chains of a large ledger (default: the number of CPUs; 1: this process only).",
         )
+        parser.add_argument("--checkpoint", metavar="FILE",
+                            help="Also prove the ledger still extends this signed checkpoint (manage.py checkpoint).")
+        parser.add_argument("--public-key", help="Public key of the checkpoint; default: CHECKPOINT_PUBLIC_KEY_FILE.")
 
     def handle(self, *args, **options):
         def progress(done: int, total: int) -> None:
@@ -28,6 +33,12 @@ class Command(BaseCommand):
 
         if options["jobs"] is not None and options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1.")
+        payload = None
+        if options["checkpoint"]:
+            try:
+                payload = checkpoints.read(options["checkpoint"], checkpoints.load_public_key(options["public_key"]))
+            except checkpoints.CheckpointError as error:
+                raise CommandError(str(error)) from error
         report = verify_ledger(progress=progress, jobs=options["jobs"])
         if options["all"] and not report.ok:
             for problem in sorted(report.problems, key=lambda p: (p.entry_id is None, p.entry_id or 0)):
@@ -35,3 +46,13 @@ class Command(BaseCommand):
         if not report.ok:
             raise CommandError(report.summary())
         self.stdout.write(self.style.SUCCESS(report.summary()))
+        if payload is not None:
+            problems = ledger_extends(payload)
+            if problems:
+                for problem in problems[1:] if options["all"] else []:
+                    self.stderr.write(f"  {problem}")
+                raise CommandError(f"The ledger does not extend the checkpoint of {payload.get('created_at')}: "
+                                   f"{problems[0]} ({len(problems)} chain(s) differ).")
+            self.stdout.write(self.style.SUCCESS(
+                f"The ledger extends the checkpoint of {payload.get('created_at')} "
+                f"({len(payload['ledger']['chains'])} chains)."))
