@@ -240,6 +240,10 @@ if PRODUCTION:
 
 # Two-factor: required for staff in production mode (and wherever REQUIRE_2FA says so).
 REQUIRE_2FA = env.bool("REQUIRE_2FA", default=PRODUCTION)
+# Enrolling an authenticator needs a one-time code from a programme admin (or manage.py
+# enrolment_code), so that a password alone never enrols someone else's phone.
+TWO_FACTOR_ENROLMENT_CODE_REQUIRED = env.bool("TWO_FACTOR_ENROLMENT_CODE_REQUIRED", default=PRODUCTION)
+TWO_FACTOR_ENROLMENT_CODE_HOURS = env.int("TWO_FACTOR_ENROLMENT_CODE_HOURS", default=72)
 
 # Request bodies, refused by their Content-Length before they are read (and cut off while read
 # when there is none): the status page, the sign-in pages and anyone not signed in send a few

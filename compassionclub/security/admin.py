@@ -4,9 +4,13 @@ given by group)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from compassionclub.admin_mixins import AuditedSaveAdminMixin
 from compassionclub.errors import ServiceError
@@ -15,8 +19,45 @@ from compassionclub.security import services
 User = get_user_model()
 
 
+SESSION_ISSUED_CODE = "security_issued_enrolment_code"
+
+
 class StaffUserAdmin(AuditedSaveAdminMixin, UserAdmin):
-    actions = ["end_sessions", "reset_two_factor"]
+    actions = ["end_sessions", "reset_two_factor", "issue_enrolment_code"]
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/enrolment-code/", self.admin_site.admin_view(self.enrolment_code_view),
+                 name="auth_user_enrolment_code"),
+            *super().get_urls(),
+        ]
+
+    def enrolment_code_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Shows a just-issued enrolment code, once: the action's POST redirects here and the
+        code leaves the session as it is shown."""
+        issued = request.session.pop(SESSION_ISSUED_CODE, None)
+        if not self.has_change_permission(request) or not issued or issued.get("user") != pk:
+            return HttpResponseRedirect(reverse("admin:auth_user_changelist"))
+        user = User.objects.get(pk=pk)
+        context = {**self.admin_site.each_context(request), "title": f"Enrolment code for {user.get_username()}",
+                   "code": issued["code"], "opts": self.model._meta, "hours": settings.TWO_FACTOR_ENROLMENT_CODE_HOURS}
+        return TemplateResponse(request, "security/enrolment_code_issued.html", context)
+
+    @admin.action(description="Issue a two-factor enrolment code (shown once, to hand over in person)",
+                  permissions=["change"])
+    def issue_enrolment_code(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one user: each code is shown once, for one person.",
+                              messages.ERROR)
+            return None
+        user = queryset.get()
+        try:
+            code = services.enrolment_code_issue(user=user, by=request.user)
+        except ServiceError as exc:
+            self.message_user(request, f"{user.get_username()}: {exc.message_text}", messages.ERROR)
+            return None
+        request.session[SESSION_ISSUED_CODE] = {"user": user.pk, "code": code}
+        return HttpResponseRedirect(reverse("admin:auth_user_enrolment_code", args=[user.pk]))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -6,9 +6,12 @@ reach the audit trail.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
+from compassionclub.security.models import EnrolmentCode
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -106,3 +110,50 @@ def _replace_backup_codes(user) -> list[str]:
     codes = [secrets.token_hex(5) for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
+
+
+# No 0/O, 1/I/L: read aloud or copied from paper without mistakes. 12 symbols of 31: 59 bits.
+ENROLMENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def _normalise_enrolment_code(code: str) -> str:
+    return "".join(c for c in (code or "").upper() if c.isalnum())[:32]
+
+
+def enrolment_code_issue(*, user, by) -> str:
+    """A new one-time enrolment code for ``user`` (replacing any earlier one), returned once
+    to be handed over in person; only its hash is stored. ``by`` is a programme admin, or None
+    for ``manage.py enrolment_code`` run by whoever operates the server."""
+    if by is not None:
+        _require_user_admin(by)
+        if by.pk == user.pk:
+            raise ServiceError("cannot_issue_own_code", "Ask another programme admin for your enrolment code.")
+    raw = "".join(secrets.choice(ENROLMENT_ALPHABET) for _ in range(12))
+    now = timezone.now()
+    expires_at = now + dt.timedelta(hours=settings.TWO_FACTOR_ENROLMENT_CODE_HOURS)
+    with transaction.atomic(durable=True):
+        EnrolmentCode.objects.update_or_create(
+            user=user, defaults={"code_hash": make_password(raw), "issued_by": by, "issued_at": now, "expires_at": expires_at})
+        audit_log(action="user.enrolment_code_issued", actor=by, target=user,
+                  new={"expires_at": expires_at.isoformat(), "by_command": by is None})
+    return "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+
+
+def enrolment_code_redeem(*, user, code: str) -> None:
+    """Use up ``user``'s enrolment code, so that they may enrol an authenticator now. Any
+    authenticator set up before (whose key someone else may have seen) is discarded."""
+    with transaction.atomic(durable=True):
+        row = EnrolmentCode.objects.select_for_update().filter(user=user).first()
+        if row is None:
+            raise ServiceError("no_enrolment_code", "This account has no enrolment code. Ask a programme admin for one.")
+        if row.expires_at <= timezone.now():
+            raise ServiceError("enrolment_code_expired",
+                               "This enrolment code has expired. Ask a programme admin for a new one.")
+        right = check_password(_normalise_enrolment_code(code), row.code_hash)
+        if right:
+            row.delete()
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+            audit_log(action="user.enrolment_code_used", actor=user, target=user)
+    if not right:
+        audit_log(action="user.enrolment_code_failed", actor=user, target=user)
+        raise ServiceError("bad_enrolment_code", "That enrolment code is not right. Check it against the paper.")

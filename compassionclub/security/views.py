@@ -10,6 +10,7 @@ from base64 import b32encode
 
 import django_otp
 import segno
+from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
@@ -29,6 +30,8 @@ from compassionclub.security import services
 # New backup codes wait here for the one GET that shows them: the page after a POST is a
 # redirect, so reloading it never makes a new set (and never shows the codes again).
 SESSION_NEW_CODES = "two_factor_new_backup_codes"
+# The user id whose enrolment code this session redeemed: the QR code is shown only after.
+SESSION_ENROLMENT_REDEEMED = "two_factor_enrolment_code_redeemed"
 
 
 def _show_codes_once(request: HttpRequest, codes: list[str]) -> HttpResponse:
@@ -79,9 +82,27 @@ def _render(request: HttpRequest, context: dict, template: str, status: int = 20
     return TemplateResponse(request, f"security/{template}", context, status=status)
 
 
+def _enrolment_code(request: HttpRequest, context: dict) -> HttpResponse:
+    """Step one of enrolment in production: the one-time code a programme admin handed over.
+    Nothing about the authenticator (its key, its QR code) is shown before it."""
+    error = ""
+    if request.method == "POST":
+        try:
+            services.enrolment_code_redeem(user=request.user, code=request.POST.get("enrolment_code", ""))
+        except ServiceError as exc:
+            error = exc.message_text
+        else:
+            request.session[SESSION_ENROLMENT_REDEEMED] = request.user.pk
+            return HttpResponseRedirect(f"{request.path}?{urlencode({REDIRECT_FIELD_NAME: context['next']})}")
+    context["error"] = error
+    return _render(request, context, "enrolment_code.html", status=400 if error else 200)
+
+
 def _enrol(request: HttpRequest, context: dict, site) -> HttpResponse:
     user = request.user
     error = ""
+    if settings.TWO_FACTOR_ENROLMENT_CODE_REQUIRED and request.session.get(SESSION_ENROLMENT_REDEEMED) != user.pk:
+        return _enrolment_code(request, context)
     if request.method == "POST":
         try:
             device, codes = services.totp_confirm(user=user, token=request.POST.get("token", ""))
@@ -90,6 +111,7 @@ def _enrol(request: HttpRequest, context: dict, site) -> HttpResponse:
         else:
             django_otp.login(request, device)
             request.session.cycle_key()
+            request.session.pop(SESSION_ENROLMENT_REDEEMED, None)
             return _show_codes_once(request, codes)
     device = services.totp_device_pending(user=user)
     secret = b32encode(device.bin_key).decode()
