@@ -343,12 +343,12 @@ class Generator:
             # Every check names what produced it: a spectrum its instrument, a strip its lot (one
             # strip, so one check, per class).
             for k, method in enumerate(("ftir", "mass_spec")):
-                checks.append(DrugCheck(batch_id=b.pk, method=method, performed_at=at + dt.timedelta(hours=20 + k),
+                checks.append(DrugCheck(batch_id=b.pk, method_id=method, performed_at=at + dt.timedelta(hours=20 + k),
                                         performed_by_id=checker, lab=demo.LABS[method], sample_mg=demo.SAMPLE_MG[method],
                                         instrument_id=instruments[method]))
             for k, drug_class in enumerate(STRIP_CLASSES, start=2):
                 performed = at + dt.timedelta(hours=20 + k)
-                checks.append(DrugCheck(batch_id=b.pk, method="immunoassay", performed_at=performed, performed_by_id=checker,
+                checks.append(DrugCheck(batch_id=b.pk, method_id="immunoassay", performed_at=performed, performed_by_id=checker,
                                         lab=demo.LABS["immunoassay"], sample_mg=demo.SAMPLE_MG["immunoassay"],
                                         strip_lot_id=lot_for(drug_class, performed)))
             if p["status"] == Batch.Status.REJECTED:
@@ -372,11 +372,11 @@ class Generator:
         for c in checks:
             p = plans_by_id[c.batch_id]
             p.setdefault("checks", []).append((c.pk, int(c.sample_mg)))
-            for name, result, pct in templates[p["substance"].name][c.method]:
+            for name, result, pct in templates[p["substance"].name][c.method_id]:
                 if c.strip_lot_id and self.compound_class[name] != lot_class[c.strip_lot_id]:
                     continue
                 if p["status"] == Batch.Status.REJECTED and name == "Fentanyl":
-                    result, pct = ("positive", None) if c.method == "immunoassay" else ("detected", pct or Decimal("1.100"))
+                    result, pct = ("positive", None) if c.method_id == "immunoassay" else ("detected", pct or Decimal("1.100"))
                 findings.append(Finding(drug_check_id=c.pk, compound_id=self.compounds[name], result=result, concentration_pct=pct))
         Finding.objects.bulk_create(findings, batch_size=5000)
         self.counts.update(batches=len(batches), checks=len(checks), findings=len(findings))
@@ -388,7 +388,7 @@ class Generator:
         today = self.now.date()
         instruments = {
             method: Instrument.objects.get_or_create(
-                method=method, serial=serial,
+                method_id=method, serial=serial,
                 defaults={"make_model": model, "library": library, "library_version": version,
                           "verified_until": today + dt.timedelta(days=days)},
             )[0].pk

@@ -144,6 +144,19 @@ TRANSFERS = {"VANDU": Decimal("80.000"), "SOLID": Decimal("40.000"), "BCAPOM": D
 
 DEFAULT_ALLOWANCE_GRAMS = Decimal("14.000")
 DISTRIBUTION_GRAMS = Decimal("3.500")
+# The rows each method's check form starts with. A strip gives one result for its lot's class,
+# so its panel names one compound per class the strips are made for.
+STRIP_PANEL = ["Fentanyl", "Bromazolam", "Isotonitazene", "Xylazine"]
+
+
+def panels() -> dict[str, list[str]]:
+    spectrum = {
+        "ftir": [n for n, c, _d in COMPOUNDS if c in (C.ACTIVE, C.CUT)],
+        "mass_spec": [n for n, c, _d in COMPOUNDS if c in (C.ACTIVE, C.HARMFUL)],
+    }
+    return {**spectrum, "immunoassay": STRIP_PANEL}
+
+
 SAMPLE_MG = {"ftir": Decimal("5.000"), "mass_spec": Decimal("2.000"), "immunoassay": Decimal("10.000")}
 # The bench's instruments and strip lots (FIELD-NOTES.md: the BTNX fentanyl lot's cut-off is
 # 20 ng/mL). Verification and expiry are set relative to the day the demo is loaded.

@@ -29,6 +29,7 @@ _EVERYTHING_READABLE = [
     "testing_results.compound", "testing_results.substance", "testing_results.batch",
     "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
     "testing_results.methodcapability", "testing_results.instrument", "testing_results.striplot",
+    "testing_results.method",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
     "distributions.manifest", "distributions.custodypolicy", "distributions.witnesseddestruction",
@@ -43,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.add_compound", "testing_results.change_compound",
         "testing_results.add_substance", "testing_results.change_substance",
         "testing_results.change_methodcapability",
+        "testing_results.add_method", "testing_results.change_method",
         "testing_results.add_instrument", "testing_results.change_instrument",
         "testing_results.add_striplot", "testing_results.change_striplot",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
@@ -71,7 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.DRUG_CHECKER: _view(
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
-        "testing_results.instrument", "testing_results.striplot",
+        "testing_results.instrument", "testing_results.striplot", "testing_results.method",
     )
     + ["testing_results.add_batch", "testing_results.add_drugcheck", "testing_results.view_lab_report",
        # Drug checkers keep the bench's records: a new strip lot, an instrument's verification.
@@ -80,7 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.RELEASE_OFFICER: _view(
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
-        "testing_results.instrument", "testing_results.striplot",
+        "testing_results.instrument", "testing_results.striplot", "testing_results.method",
         "distributions.ledgerentry", "distributions.balance",
     )
     + ["testing_results.release_batch", "testing_results.view_lab_report"],

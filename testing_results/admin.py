@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
@@ -28,10 +29,12 @@ from testing_results.forms import (
     FindingFormSet,
     InvalidateForm,
     MethodCapabilityForm,
+    MethodForm,
     ReasonForm,
     ReceiveForm,
     ReportForm,
     findings_from,
+    quiet,
 )
 from testing_results.models import (
     Batch,
@@ -40,6 +43,7 @@ from testing_results.models import (
     DrugCheck,
     Finding,
     Instrument,
+    Method,
     MethodCapability,
     StripLot,
     Substance,
@@ -110,6 +114,25 @@ class StripLotAdmin(_SourceAdmin):
     list_display = ["maker", "lot_number", "drug_class", "cutoff_ng_ml", "expires_on"]
     list_filter = ["drug_class"]
     search_fields = ["maker", "lot_number"]
+
+
+@admin.register(Method)
+class MethodAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+    """Methods as data. A new one rules nothing out until its capability rows are granted (on
+    the method capability pages), never beyond the floor; the seeded three keep their kind."""
+
+    form = MethodForm
+    list_display = ["name", "code", "kind", "quantifies", "required"]
+    fields = ["code", "name", "kind", "quantifies", "required", "panel"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        services.method_save(method=obj, panel=list(form.cleaned_data.get("panel") or []), by=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the panel was saved by the service, in its transaction
 
 
 @admin.register(MethodCapability)
@@ -280,16 +303,45 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         )
 
     def check_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Record a check. First the method (and for a strip, its lot) is chosen by a link, then
+        the form starts with that method's panel: one row per compound it reports, results
+        valid for the method only. "Add a row" re-shows the form with one more empty row,
+        server-side, so the page needs no script."""
         batch = get_object_or_404(self.get_queryset(request), pk=pk)
         if not request.user.has_perm("testing_results.add_drugcheck"):
             raise PermissionDenied
-        form = CheckForm(request.POST or None, request.FILES or None)
-        formset = FindingFormSet(request.POST or None, prefix="findings")
-        if request.method == "POST" and form.is_valid() and formset.is_valid():
+        method = Method.objects.filter(code=request.GET.get("method", "")).first()
+        lot = None
+        if method is not None and method.kind == Method.Kind.STRIP and request.GET.get("strip_lot", "").isdigit():
+            lot = StripLot.objects.filter(pk=request.GET["strip_lot"], unrecorded_before__isnull=True).first()
+        if method is None or (method.kind == Method.Kind.STRIP and lot is None):
+            return TemplateResponse(
+                request, "admin/testing_results/batch/choose_method.html",
+                self._context(request, batch, f"Record a check for {batch.code}", choices=self._method_choices(batch),
+                              change_url=self._change_url(batch)),
+            )
+        panel = list(method.panel.all())
+        compounds = Compound.objects.all()
+        if lot is not None:
+            panel = [c for c in panel if c.drug_class == lot.drug_class]
+            compounds = compounds.filter(drug_class=lot.drug_class)
+        formset_kwargs = {"prefix": "findings", "method": method, "compounds": compounds}
+        form = CheckForm(request.POST or None, request.FILES or None, method=method, strip_lot=lot)
+        if request.method == "POST" and "add_row" in request.POST:
+            data = request.POST.copy()
+            data["findings-TOTAL_FORMS"] = str(int(data.get("findings-TOTAL_FORMS") or 0) + 1)
+            formset = FindingFormSet(data, **formset_kwargs)
+            quiet(form)
+            quiet(formset)
+        else:
+            formset = FindingFormSet(
+                request.POST or None, initial=[{"compound": c} for c in panel], **formset_kwargs
+            )
+        if request.method == "POST" and "add_row" not in request.POST and form.is_valid() and formset.is_valid():
             data = form.cleaned_data
             try:
                 drug_check = services.check_record(
-                    batch=batch, method=data["method"], findings=findings_from(formset), by=request.user,
+                    batch=batch, method=method.code, findings=findings_from(formset), by=request.user,
                     sample_mg=data["sample_mg"], performed_at=data["performed_at"], lab=data["lab"],
                     lab_report=data.get("lab_report"), instrument=data.get("instrument"), strip_lot=data.get("strip_lot"),
                 )
@@ -303,11 +355,33 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 if batch.status == Batch.Status.ON_HOLD:
                     self.message_user(request, f"{batch.code} was put on hold: the check found a harmful compound.", messages.WARNING)
                 return HttpResponseRedirect(self._change_url(batch))
+        what = f"{lot.get_drug_class_display().lower()} strip" if lot is not None else method.name
         return TemplateResponse(
             request, "admin/testing_results/batch/add_check.html",
-            self._context(request, batch, f"Record a check for {batch.code}", form=form, formset=formset,
-                          change_url=self._change_url(batch)),
+            self._context(request, batch, f"Record a {what} check for {batch.code}", form=form, formset=formset,
+                          method=method, lot=lot, change_url=self._change_url(batch),
+                          choose_url=reverse("admin:testing_results_batch_check", args=[batch.pk])),
         )
+
+    def _method_choices(self, batch: Batch) -> list[tuple[str, str, str]]:
+        """(label, detail, url) per method; a strip method once per lot in date, since a strip
+        answers for its lot's class only."""
+        base = reverse("admin:testing_results_batch_check", args=[batch.pk])
+        today = timezone.localdate()
+        lots = list(StripLot.objects.filter(unrecorded_before__isnull=True, expires_on__gte=today).order_by("drug_class", "expires_on"))
+        choices = []
+        for method in Method.objects.annotate(panel_size=Count("panel")):
+            if method.kind == Method.Kind.STRIP:
+                for lot in lots:
+                    choices.append((
+                        f"{method.name}: {lot.get_drug_class_display().lower()}",
+                        f"{lot.maker} lot {lot.lot_number}, cut-off {lot.cutoff_ng_ml.normalize():f} ng/mL, expires {lot.expires_on:%Y-%m-%d}",
+                        f"{base}?{urlencode({'method': method.code, 'strip_lot': lot.pk})}",
+                    ))
+            else:
+                choices.append((method.name, f"{method.panel_size} compounds on its panel",
+                                f"{base}?{urlencode({'method': method.code})}"))
+        return choices
 
     def invalidate_view(self, request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:
         """Withdraw a check entered by someone else; the service holds a released batch that no

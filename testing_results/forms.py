@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from django import forms
+from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from testing_results.models import Compound, DrugCheck, Finding, Instrument, MethodCapability, StripLot, Substance
-from testing_results.services import LAB_REPORT_MAX_BYTES, method_capability_validate
+from testing_results.models import (
+    Compound,
+    DrugCheck,
+    Finding,
+    Instrument,
+    Method,
+    MethodCapability,
+    StripLot,
+    Substance,
+)
+from testing_results.rules import RESULTS_FOR_KIND
+from testing_results.services import LAB_REPORT_MAX_BYTES, method_capability_validate, method_validate
 
 
 class ReasonForm(forms.Form):
@@ -24,19 +35,19 @@ class ReceiveForm(forms.Form):
 
 
 class CheckForm(forms.Form):
-    method = forms.ChoiceField(choices=DrugCheck.Method.choices)
+    """One check by ``method`` (chosen on the page before): its instrument or, for a strip, its
+    lot, and what the bench recorded. The method itself comes from the page's address."""
+
     performed_at = forms.DateTimeField(
         initial=lambda: timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
     instrument = forms.ModelChoiceField(
-        queryset=Instrument.objects.filter(unrecorded_before__isnull=True), required=False,
-        help_text="For FTIR and mass spectrometry: the instrument the check ran on.",
+        queryset=Instrument.objects.none(), required=False, help_text="The instrument the check ran on."
     )
     strip_lot = forms.ModelChoiceField(
-        queryset=StripLot.objects.filter(unrecorded_before__isnull=True), required=False,
-        help_text="For strips: the lot the strip came from.",
+        queryset=StripLot.objects.none(), required=False, help_text="The lot the strip came from."
     )
     lab = forms.CharField(max_length=120, label="Lab")
     sample_mg = forms.DecimalField(max_digits=10, decimal_places=3, min_value=0, label="Sample used (mg)")
@@ -46,15 +57,86 @@ class CheckForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
     )
 
+    def __init__(self, *args, method: Method, strip_lot: StripLot | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method = method
+        if method.kind == Method.Kind.STRIP:
+            del self.fields["instrument"]
+            lots = StripLot.objects.filter(unrecorded_before__isnull=True)
+            if strip_lot is not None:
+                lots = lots.filter(drug_class=strip_lot.drug_class)
+                self.fields["strip_lot"].initial = strip_lot.pk
+            self.fields["strip_lot"].queryset = lots
+            self.fields["strip_lot"].required = True
+            self.fields["strip_lot"].error_messages["required"] = "Name the strip lot this strip came from."
+        else:
+            del self.fields["strip_lot"]
+            instruments = Instrument.objects.filter(method=method, unrecorded_before__isnull=True)
+            self.fields["instrument"].queryset = instruments
+            self.fields["instrument"].required = True
+            self.fields["instrument"].error_messages["required"] = "Name the instrument this check ran on."
+            if len(instruments) == 1:
+                self.fields["instrument"].initial = instruments[0].pk
+
+
+class FindingForm(forms.Form):
+    """One row: a compound and its result. A row whose result is left empty is not recorded
+    (panel rows start with their compound filled in)."""
+
+    compound = forms.ModelChoiceField(queryset=Compound.objects.all(), required=False)
+    result = forms.ChoiceField(choices=[("", "---------"), *Finding.Result.choices], required=False)
+    concentration_pct = forms.DecimalField(
+        max_digits=6, decimal_places=3, required=False, label="Concentration (%)"
+    )
+
+    def __init__(self, *args, method: Method | None = None, compounds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if method is not None:
+            allowed = RESULTS_FOR_KIND[method.kind]
+            self.fields["result"].choices = [("", "---------"), *((v, label) for v, label in Finding.Result.choices if v in allowed)]
+            if not method.quantifies:
+                del self.fields["concentration_pct"]
+        if compounds is not None:
+            self.fields["compound"].queryset = compounds
 
     def clean(self):
         data = super().clean()
-        method = data.get("method")
-        if method == DrugCheck.Method.IMMUNOASSAY and not data.get("strip_lot"):
-            self.add_error("strip_lot", "Name the strip lot this strip came from.")
-        elif method and method != DrugCheck.Method.IMMUNOASSAY and not data.get("instrument"):
-            self.add_error("instrument", "Name the instrument this check ran on.")
+        if data.get("result") and not data.get("compound"):
+            self.add_error("compound", "Choose the compound this result is about.")
+        if data.get("concentration_pct") is not None and not data.get("result"):
+            self.add_error("result", "Choose a result for this compound.")
         return data
+
+
+class BaseFindingFormSet(forms.BaseFormSet):
+    def __init__(self, *args, method: Method | None = None, compounds=None, **kwargs):
+        self.method, self.compounds = method, compounds
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "method": self.method, "compounds": self.compounds}
+
+
+FindingFormSet = forms.formset_factory(FindingForm, formset=BaseFindingFormSet, extra=2, max_num=60)
+EXTRA_ROWS = 2
+
+
+def findings_from(formset) -> list[dict]:
+    return [
+        {"compound": f.cleaned_data["compound"], "result": f.cleaned_data["result"],
+         "concentration_pct": f.cleaned_data.get("concentration_pct")}
+        for f in formset.forms
+        if f.cleaned_data.get("compound") and f.cleaned_data.get("result")
+    ]
+
+
+def quiet(form) -> None:
+    """Show a bound form again without errors (after "Add a row", nothing was submitted yet)."""
+    form._errors = ErrorDict()
+    if isinstance(form, forms.BaseFormSet):
+        form._non_form_errors = form.error_class()
+        for f in form.forms:
+            quiet(f)
 
 
 class InvalidateForm(forms.Form):
@@ -69,34 +151,6 @@ class ReportForm(forms.Form):
     )
 
 
-class FindingForm(forms.Form):
-    compound = forms.ModelChoiceField(queryset=Compound.objects.all(), required=False)
-    result = forms.ChoiceField(choices=[("", "---------"), *Finding.Result.choices], required=False)
-    concentration_pct = forms.DecimalField(
-        max_digits=6, decimal_places=3, required=False, label="Concentration (%)"
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("compound") and not data.get("result"):
-            self.add_error("result", "Choose a result for this compound.")
-        if data.get("result") and not data.get("compound"):
-            self.add_error("compound", "Choose the compound this result is about.")
-        return data
-
-
-FindingFormSet = forms.formset_factory(FindingForm, extra=8, max_num=40)
-
-
-def findings_from(formset) -> list[dict]:
-    return [
-        {"compound": f.cleaned_data["compound"], "result": f.cleaned_data["result"],
-         "concentration_pct": f.cleaned_data.get("concentration_pct")}
-        for f in formset.forms
-        if f.cleaned_data.get("compound")
-    ]
-
-
 class MethodCapabilityForm(forms.ModelForm):
     class Meta:
         model = MethodCapability
@@ -106,8 +160,24 @@ class MethodCapabilityForm(forms.ModelForm):
         data = super().clean()
         # The service's own check, so a refusal comes back on the form.
         method_capability_validate(
-            method=self.instance.method, drug_class=self.instance.drug_class,
+            method=self.instance.method_id, drug_class=self.instance.drug_class,
             can_rule_out=bool(data.get("can_rule_out")), required=bool(data.get("required")),
         )
         return data
 
+
+
+class MethodForm(forms.ModelForm):
+    class Meta:
+        model = Method
+        fields = ["code", "name", "kind", "quantifies", "required", "panel"]
+
+    def clean(self):
+        data = super().clean()
+        existing = Method.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        # The service's own check, so a refusal comes back on the form.
+        method_validate(
+            code=data.get("code") or self.instance.code, kind=data.get("kind") or "",
+            quantifies=bool(data.get("quantifies")), required=bool(data.get("required")), existing=existing,
+        )
+        return data

@@ -20,7 +20,7 @@ def _best_measure(facts: list[Fact]) -> Fact | None:
     if not quantified:
         return None
     # Preferred method first, then the most recent check.
-    return min(quantified, key=lambda f: (_PURITY_PREFERENCE[f.method], -f.performed_at.timestamp(), -f.check_id))
+    return min(quantified, key=lambda f: (_PURITY_PREFERENCE.get(f.method, 3), -f.performed_at.timestamp(), -f.check_id))
 
 
 def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -> str:
@@ -28,7 +28,7 @@ def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -
     expected = [f for f in facts if f.compound_id == evidence.expected_compound_id]
     best = _best_measure(expected)
     if best is not None:
-        purity = f"{evidence.expected_compound_name} {_pct(best.concentration_pct)} ({method_name(best.method).lower()})"
+        purity = f"{evidence.expected_compound_name} {_pct(best.concentration_pct)} ({method_name(best.method, caps).lower()})"
     else:
         purity = f"{evidence.expected_compound_name} present, not quantified"
 
@@ -48,7 +48,7 @@ def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -
     ]
     for drug_class in LABEL_CLASSES:
         methods = sorted(
-            {method_name(f.method) for f in facts
+            {method_name(f.method, caps) for f in facts
              if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class)}
         )
         lines.append(f"No {class_name(drug_class)} found by: {', '.join(methods) if methods else 'no method that can see them'}")

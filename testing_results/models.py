@@ -127,13 +127,51 @@ class BatchStatusChange(models.Model):
         return f"{self.batch}: {self.from_status or '-'} → {self.to_status}"
 
 
+class Method(models.Model):
+    """A drug-checking method, as data: FTIR, mass spectrometry and immunoassay strips are seeded
+    (and their codes are what ``DrugCheck.Method`` names); a programme admin may add others
+    (paper-spray MS, HPLC, NMR, Raman). ``kind`` says which results it reports, ``quantifies``
+    whether a concentration may be given, ``panel`` the compounds the check form starts with.
+    A method rules nothing out until ``MethodCapability`` says so, and never beyond the floor
+    in ``testing_results.rules``."""
+
+    class Kind(models.TextChoices):
+        SPECTRUM = "spectrum", "Spectrum or chromatogram (detected / not detected)"
+        STRIP = "strip", "Test strip (positive / negative / invalid)"
+
+    code = models.SlugField(max_length=16, unique=True, help_text="Short code, e.g. hplc. Cannot be changed later.")
+    name = models.CharField(max_length=60, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SPECTRUM)
+    quantifies = models.BooleanField(default=False, help_text="Results may give a concentration (%).")
+    required = models.BooleanField(
+        default=False, help_text="A batch needs at least one check by this method before release."
+    )
+    panel = models.ManyToManyField(
+        Compound, blank=True, related_name="panels", help_text="The compounds this method reports: the check form's rows."
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="method_code_not_empty"),
+            models.CheckConstraint(condition=Q(kind__in=["spectrum", "strip"]), name="method_kind_valid"),
+            models.CheckConstraint(condition=~(Q(kind="strip") & Q(quantifies=True)), name="method_strip_does_not_quantify"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Instrument(models.Model):
     """An FTIR spectrometer or mass spectrometer a check ran on. A result produced after
     ``verified_until`` is not trusted by the release rule. ``unrecorded_before`` marks the
     stand-in given to checks recorded before instruments were kept: the rule accepts it only for
     checks performed before that moment."""
 
-    method = models.CharField(max_length=16, choices=[("ftir", "FTIR spectrometry"), ("mass_spec", "Mass spectrometry")])
+    method = models.ForeignKey(
+        Method, to_field="code", db_column="method", on_delete=models.PROTECT, related_name="instruments",
+        limit_choices_to={"kind": "spectrum"},
+    )
     make_model = models.CharField("make and model", max_length=120)
     serial = models.CharField("serial or asset tag", max_length=60)
     library = models.CharField("spectral library", max_length=120, blank=True)
@@ -145,7 +183,6 @@ class Instrument(models.Model):
         ordering = ["method", "make_model", "serial"]
         constraints = [
             models.UniqueConstraint(fields=["method", "serial"], name="instrument_serial_unique_per_method"),
-            models.CheckConstraint(condition=Q(method__in=["ftir", "mass_spec"]), name="instrument_method_valid"),
             models.CheckConstraint(condition=~Q(serial=""), name="instrument_serial_not_empty"),
             models.CheckConstraint(
                 condition=Q(unrecorded_before__isnull=False) | Q(verified_until__isnull=False),
@@ -155,7 +192,7 @@ class Instrument(models.Model):
 
     def __str__(self) -> str:
         if self.unrecorded_before:
-            return f"Unrecorded {self.get_method_display()} instrument"
+            return f"Unrecorded {self.method_id} instrument"
         return f"{self.make_model} ({self.serial})"
 
 
@@ -203,7 +240,7 @@ class DrugCheck(models.Model):
         OTHER = "other", "Other"
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
-    method = models.CharField(max_length=16, choices=Method.choices)
+    method = models.ForeignKey("Method", to_field="code", db_column="method", on_delete=models.PROTECT, related_name="checks")
     performed_at = models.DateTimeField()
     performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     lab = models.CharField(max_length=120, help_text="Lab or instrument.")
@@ -228,7 +265,6 @@ class DrugCheck(models.Model):
         ordering = ["batch", "performed_at", "id"]
         verbose_name = "drug check"
         constraints = [
-            models.CheckConstraint(condition=Q(method__in=["ftir", "mass_spec", "immunoassay"]), name="drugcheck_method_valid"),
             models.CheckConstraint(condition=Q(sample_mg__gte=0), name="drugcheck_sample_mg_not_negative"),
             models.CheckConstraint(
                 condition=Q(strip_lot__isnull=True) | Q(method="immunoassay"), name="drugcheck_strip_lot_only_for_strips"
@@ -247,7 +283,10 @@ class DrugCheck(models.Model):
 
     def __str__(self) -> str:
         # The local (Vancouver) date, as beside every time the admin shows; UTC's is a day ahead each evening.
-        return f"{self.batch} {self.get_method_display()} {timezone.localtime(self.performed_at):%Y-%m-%d}"
+        return f"{self.batch} {method_label(self.method_id)} {timezone.localtime(self.performed_at):%Y-%m-%d}"
+
+    def get_method_display(self) -> str:
+        return method_label(self.method_id)
 
 
 class Finding(models.Model):
@@ -292,7 +331,7 @@ class MethodCapability(models.Model):
     benzodiazepine strips stay required whatever this table says.
     """
 
-    method = models.CharField(max_length=16, choices=DrugCheck.Method.choices)
+    method = models.ForeignKey(Method, to_field="code", db_column="method", on_delete=models.PROTECT, related_name="capabilities")
     drug_class = models.CharField(max_length=32, choices=Compound.DrugClass.choices)
     can_rule_out = models.BooleanField(
         help_text="A \"not detected\" / negative result by this method rules this class out at dangerous levels."
@@ -319,4 +358,11 @@ class MethodCapability(models.Model):
 
     def __str__(self) -> str:
         verb = "rules out" if self.can_rule_out else "cannot rule out"
-        return f"{self.get_method_display()} {verb} {self.get_drug_class_display()}"
+        return f"{method_label(self.method_id)} {verb} {self.get_drug_class_display()}"
+
+
+def method_label(code: str) -> str:
+    """A method's name from its code: the built-in ones without a query, others from the table."""
+    if code in DrugCheck.Method.values:
+        return str(DrugCheck.Method(code).label)
+    return Method.objects.filter(code=code).values_list("name", flat=True).first() or code

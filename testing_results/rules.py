@@ -56,11 +56,32 @@ MUST_RULE_OUT = (D.FENTANYL, D.BENZODIAZEPINE, D.NITAZENE)
 
 ABSENT = frozenset({R.NOT_DETECTED, R.NEGATIVE})
 PRESENT = frozenset({R.DETECTED, R.POSITIVE})
-RESULTS_FOR_METHOD = {
-    M.FTIR: frozenset({R.DETECTED, R.NOT_DETECTED}),
-    M.MASS_SPEC: frozenset({R.DETECTED, R.NOT_DETECTED}),
-    M.IMMUNOASSAY: frozenset({R.POSITIVE, R.NEGATIVE, R.INVALID}),
+SPECTRUM, STRIP = "spectrum", "strip"
+RESULTS_FOR_KIND = {
+    SPECTRUM: frozenset({R.DETECTED, R.NOT_DETECTED}),
+    STRIP: frozenset({R.POSITIVE, R.NEGATIVE, R.INVALID}),
 }
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the rule and the check form need about a method (``models.Method``)."""
+
+    code: str
+    name: str
+    kind: str
+    quantifies: bool
+    required: bool
+
+
+# The seeded methods as the floor fixes them: their kind, whether a concentration may be given
+# (mass spectrometry only), and that a batch always needs a check by each.
+BUILT_IN_METHODS = {
+    M.FTIR: MethodInfo(M.FTIR, str(M.FTIR.label), SPECTRUM, False, True),
+    M.MASS_SPEC: MethodInfo(M.MASS_SPEC, str(M.MASS_SPEC.label), SPECTRUM, True, True),
+    M.IMMUNOASSAY: MethodInfo(M.IMMUNOASSAY, str(M.IMMUNOASSAY.label), STRIP, False, True),
+}
+RESULTS_FOR_METHOD = {code: RESULTS_FOR_KIND[info.kind] for code, info in BUILT_IN_METHODS.items()}
 
 # (method, class) -> (can_rule_out, required, note). Seeded into MethodCapability by migration
 # 0003; a (method, class) pair missing from the table cannot rule anything out.
@@ -137,16 +158,44 @@ class Fact:
 class Capabilities:
     can_rule_out: frozenset[tuple[str, str]]
     required: frozenset[tuple[str, str]]
+    methods: dict[str, MethodInfo] = field(default_factory=lambda: dict(BUILT_IN_METHODS))
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, bool, bool]]) -> Capabilities:
+    def from_rows(
+        cls, rows: Iterable[tuple[str, str, bool, bool]], methods: Iterable[MethodInfo] = ()
+    ) -> Capabilities:
+        """The floor is applied here, whatever the tables say: FTIR never rules out the potent
+        classes, the fentanyl and benzodiazepine strips are required, and the seeded methods
+        keep their kind and stay required."""
         rows = list(rows)
         can = {(m, c) for m, c, ok, _req in rows if ok and not (m == M.FTIR and c in FTIR_BLIND)}
         required = {(m, c) for m, c, _ok, req in rows if req} | set(REQUIRED_FLOOR)
-        return cls(frozenset(can), frozenset(required))
+        known = {info.code: info for info in methods}
+        for code, floor in BUILT_IN_METHODS.items():
+            name = known[code].name if code in known else floor.name
+            known[code] = MethodInfo(code, name, floor.kind, floor.quantifies, True)
+        return cls(frozenset(can), frozenset(required), known)
 
     def rules_out(self, method: str, drug_class: str) -> bool:
         return (method, drug_class) in self.can_rule_out
+
+    def info(self, method: str) -> MethodInfo:
+        return self.methods.get(method) or MethodInfo(method, method, SPECTRUM, False, False)
+
+    def is_strip(self, method: str) -> bool:
+        return self.info(method).kind == STRIP
+
+    def name(self, method: str) -> str:
+        """The method's name mid-sentence: "FTIR spectrometry", "mass spectrometry", "HPLC"."""
+        label = self.info(method).name
+        return label if label[:2].isupper() else label[0].lower() + label[1:]
+
+    @property
+    def required_methods(self) -> list[str]:
+        return [code for code, info in self.methods.items() if info.required]
+
+
+DEFAULT_CAPS = Capabilities(frozenset(), frozenset(REQUIRED_FLOOR))
 
 
 @dataclass(frozen=True)
@@ -180,10 +229,9 @@ class Evidence:
     sources: list[CheckSource] = field(default_factory=list)
 
 
-def method_name(method: str) -> str:
+def method_name(method: str, caps: Capabilities | None = None) -> str:
     """The method's name mid-sentence: "FTIR spectrometry", "mass spectrometry"."""
-    label = str(M(method).label)
-    return label if label.startswith("FTIR") else label[0].lower() + label[1:]
+    return (caps or DEFAULT_CAPS).name(method)
 
 
 def _cap(text: str) -> str:
@@ -203,7 +251,7 @@ def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capa
     whole class; a spectrum only for the compound it names."""
     if fact.result not in ABSENT or not caps.rules_out(fact.method, drug_class):
         return False
-    if fact.method == M.IMMUNOASSAY:
+    if caps.is_strip(fact.method):
         return fact.drug_class == drug_class
     return fact.compound_id == compound_id
 
@@ -211,9 +259,10 @@ def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capa
 def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None = None) -> Assessment:
     blockers: list[Blocker] = []
     facts = evidence.facts
+    method_name = caps.name
 
-    # 1. every method
-    for method in M.values:
+    # 1. every required method (the seeded three always)
+    for method in caps.required_methods:
         if method not in evidence.checked_methods:
             blockers.append(Blocker("method_missing", f"No {method_name(method)} check has been recorded."))
 
@@ -249,9 +298,10 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
             (f for f in facts if f.method == method and f.drug_class == drug_class),
             key=lambda f: (f.performed_at, f.check_id),
         )
-        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if method == M.IMMUNOASSAY else f"{method_name(method)} result for {class_name(drug_class)}"
+        strip = caps.is_strip(method)
+        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if strip else f"{method_name(method)} result for {class_name(drug_class)}"
         if not results:
-            code = "strip_missing" if method == M.IMMUNOASSAY else "result_missing"
+            code = "strip_missing" if strip else "result_missing"
             blockers.append(Blocker(code, f"There is no {what}; one is required before release."))
         elif results[-1].result == R.INVALID:
             blockers.append(Blocker(
@@ -293,14 +343,14 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
         day = timezone.localtime(src.performed_at).date()
         when = f"{day:%Y-%m-%d}"
         if src.unrecorded_before is not None and src.performed_at >= src.unrecorded_before:
-            what = "strip lot" if src.method == M.IMMUNOASSAY else "instrument"
+            what = "strip lot" if caps.is_strip(src.method) else "instrument"
             blockers.append(Blocker(
                 "source_unrecorded",
                 f"The {method_name(src.method)} check of {when} does not name its {what}; "
                 "invalidate it and record a retest that does.",
             ))
         elif src.valid_until is not None and day > src.valid_until:
-            if src.method == M.IMMUNOASSAY:
+            if caps.is_strip(src.method):
                 blockers.append(Blocker(
                     "strip_lot_expired",
                     f"The strip check of {when} used {src.name}, which expired on {src.valid_until:%Y-%m-%d}; "

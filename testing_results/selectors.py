@@ -7,13 +7,18 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from testing_results.models import Batch, Compound, DrugCheck, Finding, MethodCapability
-from testing_results.rules import Capabilities, CheckSource, Evidence, Fact, WatchedCompound
+from testing_results.models import Batch, Compound, DrugCheck, Finding, Method, MethodCapability
+from testing_results.rules import Capabilities, CheckSource, Evidence, Fact, MethodInfo, WatchedCompound
+
+
+def methods() -> list[MethodInfo]:
+    return [MethodInfo(*row) for row in Method.objects.values_list("code", "name", "kind", "quantifies", "required")]
 
 
 def capabilities() -> Capabilities:
+    """The capability table and the methods, with the rule's floor applied: two queries."""
     return Capabilities.from_rows(
-        MethodCapability.objects.values_list("method", "drug_class", "can_rule_out", "required")
+        MethodCapability.objects.values_list("method", "drug_class", "can_rule_out", "required"), methods()
     )
 
 
@@ -47,7 +52,7 @@ def facts_by_batch(batch_ids: Iterable[int]) -> dict[int, list[Fact]]:
 def _source(row: tuple) -> CheckSource:
     (check_id, method, performed_at, _by, _invalid,
      i_id, i_name, i_serial, i_until, i_unrec, l_id, l_maker, l_number, l_until, l_unrec) = row
-    if method == DrugCheck.Method.IMMUNOASSAY:
+    if l_id is not None:
         return CheckSource(check_id, method, performed_at, f"{l_maker} lot {l_number}", l_until, l_unrec)
     return CheckSource(check_id, method, performed_at, f"{i_name} ({i_serial})", i_until, i_unrec)
 

@@ -39,21 +39,23 @@ from testing_results.models import (
     DrugCheck,
     Finding,
     Instrument,
+    Method,
     MethodCapability,
     StripLot,
     Substance,
 )
 from testing_results.pdf_check import pdf_validate
 from testing_results.rules import (
+    BUILT_IN_METHODS,
     FTIR_BLIND,
     PRESENT,
     REQUIRED_FLOOR,
-    RESULTS_FOR_METHOD,
+    RESULTS_FOR_KIND,
     Assessment,
     Blocker,
+    Capabilities,
     assess,
     could_rule_out,
-    method_name,
 )
 from testing_results.signals import batch_received, batch_status_changed, check_recorded
 
@@ -61,7 +63,7 @@ __all__ = [
     "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
     "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
     "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "method_capability_set",
-    "method_capability_validate", "TRANSITIONS",
+    "method_capability_validate", "method_save", "method_validate", "TRANSITIONS",
 ]
 
 S = Batch.Status
@@ -80,6 +82,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 PAST_TENSE = {"release": "released", "reject": "rejected", "hold": "held", "recall": "recalled"}
 CHECKABLE = frozenset({S.QUARANTINED, S.RELEASED, S.ON_HOLD})
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _reason(reason: str) -> str:
@@ -153,10 +159,14 @@ def batch_receive(*, substance: Substance, grams: Decimal, received_on: dt.date,
 
 # Checks ------------------------------------------------------------------------------------
 
-def _clean_findings(method: str, findings: list[dict[str, Any]]) -> list[tuple[Compound, str, Decimal | None]]:
+def _clean_findings(
+    method: str, findings: list[dict[str, Any]], caps: Capabilities
+) -> list[tuple[Compound, str, Decimal | None]]:
     if not findings:
         raise ServiceError("no_findings", "A check needs at least one finding.")
-    allowed = RESULTS_FOR_METHOD[method]
+    info = caps.info(method)
+    method_name = caps.name
+    allowed = RESULTS_FOR_KIND[info.kind]
     cleaned, seen = [], set()
     for item in findings:
         compound, result = item.get("compound"), item.get("result")
@@ -169,7 +179,7 @@ def _clean_findings(method: str, findings: list[dict[str, Any]]) -> list[tuple[C
             words = " or ".join(sorted(str(Finding.Result(r).label).lower() for r in allowed))
             raise ServiceError(
                 "bad_finding_result",
-                f"{method_name(method)} results are {words}; {result!r} for {compound.name} is not one of them.",
+                f"{_cap(method_name(method))} results are {words}; {result!r} for {compound.name} is not one of them.",
             )
         pct = item.get("concentration_pct")
         if pct is not None and pct != "":
@@ -179,10 +189,15 @@ def _clean_findings(method: str, findings: list[dict[str, Any]]) -> list[tuple[C
                 raise ServiceError("bad_concentration", f"The concentration of {compound.name} must be a number.")
             if not (Decimal("0") <= pct <= Decimal("100")):
                 raise ServiceError("bad_concentration", f"The concentration of {compound.name} must be between 0 and 100 %.")
-            if result not in PRESENT or method == DrugCheck.Method.IMMUNOASSAY:
+            if not info.quantifies:
                 raise ServiceError(
                     "bad_concentration",
-                    f"A concentration is only given for a compound a spectrum detected ({compound.name}).",
+                    f"{_cap(method_name(method))} does not measure concentrations; leave it empty for {compound.name}.",
+                )
+            if result not in PRESENT:
+                raise ServiceError(
+                    "bad_concentration",
+                    f"A concentration is only given for a compound that was detected ({compound.name}).",
                 )
         else:
             pct = None
@@ -219,11 +234,12 @@ def _discard_report(name: str) -> None:
 
 def _clean_source(
     method: str, instrument: Instrument | None, strip_lot: StripLot | None,
-    cleaned: list[tuple[Compound, str, Decimal | None]], performed_at: dt.datetime,
+    cleaned: list[tuple[Compound, str, Decimal | None]], performed_at: dt.datetime, caps: Capabilities,
 ) -> None:
     """A strip check names its lot, any other check its instrument, valid on the day it ran."""
     day = timezone.localtime(performed_at).date()
-    if method == DrugCheck.Method.IMMUNOASSAY:
+    method_name = caps.name
+    if caps.is_strip(method):
         if instrument is not None:
             raise ServiceError("instrument_for_strip", "A strip check names its strip lot, not an instrument.")
         if strip_lot is None or strip_lot.pk is None:
@@ -245,9 +261,9 @@ def _clean_source(
         raise ServiceError("strip_lot_for_instrument_method", f"A {method_name(method)} check names its instrument, not a strip lot.")
     if instrument is None or instrument.pk is None:
         raise ServiceError("instrument_required", f"Name the instrument this {method_name(method)} check ran on.")
-    if instrument.method != method:
+    if instrument.method_id != method:
         raise ServiceError(
-            "instrument_wrong_method", f"{instrument} is a {method_name(instrument.method)} instrument, not {method_name(method)}."
+            "instrument_wrong_method", f"{instrument} is a {method_name(instrument.method_id)} instrument, not {method_name(method)}."
         )
     if instrument.unrecorded_before is not None:
         raise ServiceError("source_unrecorded", "The unrecorded instrument is only for checks made before instruments were kept.")
@@ -275,9 +291,11 @@ def check_record(
     loader may group several checks in one transaction.
     """
     require_permission(by, "testing_results.add_drugcheck", "record drug checks")
-    if method not in RESULTS_FOR_METHOD:
-        raise ServiceError("bad_method", f"{method!r} is not a drug-checking method (FTIR, mass spectrometry, strip).")
-    cleaned = _clean_findings(method, findings)
+    caps = selectors.capabilities()
+    if method not in caps.methods:
+        names = ", ".join(info.name for info in caps.methods.values())
+        raise ServiceError("bad_method", f"{method!r} is not a drug-checking method ({names}).")
+    cleaned = _clean_findings(method, findings, caps)
     try:
         sample_mg = Decimal(str(sample_mg)).quantize(PLACES)
     except (InvalidOperation, ValueError, TypeError):
@@ -291,8 +309,8 @@ def check_record(
     lab = (lab or "").strip()
     if len(lab) > 120:
         raise ServiceError("lab_too_long", "Keep the lab or instrument under 120 characters.")
-    _clean_source(method, instrument, strip_lot, cleaned, performed_at)
-    if replaces is not None and (replaces.pk is None or replaces.batch_id != batch.pk or replaces.method != method):
+    _clean_source(method, instrument, strip_lot, cleaned, performed_at, caps)
+    if replaces is not None and (replaces.pk is None or replaces.batch_id != batch.pk or replaces.method_id != method):
         raise ServiceError("retest_mismatch", "A retest replaces an earlier check of the same batch by the same method.")
     if lab_report is not None:
         _validate_report(lab_report)
@@ -308,7 +326,7 @@ def check_record(
             if timezone.localtime(performed_at).date() < locked.received_on:
                 raise ServiceError("performed_before_receipt", "A check cannot predate the batch's receipt.")
             drug_check = DrugCheck.objects.create(
-                batch=locked, method=method, performed_at=performed_at, performed_by=by, lab=lab,
+                batch=locked, method_id=method, performed_at=performed_at, performed_by=by, lab=lab,
                 sample_mg=sample_mg, lab_report=stored, instrument=instrument, strip_lot=strip_lot, replaces=replaces,
             )
             Finding.objects.bulk_create(
@@ -331,7 +349,7 @@ def check_record(
             if harmful and locked.status == S.RELEASED:
                 _apply(
                     locked, action="hold", by=by,
-                    reason=f"Put on hold automatically: a new {method_name(method)} check found {', '.join(harmful)}.",
+                    reason=f"Put on hold automatically: a new {caps.name(method)} check found {', '.join(harmful)}.",
                 )
     except BaseException:
         if stored:
@@ -527,7 +545,7 @@ def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, r
     Not durable: the admin's change view already runs in a transaction."""
     require_permission(by, "testing_results.change_methodcapability", "change the release rule")
     method_capability_validate(
-        method=capability.method, drug_class=capability.drug_class, can_rule_out=can_rule_out, required=required
+        method=capability.method_id, drug_class=capability.drug_class, can_rule_out=can_rule_out, required=required
     )
     with transaction.atomic():
         locked = MethodCapability.objects.select_for_update().get(pk=capability.pk)
@@ -539,3 +557,64 @@ def method_capability_set(*, capability: MethodCapability, can_rule_out: bool, r
             new={"can_rule_out": can_rule_out, "required": required, "note": locked.note},
         )
     return locked
+
+
+# Methods ------------------------------------------------------------------------------------
+
+NEW_METHOD_NOTE = "Added by the programme: rules nothing out until a programme admin grants it."
+
+
+def method_validate(*, code: str, kind: str, quantifies: bool, required: bool, existing: Method | None = None) -> None:
+    """Refuse a method that would loosen the floor: the seeded methods keep their kind, what
+    they may quantify, and stay required; a strip gives no concentration; a code is for good."""
+    code = (code or "").strip()
+    if not code:
+        raise ServiceError("method_code_required", "Give the method a short code, e.g. hplc.")
+    if existing is not None and existing.pk is not None and existing.code != code:
+        raise ServiceError("method_code_fixed", "A method's code cannot change: checks and instruments refer to it.")
+    if kind not in RESULTS_FOR_KIND:
+        raise ServiceError("bad_method_kind", "A method reports either spectrum results or strip results.")
+    if kind == "strip" and quantifies:
+        raise ServiceError("strip_quantifies", "A strip reports positive, negative or invalid, never a concentration.")
+    floor = BUILT_IN_METHODS.get(code)
+    if floor is not None and (kind != floor.kind or quantifies != floor.quantifies or not required):
+        raise ServiceError(
+            "rule_floor",
+            f"{floor.name} is one of the three methods every batch needs; its kind, whether it gives a "
+            "concentration and that it is required cannot be changed.",
+        )
+
+
+def method_save(*, method: Method, by, panel: list[Compound] | None = None) -> Method:
+    """Add or change a method (and its panel). A new method gets a capability row per class
+    that rules nothing out, for a programme admin to grant (within the floor)."""
+    is_new = method.pk is None
+    require_permission(by, f"testing_results.{'add' if is_new else 'change'}_method", "add or change drug-checking methods")
+    existing = None if is_new else Method.objects.get(pk=method.pk)
+    method_validate(code=method.code, kind=method.kind, quantifies=method.quantifies, required=method.required,
+                    existing=existing)
+    method.code, method.name = method.code.strip(), (method.name or "").strip()
+    if not method.name:
+        raise ServiceError("method_name_required", "Give the method a name.")
+    with transaction.atomic():
+        old = None if existing is None else {
+            "name": existing.name, "kind": existing.kind, "quantifies": existing.quantifies, "required": existing.required,
+        }
+        try:
+            with transaction.atomic():
+                method.save()
+        except IntegrityError:
+            raise ServiceError("method_exists", f"A method with the code {method.code!r} or the name {method.name!r} already exists.")
+        if panel is not None:
+            method.panel.set(panel)
+        if is_new:
+            MethodCapability.objects.bulk_create(
+                MethodCapability(method=method, drug_class=c, can_rule_out=False, required=False, note=NEW_METHOD_NOTE)
+                for c in Compound.DrugClass.values
+            )
+        audit_log(
+            action="method.added" if is_new else "method.changed", actor=by, target=method, old=old,
+            new={"code": method.code, "name": method.name, "kind": method.kind, "quantifies": method.quantifies,
+                 "required": method.required, "panel": sorted(c.name for c in panel) if panel is not None else None},
+        )
+    return method

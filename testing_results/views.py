@@ -28,7 +28,7 @@ def lab_report(request: HttpRequest, pk: int) -> FileResponse:
         handle = drug_check.lab_report.open("rb")
     except FileNotFoundError:
         raise Http404("The lab report file is missing from storage.")
-    filename = f"{drug_check.batch.code}-{drug_check.method}-{drug_check.pk}.pdf"
+    filename = f"{drug_check.batch.code}-{drug_check.method_id}-{drug_check.pk}.pdf"
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
     patch_cache_control(response, private=True, no_store=True)
     return response

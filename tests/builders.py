@@ -17,7 +17,7 @@ from distributions import services as ledger
 from distributions.models import LedgerEntry
 from distributions.selectors import group_stock
 from testing_results import services as testing
-from testing_results.models import Batch, Compound, DrugCheck, Substance
+from testing_results.models import Batch, Compound, DrugCheck, Method, Substance
 from tests.factories import InstrumentFactory, StripLotFactory
 
 C, DC = Compound.Category, Compound.DrugClass
@@ -86,9 +86,10 @@ def clean_findings(substance: Substance) -> dict[str, list[dict]]:
 def source_for(method: str, findings: list[dict]) -> dict:
     """What a check by ``method`` of ``findings`` names: the test instrument of the method, or
     the test strip lot of the findings' class (a strip answers for one class)."""
-    if method not in DrugCheck.Method.values:
+    kind = Method.objects.filter(code=method).values_list("kind", flat=True).first()
+    if kind is None:
         return {}
-    if method != DrugCheck.Method.IMMUNOASSAY:
+    if kind != Method.Kind.STRIP:
         return {"instrument": InstrumentFactory(method=method)}
     classes = {f["compound"].drug_class for f in findings if isinstance(f.get("compound"), Compound)}
     return {"strip_lot": StripLotFactory(drug_class=classes.pop() if len(classes) == 1 else Compound.DrugClass.FENTANYL)}

@@ -154,9 +154,12 @@ class InstrumentFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Instrument
-        django_get_or_create = ("method", "serial")
+        django_get_or_create = ("method_id", "serial")
 
-    method = DrugCheck.Method.FTIR
+    class Params:
+        method = DrugCheck.Method.FTIR  # a method's code: the row points at the method by it
+
+    method_id = factory.SelfAttribute("method")
     make_model = factory.LazyAttribute(lambda o: INSTRUMENT_MODELS.get(o.method, "Bench instrument"))
     serial = factory.LazyAttribute(lambda o: f"TEST-{o.method}")
     library = "Test library"
@@ -186,10 +189,11 @@ class DrugCheckFactory(factory.django.DjangoModelFactory):
         model = DrugCheck
 
     class Params:
+        method = DrugCheck.Method.FTIR  # a method's code
         strip = factory.LazyAttribute(lambda o: o.method == DrugCheck.Method.IMMUNOASSAY)
 
     batch = factory.SubFactory(BatchFactory)
-    method = DrugCheck.Method.FTIR
+    method_id = factory.SelfAttribute("method")
     performed_at = factory.LazyFunction(timezone.now)
     performed_by = factory.SubFactory(UserFactory)
     lab = "Bruker Alpha II"

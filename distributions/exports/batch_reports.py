@@ -53,7 +53,7 @@ def detection_limits() -> list[dict[str, Any]]:
     trusted: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
     blind: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
     for cap in MethodCapability.objects.order_by("method", "drug_class"):
-        (trusted if cap.can_rule_out else blind)[cap.method].append(str(cap.get_drug_class_display()))
+        (trusted if cap.can_rule_out else blind).setdefault(cap.method_id, []).append(str(cap.get_drug_class_display()))
     return [
         {
             "method": DrugCheck.Method(m).label,
@@ -271,6 +271,6 @@ class BatchReportsCsv(Exporter):
             c, b = f.drug_check, f.drug_check.batch
             yield [
                 b.code, b.substance.name, b.status, b.received_on, b.received_grams, b.best_before,
-                c.pk, c.method, c.performed_at, c.performed_by.get_username(), c.lab, c.sample_mg,
+                c.pk, c.method_id, c.performed_at, c.performed_by.get_username(), c.lab, c.sample_mg,
                 f.compound.name, f.compound.category, f.compound.drug_class, f.result, f.concentration_pct,
             ]

@@ -30,8 +30,13 @@ def _entry(**kw):
 
 
 def _instrument(**kw):
-    fields = {"method": "ftir", "make_model": "Bruker Alpha II", "serial": "A-1", "verified_until": dt.date(2027, 1, 1), **kw}
+    fields = {"method_id": "ftir", "make_model": "Bruker Alpha II", "serial": "A-1", "verified_until": dt.date(2027, 1, 1), **kw}
     return apps.get_model("testing_results", "Instrument").objects.create(**fields)
+
+
+def _method(**kw):
+    fields = {"code": "hplc", "name": "HPLC", "kind": "spectrum", **kw}
+    return apps.get_model("testing_results", "Method").objects.create(**fields)
 
 
 def _lot(**kw):
@@ -156,7 +161,6 @@ CASES = {
     "batch_best_before_after_receipt": _batch_best_before_receipt,
     "batchstatuschange_reason_not_empty": lambda: f.BatchStatusChangeFactory(reason=""),
     "batchstatuschange_changes_status": _status_change_same_status,
-    "drugcheck_method_valid": lambda: f.DrugCheckFactory(method="taste"),
     "drugcheck_sample_mg_not_negative": lambda: f.DrugCheckFactory(sample_mg=Decimal("-1.000")),
     "finding_one_per_compound_per_check": _duplicate_finding,
     "drugcheck_strip_lot_only_for_strips": lambda: f.DrugCheckFactory(method="ftir", strip_lot=_lot()),
@@ -165,7 +169,6 @@ CASES = {
     "drugcheck_invalidated_by_another": _self_invalidated_check,
     "drugcheck_does_not_replace_itself": _check_replacing_itself,
     "instrument_serial_unique_per_method": lambda: (_instrument(), _instrument()),
-    "instrument_method_valid": lambda: _instrument(method="immunoassay"),
     "instrument_serial_not_empty": lambda: _instrument(serial=""),
     "instrument_verified_until_required": lambda: _instrument(verified_until=None),
     "striplot_unique": lambda: (_lot(), _lot()),
@@ -173,7 +176,10 @@ CASES = {
     "striplot_recorded_fields_required": lambda: _lot(cutoff_ng_ml=Decimal("0")),
     "finding_result_valid": lambda: f.FindingFactory(result="maybe"),
     "finding_concentration_pct_range": lambda: f.FindingFactory(concentration_pct=Decimal("100.500")),
-    "methodcapability_one_per_method_class": lambda: _capability().create(method="ftir", drug_class="fentanyl", can_rule_out=False),
+    "method_code_not_empty": lambda: _method(code=""),
+    "method_kind_valid": lambda: _method(kind="taste"),
+    "method_strip_does_not_quantify": lambda: _method(kind="strip", quantifies=True),
+    "methodcapability_one_per_method_class": lambda: _capability().create(method_id="ftir", drug_class="fentanyl", can_rule_out=False),
     "methodcapability_ftir_never_rules_out_potent_classes": lambda: _capability().filter(method="ftir", drug_class="nitazene").update(can_rule_out=True),
     "methodcapability_required_can_rule_out": lambda: _capability().filter(method="immunoassay", drug_class="opioid").update(required=True),
     # distributions

@@ -36,6 +36,11 @@ def pdf(name="report.pdf", content=PDF):
     return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
+def check_url(batch, method, strip_lot=None):
+    url = f"{reverse('admin:testing_results_batch_check', args=[batch.pk])}?method={method}"
+    return f"{url}&strip_lot={strip_lot}" if strip_lot else url
+
+
 def check_post(method, rows, **extra):
     data = {
         "method": method, "performed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "lab": "Bruker Alpha II",
@@ -57,11 +62,10 @@ def test_a_checker_and_an_officer_take_a_batch_from_receipt_to_release(client, h
     })
     batch = Batch.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("admin:testing_results_batch_change", args=[batch.pk])
-    check_url = reverse("admin:testing_results_batch_check", args=[batch.pk])
     v = vocab
     due = timezone.localdate() + dt.timedelta(days=30)
-    ftir = Instrument.objects.create(method="ftir", make_model="Bruker Alpha II", serial="A2-1", verified_until=due)
-    ms = Instrument.objects.create(method="mass_spec", make_model="Agilent 6546", serial="Q-7", verified_until=due)
+    ftir = Instrument.objects.create(method_id="ftir", make_model="Bruker Alpha II", serial="A2-1", verified_until=due)
+    ms = Instrument.objects.create(method_id="mass_spec", make_model="Agilent 6546", serial="Q-7", verified_until=due)
     lots = {cls: StripLot.objects.create(maker="BTNX", lot_number=f"{cls[:3].upper()}-24", drug_class=cls,
                                          cutoff_ng_ml=20, expires_on=due) for cls in ("fentanyl", "benzodiazepine")}
     for method, rows, source in [
@@ -71,7 +75,7 @@ def test_a_checker_and_an_officer_take_a_batch_from_receipt_to_release(client, h
         ("immunoassay", [(v["fentanyl"], "negative", "")], {"strip_lot": lots["fentanyl"].pk}),
         ("immunoassay", [(v["bromazolam"], "negative", "")], {"strip_lot": lots["benzodiazepine"].pk}),
     ]:
-        response = client.post(check_url, check_post(method, rows, lab_report=pdf(), **source))
+        response = client.post(check_url(batch, method, source.get("strip_lot")), check_post(method, rows, lab_report=pdf(), **source))
         assert response.status_code == 302, response.content.decode()[:2000]
     assert DrugCheck.objects.filter(batch=batch).exclude(lab_report="").count() == 4
     assert not DrugCheck.objects.filter(instrument__isnull=True, strip_lot__isnull=True).exists()
@@ -122,23 +126,24 @@ def test_an_illegal_action_and_a_missing_reason_are_shown_not_stored(client, bat
 @pytest.mark.django_db
 def test_a_bad_finding_comes_back_as_an_error_and_stores_nothing(client, batch, vocab, erin):
     client.force_login(erin)
-    ftir = Instrument.objects.create(method="ftir", make_model="Bruker Alpha II", serial="A2-1",
+    ftir = Instrument.objects.create(method_id="ftir", make_model="Bruker Alpha II", serial="A2-1",
                                      verified_until=timezone.localdate() + dt.timedelta(days=30))
-    response = client.post(
-        reverse("admin:testing_results_batch_check", args=[batch.pk]),
-        check_post("ftir", [(vocab["fentanyl"], "negative", "")], instrument=ftir.pk),
-    )
-    assert response.status_code == 200 and "FTIR spectrometry results are" in response.content.decode()
-    assert not DrugCheck.objects.exists()
+    # The form offers only FTIR's results; the service refuses the rest too (test_batch_lifecycle).
+    response = client.post(check_url(batch, "ftir"), check_post("ftir", [(vocab["fentanyl"], "negative", "")], instrument=ftir.pk))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    response = client.post(check_url(batch, "ftir"), check_post("ftir", [(vocab["heroin"], "detected", "")], instrument=ftir.pk,
+                                                              **{"findings-0-concentration_pct": "50"}))
+    assert response.status_code == 302
+    assert DrugCheck.objects.get().findings.get().concentration_pct is None  # FTIR gives no concentration
 
 
 @pytest.mark.django_db
 def test_the_check_form_wants_the_instrument_or_strip_lot(client, batch, vocab, erin):
     client.force_login(erin)
-    url = reverse("admin:testing_results_batch_check", args=[batch.pk])
-    response = client.post(url, check_post("ftir", [(vocab["heroin"], "detected", "")]))
+    response = client.post(check_url(batch, "ftir"), check_post("ftir", [(vocab["heroin"], "detected", "")]))
     assert response.status_code == 200 and "Name the instrument this check ran on." in response.content.decode()
-    response = client.post(url, check_post("immunoassay", [(vocab["fentanyl"], "negative", "")]))
+    lot = f.StripLotFactory()
+    response = client.post(check_url(batch, "immunoassay", lot.pk), check_post("immunoassay", [(vocab["fentanyl"], "negative", "")]))
     assert response.status_code == 200 and "Name the strip lot this strip came from." in response.content.decode()
     assert not DrugCheck.objects.exists()
 

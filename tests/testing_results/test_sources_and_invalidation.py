@@ -21,7 +21,7 @@ TODAY = dt.date(2026, 6, 1)
 
 def _instrument(method, **kw):
     return Instrument.objects.create(
-        method=method, make_model=kw.pop("make_model", "Bruker Alpha II" if method == "ftir" else "Agilent 6546"),
+        method_id=method, make_model=kw.pop("make_model", "Bruker Alpha II" if method == "ftir" else "Agilent 6546"),
         serial=kw.pop("serial", f"SN-{method}"), verified_until=kw.pop("verified_until", timezone.localdate() + dt.timedelta(days=90)),
         **kw,
     )

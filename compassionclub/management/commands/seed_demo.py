@@ -19,7 +19,7 @@ from members import services as member_services
 from members.codes import format_code
 from members.models import Member, MemberGroup
 from testing_results import services as testing
-from testing_results.models import Batch, Compound, Instrument, StripLot, Substance
+from testing_results.models import Batch, Compound, Instrument, Method, StripLot, Substance
 
 
 class Command(BaseCommand):
@@ -73,6 +73,10 @@ class Command(BaseCommand):
                 name=name, defaults={"category": category, "drug_class": drug_class}
             )
             created += was_created
+        for code, names in demo.panels().items():
+            method = Method.objects.get(code=code)
+            if not method.panel.exists():
+                method.panel.set(Compound.objects.filter(name__in=names))
         for name, compound in demo.SUBSTANCES:
             _, was_created = Substance.objects.get_or_create(
                 name=name, defaults={"expected_compound": Compound.objects.get(name=compound)}
@@ -119,7 +123,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         instruments = {
             method: Instrument.objects.get_or_create(
-                method=method, serial=serial,
+                method_id=method, serial=serial,
                 defaults={"make_model": model, "library": library, "library_version": version,
                           "verified_until": today + dt.timedelta(days=days)},
             )[0]
