@@ -144,6 +144,14 @@ TRANSFERS = {"VANDU": Decimal("80.000"), "SOLID": Decimal("40.000"), "BCAPOM": D
 
 DEFAULT_ALLOWANCE_GRAMS = Decimal("14.000")
 DISTRIBUTION_GRAMS = Decimal("3.500")
+# Detection limits (% by weight) the demo lab records: method, class ("" for anything), limit.
+DETECTION_LIMITS = [
+    ("mass_spec", "", Decimal("0.1")),
+    ("mass_spec", "fentanyl", Decimal("0.01")),
+    ("mass_spec", "nitazene", Decimal("0.01")),
+    ("mass_spec", "benzodiazepine", Decimal("0.05")),
+]
+
 # The rows each method's check form starts with. A strip gives one result for its lot's class,
 # so its panel names one compound per class the strips are made for.
 STRIP_PANEL = ["Fentanyl", "Bromazolam", "Isotonitazene", "Xylazine"]

@@ -29,7 +29,7 @@ _EVERYTHING_READABLE = [
     "testing_results.compound", "testing_results.substance", "testing_results.batch",
     "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
     "testing_results.methodcapability", "testing_results.instrument", "testing_results.striplot",
-    "testing_results.method",
+    "testing_results.method", "testing_results.detectionlimit",
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
     "distributions.manifest", "distributions.custodypolicy", "distributions.witnesseddestruction",
@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.add_substance", "testing_results.change_substance",
         "testing_results.change_methodcapability",
         "testing_results.add_method", "testing_results.change_method",
+        "testing_results.add_detectionlimit", "testing_results.change_detectionlimit",
         "testing_results.add_instrument", "testing_results.change_instrument",
         "testing_results.add_striplot", "testing_results.change_striplot",
         "distributions.add_allowancepolicy", "distributions.change_allowancepolicy",
@@ -74,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
         "testing_results.instrument", "testing_results.striplot", "testing_results.method",
+        "testing_results.detectionlimit",
     )
     + ["testing_results.add_batch", "testing_results.add_drugcheck", "testing_results.view_lab_report",
        # Drug checkers keep the bench's records: a new strip lot, an instrument's verification.
@@ -83,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
         "testing_results.instrument", "testing_results.striplot", "testing_results.method",
+        "testing_results.detectionlimit",
         "distributions.ledgerentry", "distributions.balance",
     )
     + ["testing_results.release_batch", "testing_results.view_lab_report"],

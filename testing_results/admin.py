@@ -23,9 +23,10 @@ from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixi
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from members.admin_mixins import ReadOnlyInline
-from testing_results import services, views
+from testing_results import selectors, services, views
 from testing_results.forms import (
     CheckForm,
+    DetectionLimitForm,
     FindingFormSet,
     InvalidateForm,
     MethodCapabilityForm,
@@ -36,10 +37,12 @@ from testing_results.forms import (
     findings_from,
     quiet,
 )
+from testing_results.limits import LimitTable, finding_result_text
 from testing_results.models import (
     Batch,
     BatchStatusChange,
     Compound,
+    DetectionLimit,
     DrugCheck,
     Finding,
     Instrument,
@@ -135,6 +138,18 @@ class MethodAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         pass  # the panel was saved by the service, in its transaction
 
 
+@admin.register(DetectionLimit)
+class DetectionLimitAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+    form = DetectionLimitForm
+    list_display = ["method", "instrument", "compound", "drug_class", "limit_pct", "note"]
+    list_filter = ["method"]
+    list_select_related = ["method", "instrument", "compound"]
+    autocomplete_fields = ["compound"]
+
+    def save_model(self, request, obj, form, change):
+        services.detection_limit_set(limit=obj, by=request.user)
+
+
 @admin.register(MethodCapability)
 class MethodCapabilityAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     form = MethodCapabilityForm
@@ -152,10 +167,10 @@ class MethodCapabilityAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         )
 
 
-def _findings_text(check: DrugCheck) -> str:
+def _findings_text(check: DrugCheck, limits: LimitTable | None = None) -> str:
     parts = []
     for finding in check.findings.all():
-        text = f"{finding.compound.name}: {finding.get_result_display().lower()}"
+        text = f"{finding.compound.name}: {finding_result_text(finding, check, limits)}"
         if finding.concentration_pct is not None:
             text += f" {finding.concentration_pct.normalize():f} %"
         parts.append(text)
@@ -168,6 +183,7 @@ class DrugCheckInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
+        self.limits = selectors.limit_table()  # "not detected" is shown as "below" its limit
         return super().get_queryset(request).select_related(
             "performed_by", "invalidated_by", "instrument", "strip_lot"
         ).prefetch_related(Prefetch("findings", queryset=Finding.objects.select_related("compound")))
@@ -179,9 +195,10 @@ class DrugCheckInline(ReadOnlyInline):
     @admin.display(description="Findings")
     def findings_summary(self, obj: DrugCheck) -> str:
         # An invalidated check stays visible, struck through: the rule no longer reads it.
+        text = _findings_text(obj, getattr(self, "limits", None))
         if obj.invalidated_at:
-            return format_html('<s class="tr-invalidated">{}</s>', _findings_text(obj))
-        return _findings_text(obj)
+            return format_html('<s class="tr-invalidated">{}</s>', text)
+        return text
 
     @admin.display(description="Valid?")
     def validity(self, obj: DrugCheck) -> str:

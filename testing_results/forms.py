@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from testing_results.models import (
     Compound,
+    DetectionLimit,
     DrugCheck,
     Finding,
     Instrument,
@@ -17,7 +18,12 @@ from testing_results.models import (
     Substance,
 )
 from testing_results.rules import RESULTS_FOR_KIND
-from testing_results.services import LAB_REPORT_MAX_BYTES, method_capability_validate, method_validate
+from testing_results.services import (
+    LAB_REPORT_MAX_BYTES,
+    detection_limit_validate,
+    method_capability_validate,
+    method_validate,
+)
 
 
 class ReasonForm(forms.Form):
@@ -180,4 +186,20 @@ class MethodForm(forms.ModelForm):
             code=data.get("code") or self.instance.code, kind=data.get("kind") or "",
             quantifies=bool(data.get("quantifies")), required=bool(data.get("required")), existing=existing,
         )
+        return data
+
+
+class DetectionLimitForm(forms.ModelForm):
+    class Meta:
+        model = DetectionLimit
+        fields = ["method", "instrument", "compound", "drug_class", "limit_pct", "note"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("method") is not None and data.get("limit_pct") is not None:
+            # The service's own check, so a refusal comes back on the form.
+            detection_limit_validate(
+                method=data["method"], limit_pct=data["limit_pct"], instrument=data.get("instrument"),
+                compound=data.get("compound"), drug_class=data.get("drug_class") or "", exclude_pk=self.instance.pk,
+            )
         return data

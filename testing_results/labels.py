@@ -47,9 +47,14 @@ def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -
         f"Also found: {', '.join(also) if also else 'nothing else'}",
     ]
     for drug_class in LABEL_CLASSES:
-        methods = sorted(
-            {method_name(f.method, caps) for f in facts
-             if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class)}
-        )
-        lines.append(f"No {class_name(drug_class)} found by: {', '.join(methods) if methods else 'no method that can see them'}")
+        # "Not detected" in numbers: below what each method that can see the class reports.
+        seen: dict[str, set[str]] = {}
+        for f in facts:
+            if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class):
+                seen.setdefault(method_name(f.method, caps), set()).add(f.below)
+        parts = []
+        for name in sorted(seen):
+            limits = sorted(b for b in seen[name] if b)
+            parts.append(f"{name}, below {' / '.join(limits)}" if limits else f"{name} (limit not recorded)")
+        lines.append(f"No {class_name(drug_class)} found by: {'; '.join(parts) if parts else 'no method that can see them'}")
     return "\n".join(lines)

@@ -226,6 +226,40 @@ class StripLot(models.Model):
         return f"{self.maker} lot {self.lot_number} ({self.get_drug_class_display()})"
 
 
+class DetectionLimit(models.Model):
+    """The lowest concentration (% by weight) a method reports, for one compound, one class, or
+    anything (neither named), optionally for one instrument where it differs from the method's.
+    A "not detected" is shown as "below" the most specific limit that applies; a strip's is its
+    lot's cut-off. The floor in ``testing_results.limits`` refuses a limit sharper than the
+    method can see (FTIR: about 5 %). Writes go through ``services.detection_limit_set``."""
+
+    method = models.ForeignKey(Method, to_field="code", db_column="method", on_delete=models.PROTECT, related_name="limits")
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="limits",
+        help_text="Only where this instrument's limit differs from the method's.",
+    )
+    compound = models.ForeignKey(Compound, on_delete=models.PROTECT, null=True, blank=True, related_name="limits")
+    drug_class = models.CharField(max_length=32, choices=Compound.DrugClass.choices, blank=True)
+    limit_pct = models.DecimalField("limit (% by weight)", max_digits=8, decimal_places=4)
+    note = models.CharField(max_length=200, blank=True, help_text="Source: validation, manufacturer, lab.")
+
+    class Meta:
+        ordering = ["method", "instrument", "drug_class", "compound"]
+        verbose_name = "detection limit"
+        constraints = [
+            models.CheckConstraint(condition=Q(limit_pct__gt=0) & Q(limit_pct__lte=100), name="detectionlimit_pct_range"),
+            models.CheckConstraint(
+                condition=Q(compound__isnull=True) | Q(drug_class=""), name="detectionlimit_compound_or_class"
+            ),
+            models.CheckConstraint(condition=~Q(method="ftir") | Q(limit_pct__gte=5), name="detectionlimit_ftir_floor"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.compound or (self.get_drug_class_display() if self.drug_class else "anything")
+        where = f" on {self.instrument}" if self.instrument_id else ""
+        return f"{method_label(self.method_id)}{where}: {what} below {self.limit_pct.normalize():f} %"
+
+
 class DrugCheck(models.Model):
     class Method(models.TextChoices):
         FTIR = "ftir", "FTIR spectrometry"

@@ -152,6 +152,7 @@ class Fact:
     drug_class: str
     result: str
     concentration_pct: Decimal | None
+    below: str = ""  # a "not detected" or negative: the limit it is below ("20 ng/mL", "0.05 %"), if recorded
 
 
 @dataclass(frozen=True)

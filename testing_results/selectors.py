@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from django.db.models import QuerySet
 
-from testing_results.models import Batch, Compound, DrugCheck, Finding, Method, MethodCapability
-from testing_results.rules import Capabilities, CheckSource, Evidence, Fact, MethodInfo, WatchedCompound
+from testing_results.limits import LimitRow, LimitTable
+from testing_results.models import Batch, Compound, DetectionLimit, DrugCheck, Finding, Method, MethodCapability
+from testing_results.rules import ABSENT, Capabilities, CheckSource, Evidence, Fact, MethodInfo, WatchedCompound
 
 
 def methods() -> list[MethodInfo]:
@@ -36,8 +38,29 @@ _FACT_FIELDS = (
 )
 
 
+def limit_table() -> LimitTable:
+    return LimitTable(
+        LimitRow(*row) for row in DetectionLimit.objects.values_list(
+            "method", "instrument_id", "compound_id", "drug_class", "limit_pct"
+        )
+    )
+
+
 def _facts(findings: QuerySet) -> list[Fact]:
-    return [Fact(*row[:10]) for row in findings.values_list(*_FACT_FIELDS)]
+    """Findings with the limit each absent result is below: its lot's cut-off for a strip, the
+    recorded limit for a spectrum."""
+    limits = limit_table()
+    facts = []
+    for row in findings.values_list(*_FACT_FIELDS, "drug_check__instrument_id", "drug_check__strip_lot_id",
+                                    "drug_check__strip_lot__cutoff_ng_ml"):
+        fact = Fact(*row[:10])
+        if fact.result in ABSENT:
+            instrument_id, lot_id, cutoff = row[11:14]
+            below = limits.below(method=fact.method, strip=lot_id is not None, instrument_id=instrument_id,
+                                 cutoff_ng_ml=cutoff, compound_id=fact.compound_id, drug_class=fact.drug_class)
+            fact = replace(fact, below=below)
+        facts.append(fact)
+    return facts
 
 
 def facts_by_batch(batch_ids: Iterable[int]) -> dict[int, list[Fact]]:
@@ -58,8 +81,8 @@ def _source(row: tuple) -> CheckSource:
 
 
 def release_evidence(batch: Batch) -> Evidence:
-    """Everything the rule reads about one batch: four queries (checks with their instruments
-    and lots, findings, expected compound, watch list). Invalidated checks are left out, except
+    """Everything the rule reads about one batch: five queries (checks with their instruments
+    and lots, detection limits, findings, expected compound, watch list). Invalidated checks are left out, except
     that whoever entered them still counts for the two-person rule."""
     rows = list(DrugCheck.objects.filter(batch=batch).values_list(
         "id", "method", "performed_at", "performed_by_id", "invalidated_at",

@@ -32,10 +32,12 @@ from compassionclub.errors import ServiceError, not_permitted, require_permissio
 from compassionclub.quantities import parse_grams
 from testing_results import selectors
 from testing_results.labels import label_text
+from testing_results.limits import FLOOR_PCT
 from testing_results.models import (
     Batch,
     BatchStatusChange,
     Compound,
+    DetectionLimit,
     DrugCheck,
     Finding,
     Instrument,
@@ -64,6 +66,7 @@ __all__ = [
     "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
     "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "method_capability_set",
     "method_capability_validate", "method_save", "method_validate", "TRANSITIONS",
+    "detection_limit_set", "detection_limit_validate",
 ]
 
 S = Batch.Status
@@ -618,3 +621,58 @@ def method_save(*, method: Method, by, panel: list[Compound] | None = None) -> M
                  "required": method.required, "panel": sorted(c.name for c in panel) if panel is not None else None},
         )
     return method
+
+
+# Detection limits ---------------------------------------------------------------------------
+
+def detection_limit_validate(
+    *, method: Method, limit_pct, instrument: Instrument | None = None, compound: Compound | None = None,
+    drug_class: str = "", exclude_pk: int | None = None,
+) -> Decimal:
+    """Refuse a limit that is not a percentage, names both a compound and a class, belongs to a
+    strip (whose limit is its lot's cut-off), names another method's instrument, repeats one
+    already recorded, or loosens the floor (FTIR cannot see below about 5 %)."""
+    try:
+        limit = Decimal(str(limit_pct)).quantize(Decimal("0.0001"))
+    except (InvalidOperation, ValueError, TypeError):
+        raise ServiceError("bad_limit", "The limit must be a number (% by weight).")
+    if not (Decimal("0") < limit <= Decimal("100")):
+        raise ServiceError("bad_limit", "The limit is a percentage by weight: more than 0 and at most 100.")
+    if method.kind == Method.Kind.STRIP:
+        raise ServiceError("limit_for_strip", "A strip's limit is its lot's cut-off (ng/mL); record it on the strip lot.")
+    if compound is not None and drug_class:
+        raise ServiceError("limit_compound_or_class", "A limit is for one compound or for one class, not both.")
+    if instrument is not None and instrument.method_id != method.code:
+        raise ServiceError("instrument_wrong_method", f"{instrument} is not a {method.name} instrument.")
+    floor = FLOOR_PCT.get(method.code)
+    if floor is not None and limit < floor:
+        raise ServiceError(
+            "limit_loosens_floor",
+            f"{method.name} cannot see below about {floor.normalize():f} %; a lower limit would let its "
+            "\"not detected\" claim more than it can. This cannot be changed.",
+        )
+    same = DetectionLimit.objects.filter(
+        method=method, instrument=instrument, compound=compound, drug_class=drug_class or ""
+    ).exclude(pk=exclude_pk)
+    if same.exists():
+        raise ServiceError("limit_exists", "That limit is already recorded; change it instead.")
+    return limit
+
+
+def detection_limit_set(*, limit: DetectionLimit, by) -> DetectionLimit:
+    """Record or change one detection limit (the admin's save). Not durable: the admin's change
+    view runs in a transaction already."""
+    _require(by, f"testing_results.{'change' if limit.pk else 'add'}_detectionlimit", "record detection limits")
+    limit.limit_pct = detection_limit_validate(
+        method=limit.method, limit_pct=limit.limit_pct, instrument=limit.instrument, compound=limit.compound,
+        drug_class=limit.drug_class, exclude_pk=limit.pk,
+    )
+    with transaction.atomic():
+        old = DetectionLimit.objects.filter(pk=limit.pk).values("limit_pct", "note").first() if limit.pk else None
+        limit.save()
+        audit_log(
+            action="detection_limit.set", actor=by, target=limit, old=old,
+            new={"method": limit.method_id, "instrument": limit.instrument_id, "compound": limit.compound_id,
+                 "drug_class": limit.drug_class, "limit_pct": limit.limit_pct, "note": limit.note},
+        )
+    return limit

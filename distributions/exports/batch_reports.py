@@ -30,7 +30,9 @@ from distributions.exports.custody import custody_events
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.visibility import batches_visible_to, stock_visible_to
+from testing_results.limits import finding_result_text
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
+from testing_results.selectors import limit_table
 
 ZERO = Decimal("0.000")
 
@@ -46,18 +48,24 @@ GENERAL_LIMITS = {
 
 
 def detection_limits() -> list[dict[str, Any]]:
-    """What each method can see, and which classes the programme trusts it to rule out (the
-    ``MethodCapability`` table the release rule reads), stated on every report."""
-    from testing_results.models import MethodCapability
+    """What each method can see (with the limits recorded in numbers), and which classes the
+    programme trusts it to rule out (the ``MethodCapability`` table the release rule reads),
+    stated on every report."""
+    from testing_results.models import DetectionLimit, MethodCapability
 
     trusted: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
     blind: dict[str, list[str]] = {m: [] for m in DrugCheck.Method.values}
     for cap in MethodCapability.objects.order_by("method", "drug_class"):
         (trusted if cap.can_rule_out else blind).setdefault(cap.method_id, []).append(str(cap.get_drug_class_display()))
+    recorded: dict[str, list[str]] = {}
+    for limit in DetectionLimit.objects.select_related("compound", "instrument").order_by("method", "instrument", "drug_class"):
+        what = limit.compound.name if limit.compound_id else (limit.get_drug_class_display() if limit.drug_class else "anything")
+        where = f" on {limit.instrument}" if limit.instrument_id else ""
+        recorded.setdefault(limit.method_id, []).append(f"{what}{where}: below {limit.limit_pct.normalize():f} %")
     return [
         {
             "method": DrugCheck.Method(m).label,
-            "limit": GENERAL_LIMITS[m],
+            "limit": GENERAL_LIMITS[m] + (" Recorded limits: " + "; ".join(recorded[m]) + "." if m in recorded else ""),
             "rules_out": ", ".join(trusted[m]) or "nothing",
             "cannot_rule_out": ", ".join(blind[m]) or "nothing",
         }
@@ -129,10 +137,15 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
 
     checks = list(
         DrugCheck.objects.filter(batch=batch)
-        .select_related("performed_by")
+        .select_related("performed_by", "invalidated_by", "instrument", "strip_lot")
         .prefetch_related("findings__compound")
         .order_by("performed_at", "id")
     )
+    # "Not detected" in numbers: each absent result reads "below" its limit or its lot's cut-off.
+    limits = limit_table()
+    for check in checks:
+        for finding in check.findings.all():
+            finding.result_text = finding_result_text(finding, check, limits)
     history = list(
         BatchStatusChange.objects.filter(batch=batch).select_related("changed_by").order_by("changed_at", "id")
     )

@@ -11,8 +11,10 @@ import pytest
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
 from distributions.exports.base import ExportParams
+from distributions.exports.batch_reports import BatchReportPdf
 from distributions.exports.services import export_run
 from distributions.models import LedgerEntry
+from testing_results import services as testing
 from testing_results.models import Batch, Finding
 from tests.builders import record_checks
 from tests.exports.conftest import finding, today_range
@@ -41,7 +43,12 @@ def test_the_pdf_holds_every_section_and_figure_of_the_batch(world, charlie):
     for lab, sample in [("Bruker Alpha II", "5.000 mg"), ("Partner lab LC-MS/MS", "2.000 mg"), ("BTNX strips", "10.000 mg")]:
         assert lab in flat and sample in flat
     assert "Heroin (diacetylmorphine) Active (the substance itself) Detected 62.400 %" in flat
-    assert "Fentanyl Harmful adulterant Negative" in flat
+    # "Not detected" in numbers: a strip's negative is below its lot's cut-off, FTIR's "not
+    # detected" below its 5 % floor, a result without a recorded limit says so.
+    assert "Fentanyl Harmful adulterant Below 20 ng/mL" in flat
+    assert "Fentanyl Harmful adulterant Below 5 %" in flat
+    assert "Bromazolam Harmful adulterant Not detected (no limit recorded)" in flat
+    assert "lot TEST-fentanyl (Fentanyl and analogues), cut-off 20 ng/" in flat and "Bruker Alpha II (TEST-ftir)" in flat
     assert "by erin" in flat
     # Detection limits, assessment, decision, hold history.
     assert "5-10 %" in flat and "Trusted to rule out" in flat
@@ -97,7 +104,7 @@ def test_the_csv_has_one_row_per_finding_matching_the_database(world, charlie):
     for f in findings:
         row = by_key[(str(f.drug_check_id), f.compound.name)]
         assert row["batch_code"] == f.drug_check.batch.code
-        assert row["method"] == f.drug_check.method
+        assert row["method"] == f.drug_check.method_id
         assert row["result"] == f.result
         assert row["sample_mg"] == f"{f.drug_check.sample_mg:.3f}"
         assert row["concentration_pct"] == ("" if f.concentration_pct is None else f"{f.concentration_pct:.3f}")
@@ -142,3 +149,24 @@ def test_a_user_without_the_export_permission_is_refused(world, erin):
         run_csv("batch_reports", erin)
     assert refused.value.code == "not_permitted"
     assert not AuditRecord.objects.filter(action__startswith="export.").exists()
+
+
+@pytest.mark.django_db
+def test_the_pdf_strikes_through_an_invalidated_check_and_gives_messages_not_codes(world, charlie, dana):
+    from testing_results.models import DetectionLimit, DrugCheck
+
+    DetectionLimit.objects.create(method_id="mass_spec", drug_class="fentanyl", limit_pct=Decimal("0.01"))
+    wrong = DrugCheck.objects.get(batch=world.waiting, method="ftir")
+    testing.check_invalidate(drug_check=wrong, reason="transcription_error", by=dana)
+    text = " ".join(pdf_text(charlie, world.waiting).split())
+    assert f"Check {wrong.pk}: FTIR spectrometry (invalidated)" in text
+    assert "transcription error. The release rule ignores this check." in text
+    assert "No FTIR spectrometry check has been recorded." in text  # the blocker's message ...
+    assert "method_missing" not in text and "Blocker" not in text  # ... never its code
+    exporter = BatchReportPdf(user=charlie, params=ExportParams(batch_id=world.waiting.pk))
+    exporter.check()
+    html = exporter.html()
+    assert f"<s>Check {wrong.pk}: FTIR spectrometry</s>" in html and "<td><s>Heroin (diacetylmorphine)</s></td>" in html
+    her = " ".join(pdf_text(charlie, world.her).split())
+    assert "Fentanyl Harmful adulterant Below 0.01 %" in her  # mass spectrometry's recorded limit
+    assert "Fentanyl and analogues: below 0.01 %" in her  # in the table of the methods' limits

@@ -19,7 +19,7 @@ from members import services as member_services
 from members.codes import format_code
 from members.models import Member, MemberGroup
 from testing_results import services as testing
-from testing_results.models import Batch, Compound, Instrument, Method, StripLot, Substance
+from testing_results.models import Batch, Compound, DetectionLimit, Instrument, Method, StripLot, Substance
 
 
 class Command(BaseCommand):
@@ -73,6 +73,11 @@ class Command(BaseCommand):
                 name=name, defaults={"category": category, "drug_class": drug_class}
             )
             created += was_created
+        for code, drug_class, limit in demo.DETECTION_LIMITS:
+            DetectionLimit.objects.get_or_create(
+                method_id=code, instrument=None, compound=None, drug_class=drug_class,
+                defaults={"limit_pct": limit, "note": "Demo lab's validation."},
+            )
         for code, names in demo.panels().items():
             method = Method.objects.get(code=code)
             if not method.panel.exists():
