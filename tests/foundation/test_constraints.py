@@ -39,6 +39,11 @@ def _method(**kw):
     return apps.get_model("testing_results", "Method").objects.create(**fields)
 
 
+def _detection_limit(**kw):
+    fields = {"method_id": "mass_spec", "limit_pct": Decimal("0.1"), **kw}
+    return apps.get_model("testing_results", "DetectionLimit").objects.create(**fields)
+
+
 def _lot(**kw):
     fields = {"maker": "BTNX", "lot_number": "FYL-1", "drug_class": "fentanyl", "cutoff_ng_ml": Decimal("20"),
               "expires_on": dt.date(2027, 1, 1), **kw}
@@ -179,6 +184,9 @@ CASES = {
     "method_code_not_empty": lambda: _method(code=""),
     "method_kind_valid": lambda: _method(kind="taste"),
     "method_strip_does_not_quantify": lambda: _method(kind="strip", quantifies=True),
+    "detectionlimit_pct_range": lambda: _detection_limit(limit_pct=Decimal("0")),
+    "detectionlimit_compound_or_class": lambda: _detection_limit(compound=f.CompoundFactory(), drug_class="fentanyl"),
+    "detectionlimit_ftir_floor": lambda: _detection_limit(method_id="ftir", drug_class="fentanyl", limit_pct=Decimal("1")),
     "methodcapability_one_per_method_class": lambda: _capability().create(method_id="ftir", drug_class="fentanyl", can_rule_out=False),
     "methodcapability_ftir_never_rules_out_potent_classes": lambda: _capability().filter(method="ftir", drug_class="nitazene").update(can_rule_out=True),
     "methodcapability_required_can_rule_out": lambda: _capability().filter(method="immunoassay", drug_class="opioid").update(required=True),

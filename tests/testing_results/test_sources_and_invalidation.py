@@ -235,7 +235,7 @@ def test_invalidating_from_the_batch_page(client, sourced, batch, erin, dana):
     response = client.post(url, {"reason": "expired_lot"})
     assert response.status_code == 302 and response["Location"] == change_url
     page = client.get(change_url).content.decode()
-    assert '<s class="tr-invalidated">Fentanyl: negative</s>' in page and "expired lot" in page
+    assert '<s class="tr-invalidated">Fentanyl: below 20 ng/mL</s>' in page and "expired lot" in page
     batch.refresh_from_db()
     assert batch.status == Batch.Status.ON_HOLD
     assert client.post(url, {"reason": "other"}).status_code == 200  # already invalidated: shown, not stored
