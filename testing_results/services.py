@@ -662,7 +662,7 @@ def detection_limit_validate(
 def detection_limit_set(*, limit: DetectionLimit, by) -> DetectionLimit:
     """Record or change one detection limit (the admin's save). Not durable: the admin's change
     view runs in a transaction already."""
-    _require(by, f"testing_results.{'change' if limit.pk else 'add'}_detectionlimit", "record detection limits")
+    require_permission(by, f"testing_results.{'change' if limit.pk else 'add'}_detectionlimit", "record detection limits")
     limit.limit_pct = detection_limit_validate(
         method=limit.method, limit_pct=limit.limit_pct, instrument=limit.instrument, compound=limit.compound,
         drug_class=limit.drug_class, exclude_pk=limit.pk,

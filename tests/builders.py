@@ -18,7 +18,7 @@ from distributions.models import LedgerEntry
 from distributions.selectors import group_stock
 from testing_results import services as testing
 from testing_results.models import Batch, Compound, DrugCheck, Method, Substance
-from tests.factories import InstrumentFactory, StripLotFactory
+from tests.factories import InstrumentFactory, StripLotFactory, seeded_methods
 
 C, DC = Compound.Category, Compound.DrugClass
 
@@ -86,6 +86,7 @@ def clean_findings(substance: Substance) -> dict[str, list[dict]]:
 def source_for(method: str, findings: list[dict]) -> dict:
     """What a check by ``method`` of ``findings`` names: the test instrument of the method, or
     the test strip lot of the findings' class (a strip answers for one class)."""
+    seeded_methods()
     kind = Method.objects.filter(code=method).values_list("kind", flat=True).first()
     if kind is None:
         return {}

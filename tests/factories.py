@@ -28,6 +28,7 @@ from testing_results.models import (
     DrugCheck,
     Finding,
     Instrument,
+    Method,
     StripLot,
     Substance,
 )
@@ -146,6 +147,19 @@ class BatchStatusChangeFactory(factory.django.DjangoModelFactory):
     reason = "All checks passed."
 
 
+def seeded_methods() -> dict[str, Method]:
+    """The three methods migration 0006 seeds. A transactional test (the browser's live server)
+    flushes the tables after it, data migrations' rows included, so factories put them back."""
+    from testing_results.rules import BUILT_IN_METHODS
+
+    return {
+        code: Method.objects.get_or_create(
+            code=code, defaults={"name": info.name, "kind": info.kind, "quantifies": info.quantifies, "required": True}
+        )[0]
+        for code, info in BUILT_IN_METHODS.items()
+    }
+
+
 INSTRUMENT_MODELS = {"ftir": "Bruker Alpha II", "mass_spec": "Agilent 6546 LC/Q-TOF"}
 
 
@@ -165,6 +179,11 @@ class InstrumentFactory(factory.django.DjangoModelFactory):
     library = "Test library"
     library_version = "1"
     verified_until = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        seeded_methods()
+        return super()._create(model_class, *args, **kwargs)
 
 
 class StripLotFactory(factory.django.DjangoModelFactory):

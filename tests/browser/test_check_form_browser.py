@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from testing_results import services
-from testing_results.models import Compound, DetectionLimit, DrugCheck, Method
+from testing_results.models import Compound, DetectionLimit, DrugCheck
 from tests import factories as f
 from tests.browser.conftest import admin_login
 
@@ -26,8 +26,9 @@ def bench(db, pat):
     fentanyl = f.CompoundFactory(name="Fentanyl", category=C.HARMFUL, drug_class=D.FENTANYL)
     bromazolam = f.CompoundFactory(name="Bromazolam", category=C.HARMFUL, drug_class=D.BENZODIAZEPINE)
     f.CompoundFactory(name="Caffeine", category=C.CUT, drug_class=D.OTHER)
-    Method.objects.get(code="mass_spec").panel.set([heroin, fentanyl, bromazolam])
-    Method.objects.get(code="immunoassay").panel.set([fentanyl, bromazolam])
+    methods = f.seeded_methods()
+    methods["mass_spec"].panel.set([heroin, fentanyl, bromazolam])
+    methods["immunoassay"].panel.set([fentanyl, bromazolam])
     f.InstrumentFactory(method="mass_spec", serial="Q-TOF-1")
     f.StripLotFactory(drug_class=D.FENTANYL, lot_number="FYL-1")
     DetectionLimit.objects.create(method_id="mass_spec", drug_class=D.FENTANYL, limit_pct=Decimal("0.01"))
