@@ -150,14 +150,21 @@ class BatchStatusChangeFactory(factory.django.DjangoModelFactory):
 def seeded_methods() -> dict[str, Method]:
     """The three methods migration 0006 seeds. A transactional test (the browser's live server)
     flushes the tables after it, data migrations' rows included, so factories put them back."""
-    from testing_results.rules import BUILT_IN_METHODS
+    from testing_results.models import MethodCapability
+    from testing_results.rules import BUILT_IN_METHODS, DEFAULT_CAPABILITIES
 
-    return {
+    methods = {
         code: Method.objects.get_or_create(
             code=code, defaults={"name": info.name, "kind": info.kind, "quantifies": info.quantifies, "required": True}
         )[0]
         for code, info in BUILT_IN_METHODS.items()
     }
+    if not MethodCapability.objects.exists():  # migration 0003's rows, gone with the flush too
+        MethodCapability.objects.bulk_create(
+            MethodCapability(method_id=m, drug_class=c, can_rule_out=ok, required=req, note=note)
+            for (m, c), (ok, req, note) in DEFAULT_CAPABILITIES.items()
+        )
+    return methods
 
 
 INSTRUMENT_MODELS = {"ftir": "Bruker Alpha II", "mass_spec": "Agilent 6546 LC/Q-TOF"}

@@ -15,7 +15,9 @@ from testing_results.models import Compound, DetectionLimit, DrugCheck
 from tests import factories as f
 from tests.browser.conftest import admin_login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the live server needs a transactional test, whose flush would otherwise take
+# the seeded methods, capabilities and limits from the tests after it.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 C, D = Compound.Category, Compound.DrugClass
 
