@@ -127,6 +127,15 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Prepared statements: psycopg binds parameters on the server and prepares a statement
+        # once a connection has run it DATABASE_PREPARE_THRESHOLD times, so PostgreSQL stops
+        # planning the ledger's hot statements on every call (planning cost more than
+        # executing them). A transaction-mode pooler needs PgBouncer >= 1.21 with
+        # max_prepared_statements set, or DATABASE_PREPARED_STATEMENTS=off.
+        if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+            DATABASES["default"].setdefault("OPTIONS", {}).update(
+                server_side_binding=True, prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=2)
+            )
         DATABASES["default"].setdefault("TEST", {})
         if env.str("TEST_DATABASE_NAME", default=""):
             DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
