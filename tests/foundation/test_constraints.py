@@ -78,6 +78,11 @@ def _second_told():
     rf.told(member=first.member, batch=first.batch)
 
 
+def _duplicate_entry_field(field):
+    first = _entry()
+    _entry(**{field: getattr(first, field)})
+
+
 def _duplicate_system_account():
     Account.objects.create(kind=Account.Kind.LAB)
     Account.objects.create(kind=Account.Kind.LAB)
@@ -202,6 +207,8 @@ CASES = {
     "ledgerentry_reason_required": lambda: _entry(kind=LedgerEntry.Kind.ADJUSTMENT, reason=""),
     "ledgerentry_idempotency_key_not_empty": lambda: _entry(idempotency_key=""),
     "ledgerentry_chain_seq_unique": _duplicate_chain_seq,
+    "ledgerentry_idempotency_key_unique": lambda: _duplicate_entry_field("idempotency_key"),
+    "ledgerentry_hash_unique": lambda: _duplicate_entry_field("hash"),
     "ledgerentry_reverses_key": _reversal_twice,
     "balance_one_per_account_batch": _duplicate_balance,
     "balance_internal_not_negative": lambda: f.BalanceFactory(grams=Decimal("-0.001"), internal=True),
