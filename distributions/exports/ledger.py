@@ -8,11 +8,13 @@ Each row carries everything its hash covers (ids included), so anyone can recomp
 ``chain_check``: ``ok`` when the entry's content still hashes to its ``hash`` and its
 ``prev_hash`` is the hash of the entry before it in its chain, or what is wrong. The
 predecessor's hash is read by a subquery in the same query, so the check costs no query per
-row and works whichever entries the period (or a coordinator's scope) leaves out. The last
-rows are the verification summaries: first cell ``verify_ledger``, then ``ok`` or ``broken``
-and what was checked for the period with its first broken entry; then, for users who see every
-group, ``verify_ledger_whole``: the result of ``distributions.verify.verify_ledger`` (what
-``manage.py verify_ledger`` runs) over the whole ledger, chain heads and balances included.
+row and works whichever entries the period (or a coordinator's scope) leaves out. The last row
+is the period's verification summary: first cell ``verify_ledger``, then ``ok`` or ``broken``
+and what was checked with its first broken entry.
+
+The whole ledger, chain heads and balances included (what ``manage.py verify_ledger`` runs), is
+a separate export, ``ledger_verification``, for users who see every group: it reads every entry
+ever written, which an export of one period should not have to wait for.
 
 Coordinators get the entries that touch their groups' stores or members, as in the admin.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from django.db.models import F, OuterRef, Subquery
 
+from compassionclub.errors import ServiceError
 from distributions.exports.base import CSV, Exporter, register
 from distributions.models import GENESIS_HASH, LedgerEntry
 from distributions.visibility import entries_visible_to
@@ -36,6 +39,7 @@ LEDGER_COLUMNS = [
 ]
 SUMMARY_MARKER = "verify_ledger"
 FULL_MARKER = "verify_ledger_whole"
+VERIFICATION_COLUMNS = ["check", "result", "detail"]
 
 
 def _account_label(account) -> str:
@@ -114,14 +118,33 @@ class LedgerCsv(Exporter):
         else:
             entry_id, why = self.first_broken
             yield [SUMMARY_MARKER, "broken", f"period: {self.checked} entries checked; first broken entry #{entry_id}: {why}"]
-        if self.sees_all:
-            # The whole ledger as manage.py verify_ledger sees it: chain heads and balances too.
-            # (Its timing is left out so that the same data gives the same file.)
-            from distributions.verify import verify_ledger
 
-            report = verify_ledger(jobs=1)  # never fork inside a web worker
-            counts = f"{report.entries} entries in {report.chains} chains, {report.balances} balances"
-            if report.ok:
-                yield [FULL_MARKER, "ok", f"whole ledger: {counts}, no problem"]
-            else:
-                yield [FULL_MARKER, "broken", f"whole ledger: {counts}; {len(report.problems)} problem(s), first: {report.first}"]
+
+@register
+class LedgerVerification(Exporter):
+    identifier = "ledger_verification"
+    verbose_name = "Whole-ledger verification (CSV)"
+    description = "Every chain, chain head and balance of the whole ledger, checked as manage.py verify_ledger does."
+    formats = (CSV,)
+
+    def check(self) -> None:
+        super().check()
+        if not self.sees_all:
+            # The problems it names are other groups' entries.
+            raise ServiceError("not_allowed", "Only users who see every group can verify the whole ledger.")
+
+    def header(self) -> list[str]:
+        return VERIFICATION_COLUMNS
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        from distributions.verify import verify_ledger
+
+        report = verify_ledger(jobs=1)  # never fork inside a web worker
+        # Its timing is left out so that the same data gives the same file.
+        counts = f"whole ledger: {report.entries} entries in {report.chains} chains, {report.balances} balances"
+        if report.ok:
+            yield [FULL_MARKER, "ok", f"{counts}, no problem"]
+            return
+        yield [FULL_MARKER, "broken", f"{counts}; {len(report.problems)} problem(s), first: {report.first}"]
+        for problem in sorted(report.problems, key=lambda p: (p.entry_id is None, p.entry_id or 0)):
+            yield ["problem", problem.entry_id if problem.entry_id is not None else "", str(problem)]

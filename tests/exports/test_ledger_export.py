@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from compassionclub.errors import ServiceError
 from distributions.exports.ledger import FULL_MARKER, SUMMARY_MARKER
 from distributions.models import LedgerEntry
 from tests.exports.conftest import today_range
@@ -32,7 +33,7 @@ def test_every_entry_is_exported_with_its_hash_and_agrees_with_the_database(worl
         assert row["member_code"] == (entry.member.code if entry.member_id else "")
         assert row["chain_check"] == "ok"
     assert trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
-    assert trailer[FULL_MARKER]["recorded_at"] == "ok"
+    assert FULL_MARKER not in trailer  # the whole ledger is an export of its own
     # Grams per kind agree with the ledger to the milligram.
     distributed = sum(float(r["grams"]) for r in data if r["kind"] == "distribution")
     assert round(distributed, 3) == 7 * 3.5 + 2 * 2 + 2 * 1
@@ -67,7 +68,23 @@ def test_an_entry_edited_behind_the_application_is_flagged(world, charlie):
     assert flagged == {victim.pk: "content does not match its hash (edited)"}
     assert trailer[SUMMARY_MARKER]["recorded_at"] == "broken"
     assert f"#{victim.pk}" in trailer[SUMMARY_MARKER]["occurred_at"]
-    assert trailer[FULL_MARKER]["recorded_at"] == "broken"
+    whole = run_csv("ledger_verification", charlie)
+    assert whole[0]["check"] == FULL_MARKER and whole[0]["result"] == "broken"
+    assert {int(r["result"]) for r in whole[1:] if r["result"]} == {victim.pk}
+
+
+@pytest.mark.django_db
+def test_the_whole_ledger_is_verified_by_an_export_of_its_own(world, charlie):
+    rows = run_csv("ledger_verification", charlie)
+    assert [(r["check"], r["result"]) for r in rows] == [(FULL_MARKER, "ok")]
+    assert f"{LedgerEntry.objects.count()} entries" in rows[0]["detail"]
+
+
+@pytest.mark.django_db
+def test_a_coordinator_cannot_verify_the_whole_ledger(world, bob):
+    with pytest.raises(ServiceError) as excinfo:
+        run_csv("ledger_verification", bob)
+    assert excinfo.value.code == "not_allowed"
 
 
 @pytest.mark.django_db
@@ -76,7 +93,7 @@ def test_a_coordinator_gets_only_entries_that_touch_their_groups(world, alice, b
     solid_codes = {m.code for m in world.solid_members}
     assert data and all("group:SOLID" in (r["from_account"], r["to_account"]) for r in data)
     assert {r["member_code"] for r in data if r["member_code"]} == solid_codes
-    assert FULL_MARKER not in trailer  # the whole-ledger check names other groups' entries
+    assert FULL_MARKER not in trailer
     data, _ = split(run_csv("ledger", alice))
     assert not {r["member_code"] for r in data} & solid_codes
     assert all("group:SOLID" not in (r["from_account"], r["to_account"]) for r in data)

@@ -39,19 +39,21 @@ def grow(world, alice, erin):
 # - every export: its audit record (2 savepoints, the chain head locked, the record inserted, the
 #   head moved, 2 savepoints released);
 # - batch_reports: the findings with their check, batch, substance, compound and checker, joined;
-# - ledger: the entries with their predecessor's hash as a subquery; for auditors the whole-ledger
-#   verification too (accounts, balances with their chain heads, and on SQLite the entries;
-#   PostgreSQL streams those through a server-side cursor the counter does not see);
+# - ledger: the entries with their predecessor's hash as a subquery;
+# - ledger_verification (auditors only): accounts, balances with their chain heads, and on SQLite
+#   the entries (PostgreSQL streams those through a server-side cursor the counter does not see);
 # - distribution_summary: the cells, aggregated by the database;
 # - custody: the entries with their custody records joined, the counts that matched, the
 #   hand-outs summed per store and day;
 # - batch_report (PDF): the batch, checks, findings, compounds, status history, grams by movement,
 #   balances, their sum, last entry, method capabilities, the release assessment, then the chain
 #   of custody (as the custody export).
+AUDITORS_ONLY = {"ledger_verification"}
 EXPORTS = [
     ("custody", "csv", {}),
     ("batch_reports", "csv", {}),
     ("ledger", "csv", {}),
+    ("ledger_verification", "csv", {}),
     ("distribution_summary", "csv", {}),
     ("distribution_summary", "csv", {"period": "month"}),
     ("batch_report", "pdf", "her"),
@@ -68,6 +70,8 @@ def test_exports_cost_the_same_queries_as_rows_grow(world, request, alice, erin,
     def run_all() -> list[tuple[str, int]]:
         counts = []
         for identifier, fmt, params in EXPORTS:
+            if identifier in AUDITORS_ONLY and user_name == "alice":
+                continue
             params = {"batch_id": world.her.pk} if params == "her" else params
             with CaptureQueriesContext(connection) as queries:
                 consume(identifier, user, fmt, **params)
