@@ -28,6 +28,7 @@ from django.db.models import F, OuterRef, Subquery
 
 from compassionclub.errors import ServiceError
 from distributions.exports.base import CSV, Exporter, register
+from distributions.hashing import HASHED_FIELDS, entry_hash
 from distributions.models import GENESIS_HASH, LedgerEntry
 from distributions.visibility import entries_visible_to
 
@@ -42,20 +43,32 @@ FULL_MARKER = "verify_ledger_whole"
 VERIFICATION_COLUMNS = ["check", "result", "detail"]
 
 
-def _account_label(account) -> str:
-    return f"group:{account.group.short_name}" if account.group_id else account.kind
+# What a row reads, as plain values: no model instances (eight per row with select_related,
+# most of their columns never written out) and only the two moments the file has.
+ROW_FIELDS = (
+    "id", "recorded_at", "occurred_at", "kind", "batch__code", "batch__substance__name",
+    "from_account__kind", "from_account__group__short_name", "to_account__kind", "to_account__group__short_name",
+    "grams", "member__code", "recorded_by__username", "reason", "reverses_id",
+    "batch_id", "from_account_id", "to_account_id", "member_id", "recorded_by_id", "idempotency_key",
+    "chain", "chain_seq", "prev_hash", "hash", "predecessor_hash",
+)
 
 
-def entry_chain_check(entry: LedgerEntry, predecessor_hash: str | None) -> str:
-    """'ok' or what is wrong with one entry, given the hash of the entry before it in its chain."""
-    if entry.compute_hash() != entry.hash:
+def _account_label(kind: str, group_short_name: str | None) -> str:
+    return f"group:{group_short_name}" if group_short_name is not None else kind
+
+
+def entry_chain_check(row, predecessor_hash: str | None) -> str:
+    """'ok' or what is wrong with one entry (a ``LedgerEntry`` or a row with its hashed fields),
+    given the hash of the entry before it in its chain."""
+    if entry_hash(*(getattr(row, name) for name in HASHED_FIELDS)) != row.hash:
         return "content does not match its hash (edited)"
-    if entry.chain_seq == 1:
-        if entry.prev_hash != GENESIS_HASH:
+    if row.chain_seq == 1:
+        if row.prev_hash != GENESIS_HASH:
             return "first entry of its chain does not start from the genesis hash"
     elif predecessor_hash is None:
-        return f"entry {entry.chain_seq - 1} of its chain is missing (deleted)"
-    elif predecessor_hash != entry.prev_hash:
+        return f"entry {row.chain_seq - 1} of its chain is missing (deleted)"
+    elif predecessor_hash != row.prev_hash:
         return "does not link to the entry before it in its chain"
     return "ok"
 
@@ -89,25 +102,22 @@ class LedgerCsv(Exporter):
         if p.member_code:
             qs = qs.filter(member__code=self.member_filter())
         qs = entries_visible_to(self.user, qs)
-        predecessor = LedgerEntry.objects.filter(chain=OuterRef("chain"), chain_seq=OuterRef("chain_seq") - 1)
-        return (
-            qs.select_related(
-                "batch__substance", "from_account__group", "to_account__group", "member", "recorded_by"
-            )
-            .annotate(predecessor_hash=Subquery(predecessor.values("hash")[:1]))
-            .order_by(F("recorded_at").asc(), "id")
-        )
+        # Unordered: the model's ordering would add a sort per row to a lookup of one row by a
+        # unique (chain, chain_seq).
+        predecessor = LedgerEntry.objects.filter(chain=OuterRef("chain"), chain_seq=OuterRef("chain_seq") - 1).order_by()
+        return qs.annotate(predecessor_hash=Subquery(predecessor.values("hash")[:1])).order_by(F("recorded_at").asc(), "id")
 
     def rows(self) -> Iterator[Sequence[Any]]:
-        for e in self.queryset().iterator(chunk_size=self.chunk_size):
+        for e in self.queryset().values_list(*ROW_FIELDS, named=True).iterator(chunk_size=self.chunk_size):
             result = entry_chain_check(e, e.predecessor_hash)
             self.checked += 1
             if result != "ok" and self.first_broken is None:
-                self.first_broken = (e.pk, result)
+                self.first_broken = (e.id, result)
             yield [
-                e.pk, e.recorded_at, e.occurred_at, e.kind, e.batch.code, e.batch.substance.name,
-                _account_label(e.from_account), _account_label(e.to_account), e.grams,
-                e.member.code if e.member_id else "", e.recorded_by.get_username(), e.reason, e.reverses_id,
+                e.id, e.recorded_at, e.occurred_at, e.kind, e.batch__code, e.batch__substance__name,
+                _account_label(e.from_account__kind, e.from_account__group__short_name),
+                _account_label(e.to_account__kind, e.to_account__group__short_name), e.grams,
+                e.member__code or "", e.recorded_by__username, e.reason, e.reverses_id,
                 e.batch_id, e.from_account_id, e.to_account_id, e.member_id, e.recorded_by_id, e.idempotency_key,
                 e.chain, e.chain_seq, e.prev_hash, e.hash, result,
             ]
