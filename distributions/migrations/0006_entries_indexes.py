@@ -46,7 +46,7 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("distributions", "0004_ledger_entries_append_only_trigger")]
+    dependencies = [("distributions", "0005_manifests")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
