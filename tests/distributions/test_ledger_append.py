@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
@@ -10,7 +12,7 @@ from distributions import services
 from distributions.models import Account, LedgerEntry
 from distributions.verify import verify_ledger
 from testing_results.models import Batch
-from tests.distributions.ledger_helpers import D, batch_at_group, entry_count, key, store_grams
+from tests.distributions.ledger_helpers import D, batch_at_group, entry_count, key, member_in, store_grams
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +95,20 @@ def test_it_runs_only_inside_the_callers_transaction(group_a, pat):
             to_account=services.system_account(Account.Kind.DESTROYED), grams=D("1"), by=pat,
             idempotency_key=key(), reason=LedgerEntry.DestructionReason.DAMAGED,
         )
+
+
+def test_a_distribution_issues_the_same_statements_however_long_the_members_history(group_a, alice, pat):
+    batch = batch_at_group(group_a, pat, grams="50.000")
+    fresh, regular = member_in(group_a), member_in(group_a)
+    for _ in range(10):
+        services.distribution_record(member=regular, batch=batch, grams=D("0.5"), by=alice, idempotency_key=key())
+
+    def statements(member):
+        with CaptureQueriesContext(connection) as captured:
+            services.distribution_record(member=member, batch=batch, grams=D("0.5"), by=alice, idempotency_key=key())
+        return len(captured.captured_queries)
+
+    statements(fresh)  # the coordinator's groups are cached on the user from here on
+    # PostgreSQL: lock the member; lock the store's balance and read the facts; insert and move
+    # the balances; plus the savepoint pair of the test's transaction. SQLite a few more.
+    assert statements(fresh) == statements(regular)
