@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db.models import F, OuterRef, Subquery
 
-from compassionclub.errors import ServiceError
+from compassionclub.errors import not_permitted
 from distributions.exports.base import CSV, Exporter, register
 from distributions.hashing import HASHED_FIELDS, entry_hash
 from distributions.models import GENESIS_HASH, LedgerEntry
@@ -141,7 +141,7 @@ class LedgerVerification(Exporter):
         super().check()
         if not self.sees_all:
             # The problems it names are other groups' entries.
-            raise ServiceError("not_allowed", "Only users who see every group can verify the whole ledger.")
+            raise not_permitted("Only users who see every group can verify the whole ledger.")
 
     def header(self) -> list[str]:
         return VERIFICATION_COLUMNS

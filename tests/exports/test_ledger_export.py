@@ -84,7 +84,7 @@ def test_the_whole_ledger_is_verified_by_an_export_of_its_own(world, charlie):
 def test_a_coordinator_cannot_verify_the_whole_ledger(world, bob):
     with pytest.raises(ServiceError) as excinfo:
         run_csv("ledger_verification", bob)
-    assert excinfo.value.code == "not_allowed"
+    assert excinfo.value.code == "not_permitted"
 
 
 @pytest.mark.django_db
