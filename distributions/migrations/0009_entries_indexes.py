@@ -46,7 +46,7 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("distributions", "0005_manifests")]
+    dependencies = [("distributions", "0008_batch_receipts")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
