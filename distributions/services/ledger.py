@@ -51,6 +51,7 @@ from testing_results.models import Batch, DrugCheck
 
 __all__ = [
     "distribution_record",
+    "distribution_write",
     "entry_append",
     "entry_reverse",
     "group_account",
@@ -512,22 +513,35 @@ def distribution_record(
     """
     grams = parse_grams(grams)
     key = parse_key(idempotency_key, required=True)
+    expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
+    return ledger_write(
+        lambda: distribution_write(member=member, batch=batch, grams=grams, by=by, idempotency_key=key,
+                                   occurred_at=occurred_at),
+        key, **expected,
+    )
+
+
+def distribution_write(
+    *, member: Member, batch: Batch, grams, by, idempotency_key: str, occurred_at: dt.datetime | None = None
+) -> LedgerEntry:
+    """``distribution_record`` inside the caller's transaction, which must be atomic and is
+    the caller's to commit (``distributions.services.visits`` records a visit's lines in one)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("distribution_write runs inside the caller's transaction; use distribution_record.")
+    grams = parse_grams(grams)
+    key = parse_key(idempotency_key, required=True)
     if occurred_at is not None:
         occurred_at = parse_occurred(occurred_at, timezone.now())
     expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
-
-    def write() -> LedgerEntry:
-        try:
-            return _distribute(member=member, batch=batch, grams=grams, by=by, key=key, occurred_at=occurred_at)
-        except ServiceError:
-            # A retry whose first attempt committed while we waited for the member's lock sees
-            # that attempt's grams as used; it must get the first entry, not a refusal.
-            existing = _existing(key, **expected)
-            if existing is not None:
-                return existing
-            raise
-
-    return ledger_write(write, key, **expected)
+    try:
+        return _distribute(member=member, batch=batch, grams=grams, by=by, key=key, occurred_at=occurred_at)
+    except ServiceError:
+        # A retry whose first attempt committed while we waited for the member's lock sees
+        # that attempt's grams as used; it must get the first entry, not a refusal.
+        existing = _existing(key, **expected)
+        if existing is not None:
+            return existing
+        raise
 
 
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
