@@ -14,5 +14,6 @@ def admin_urls(site) -> list:
         path("desk/", site.admin_view(partial(views.desk, site=site)), name="distributions_desk"),
         path("desk/record/", site.admin_view(partial(views.record, site=site)), name="distributions_desk_record"),
         path("desk/told/", site.admin_view(partial(views.told, site=site)), name="distributions_desk_told"),
+        path("desk/clear/", site.admin_view(partial(views.clear, site=site)), name="distributions_desk_clear"),
         path("desk/undo/", site.admin_view(partial(views.undo, site=site)), name="distributions_desk_undo"),
     ]

@@ -1,9 +1,10 @@
-"""Desk views: look up a member, record a distribution, undo the last one.
+"""Desk views: look up a member, record a visit (several substances at once), undo a line.
 
 Member codes travel only in POST bodies, never in URLs, so they stay out of access logs and
 browser history. Every page is ``never_cache``: a shared tablet's back button must not show the
-previous member's allowance. After a recorded distribution or an undo the browser is redirected
-(post/redirect/get) to a fresh form; the last distribution's id is kept in the session.
+previous member's allowance. After a recorded visit or an undo the browser is redirected
+(post/redirect/get) to the desk, which shows the same member again (their id is kept in the
+session until the next lookup or "Clear"), with the visit's lines and a fresh form.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
 from distributions import services
-from distributions.desk.forms import NOT_FOUND_MESSAGE, DistributionForm, LookupForm, MemberToldForm, UndoForm
+from distributions.desk.forms import NOT_FOUND_MESSAGE, LookupForm, MemberToldForm, UndoForm, VisitForm
 from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
 from distributions.models import LedgerEntry
 from distributions.recalls import services as recall_services
 from distributions.recalls.selectors import member_alerts, unacknowledged_notices_for
 from distributions.selectors import group_stock
+from distributions.services import VisitLine
 from distributions.visibility import entries_visible_to, members_visible_to
 from members.models import Member
 
 PERMISSION = "distributions.record_distribution"
-SESSION_LAST_ENTRY = "desk_last_entry_id"
+SESSION_LAST_VISIT = "desk_last_visit_entry_ids"
+SESSION_MEMBER = "desk_member_id"
 
 
 @dataclass(frozen=True)
@@ -101,21 +104,21 @@ def desk_reasons(member: Member, eligibility: Eligibility) -> list[DeskReason]:
     return reasons
 
 
-def _last_entry(request: HttpRequest) -> LedgerEntry | None:
-    entry_id = request.session.get(SESSION_LAST_ENTRY)
-    if not entry_id:
-        return None
+def _last_visit(request: HttpRequest) -> list[LedgerEntry]:
+    entry_ids = request.session.get(SESSION_LAST_VISIT) or []
+    if not entry_ids:
+        return []
     entries = entries_visible_to(
         request.user,
         LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related(
             "batch__substance", "member", "recorded_by", "reversed_by"
         ),
     )
-    return entries.filter(pk=entry_id).first()
+    return list(entries.filter(pk__in=entry_ids).order_by("batch__substance__name", "pk"))
 
 
-def _undone_because(entry: LedgerEntry | None) -> str:
-    reversal = getattr(entry, "reversed_by", None) if entry is not None else None
+def _undone_because(entry: LedgerEntry) -> str:
+    reversal = getattr(entry, "reversed_by", None)
     if reversal is None:
         return ""
     try:
@@ -124,61 +127,118 @@ def _undone_because(entry: LedgerEntry | None) -> str:
         return reversal.reason
 
 
+@dataclass(frozen=True)
+class VisitRow:
+    """One substance on the member panel: the allowance, the batches on offer and the form's
+    fields for it (the batch chosen and the grams typed, with their errors)."""
+
+    allowance: SubstanceAllowance
+    batches: list
+    chosen_batch_id: str
+    grams: str
+    batch_errors: list
+    grams_errors: list
+
+    @property
+    def batch_dom_id(self) -> str:
+        return f"desk-batch-{self.allowance.substance_id}"
+
+    @property
+    def grams_dom_id(self) -> str:
+        return f"desk-grams-{self.allowance.substance_id}"
+
+
+def _visit_rows(rows: list[SubstanceRow], form: VisitForm | None) -> list[VisitRow]:
+    result = []
+    for row in rows:
+        sid = row.allowance.substance_id
+        bound = form is not None and form.is_bound
+        offered = [str(batch.pk) for batch in row.batches]
+        chosen = str(form.data.get(f"batch_{sid}", "")) if bound else (offered[0] if offered else "")
+        result.append(VisitRow(
+            allowance=row.allowance, batches=row.batches, chosen_batch_id=chosen,
+            grams=str(form.data.get(f"grams_{sid}", "")) if bound else "",
+            batch_errors=list(form.errors.get(f"batch_{sid}", [])) if bound else [],
+            grams_errors=list(form.errors.get(f"grams_{sid}", [])) if bound else [],
+        ))
+    return result
+
+
+def _focus(rows: list[VisitRow], *, next_member: bool) -> str:
+    """Where the cursor goes, so the next keystroke is the useful one: the first line with an
+    error, else the first substance in stock's grams, else (after a visit) the next code."""
+    for row in rows:
+        if row.batch_errors:
+            return row.batch_dom_id
+        if row.grams_errors:
+            return row.grams_dom_id
+    if next_member:
+        return "id_code"
+    for row in rows:
+        if row.batches:
+            return row.grams_dom_id
+    return "id_code"
+
+
 def _render(
     request: HttpRequest,
     site,
     *,
     lookup_form: LookupForm,
     member: Member | None = None,
-    distribution_form: DistributionForm | None = None,
-    undo_form: UndoForm | None = None,
+    visit_form: VisitForm | None = None,
+    next_member: bool = False,
 ) -> HttpResponse:
-    last_entry = _last_entry(request)
+    last_visit = _last_visit(request)
     context = {
         **site.each_context(request),
         "title": "Distribution desk",
         "lookup_form": lookup_form,
         "member": member,
-        "distribution_form": distribution_form,
-        "last_entry": last_entry,
-        "last_entry_undone_because": _undone_because(last_entry),
-        "undo_form": undo_form or UndoForm(),
+        "visit_form": visit_form,
+        "last_visit": [(entry, _undone_because(entry)) for entry in last_visit],
+        "undo_reasons": UndoForm.REASONS,
+        "focus": "id_code",
         "recall_notices": unacknowledged_notices_for(request.user),
     }
     if member is not None:
-        context["eligibility"], context["substance_rows"] = _member_panel(member)
-        context["desk_reasons"] = desk_reasons(member, context["eligibility"])
+        eligibility, rows = _member_panel(member)
+        context["eligibility"] = eligibility
+        context["desk_reasons"] = desk_reasons(member, eligibility)
         context["recall_alerts"] = member_alerts(member)
-        offered = [str(batch.pk) for row in context["substance_rows"] for batch in row.batches]
-        if distribution_form is not None and distribution_form.is_bound:
-            chosen = str(distribution_form.data.get("batch", ""))
-        else:
-            chosen = offered[0] if len(offered) == 1 else ""
-        context["chosen_batch_id"] = chosen
-        context["focus"] = _focus(distribution_form, chosen if chosen in offered else "")
+        if visit_form is None:
+            visit_form = _fresh_visit_form(member, rows)
+            context["visit_form"] = visit_form
+        context["visit_rows"] = _visit_rows(rows, visit_form)
+        context["focus"] = _focus(context["visit_rows"], next_member=next_member) if eligibility.eligible else "id_code"
     return render(request, "desk/desk.html", context)
 
 
-def _focus(form: DistributionForm | None, chosen_batch_id: str) -> str:
-    """Where the cursor goes, so the next keystroke is the useful one."""
-    if form is not None and form.is_bound and "batch" in form.errors:
-        return "batch-chosen" if chosen_batch_id else "batch"
-    return "grams" if chosen_batch_id else "batch"
-
-
-def _fresh_distribution_form(member: Member) -> DistributionForm:
+def _fresh_visit_form(member: Member, rows: list[SubstanceRow]) -> VisitForm:
     # The key is made when the form is rendered, so every resubmission of this one form
     # (a double click, a retry after a dropped connection) carries the same key and records once.
-    return DistributionForm(initial={"code": member.code, "idempotency_key": uuid.uuid4()})
+    return VisitForm(
+        initial={"code": member.code, "idempotency_key": uuid.uuid4()},
+        substance_ids=[row.allowance.substance_id for row in rows],
+    )
+
+
+def _session_member(request: HttpRequest) -> Member | None:
+    member_id = request.session.get(SESSION_MEMBER)
+    if not member_id:
+        return None
+    return members_visible_to(request.user, Member.objects.select_related("group")).filter(pk=member_id).first()
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def desk(request: HttpRequest, site) -> HttpResponse:
-    """GET: an empty lookup form. POST: look the member up and show the panel."""
+    """GET: the lookup form, and the member being served if there is one. POST: look the
+    member up and show the panel."""
     _require_desk_permission(request)
     if request.method == "GET":
-        return _render(request, site, lookup_form=LookupForm())
+        member = _session_member(request)
+        return _render(request, site, lookup_form=LookupForm(), member=member, next_member=member is not None)
     lookup_form = LookupForm(request.POST)
     if not lookup_form.is_valid():
         return _render(request, site, lookup_form=lookup_form)
@@ -186,13 +246,15 @@ def desk(request: HttpRequest, site) -> HttpResponse:
     if member is None:
         lookup_form.add_error("code", NOT_FOUND_MESSAGE)
         return _render(request, site, lookup_form=lookup_form)
-    return _render(
-        request,
-        site,
-        lookup_form=LookupForm(),
-        member=member,
-        distribution_form=_fresh_distribution_form(member),
-    )
+    if request.session.get(SESSION_MEMBER) != member.pk:
+        request.session[SESSION_MEMBER] = member.pk
+        request.session.pop(SESSION_LAST_VISIT, None)
+    return _render(request, site, lookup_form=LookupForm(), member=member)
+
+
+def _visit_message(entries: list[LedgerEntry]) -> str:
+    # In the order of the page's rows.
+    return ", ".join(f"{e.grams} g of {e.batch.substance}" for e in sorted(entries, key=lambda e: e.batch.substance.name))
 
 
 @never_cache
@@ -206,33 +268,44 @@ def record(request: HttpRequest, site) -> HttpResponse:
     if member is None:
         lookup_form.add_error("code", NOT_FOUND_MESSAGE)
         return _render(request, site, lookup_form=lookup_form)
-    form = DistributionForm(request.POST)
+    form = VisitForm(request.POST, substance_ids=VisitForm.substance_ids_in(request.POST))
     if not form.is_valid():
-        return _render(request, site, lookup_form=LookupForm(), member=member, distribution_form=form)
-    key = str(form.cleaned_data["idempotency_key"])
-    already = LedgerEntry.objects.filter(idempotency_key=key).exists()
+        return _render(request, site, lookup_form=LookupForm(), member=member, visit_form=form)
+    key = form.cleaned_data["idempotency_key"].hex
+    already = LedgerEntry.objects.filter(idempotency_key__startswith=f"{key}.").exists()
     try:
-        entry = services.distribution_record(
+        entries = services.visit_record(
             member=member,
-            batch=form.cleaned_data["batch"],
-            grams=form.cleaned_data["grams"],
+            lines=[VisitLine(batch=batch, grams=grams) for _sid, batch, grams in form.lines],
             by=request.user,
             idempotency_key=key,
         )
     except ServiceError as error:
         form.add_service_error(error)
-        return _render(request, site, lookup_form=LookupForm(), member=member, distribution_form=form)
-    request.session[SESSION_LAST_ENTRY] = entry.pk
+        return _render(request, site, lookup_form=LookupForm(), member=member, visit_form=form)
+    request.session[SESSION_MEMBER] = member.pk
+    request.session[SESSION_LAST_VISIT] = [entry.pk for entry in entries]
     if already:
-        messages.info(request, "This form was already recorded; it was not recorded twice.")
+        messages.info(request, "This visit was already recorded; it was not recorded twice.")
     else:
-        messages.success(request, f"Recorded {entry.grams} g of {entry.batch.substance}. Next member, please.")
+        messages.success(request, f"Recorded {_visit_message(entries)} for {member.display_code}.")
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+
+
+@never_cache
+@require_POST
+def clear(request: HttpRequest, site) -> HttpResponse:
+    """Done with this member: the desk shows nobody until the next lookup."""
+    _require_desk_permission(request)
+    request.session.pop(SESSION_MEMBER, None)
+    request.session.pop(SESSION_LAST_VISIT, None)
     return HttpResponseRedirect(reverse("admin:distributions_desk"))
 
 
 @never_cache
 @require_POST
 def undo(request: HttpRequest, site) -> HttpResponse:
+    """Undo one line of the visit; the answer, done or refused, is a message on the desk."""
     _require_desk_permission(request)
     form = UndoForm(request.POST)
     entry = None
@@ -251,8 +324,10 @@ def undo(request: HttpRequest, site) -> HttpResponse:
         else:
             reason = LedgerEntry.ReversalReason(form.cleaned_data["reason"]).label
             messages.success(request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({reason.lower()}).")
-            return HttpResponseRedirect(reverse("admin:distributions_desk"))
-    return _render(request, site, lookup_form=LookupForm(), undo_form=form)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, f"Not undone: {error}")
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
 
 
 @never_cache
@@ -274,5 +349,6 @@ def told(request: HttpRequest, site) -> HttpResponse:
         if error.code != "already_told":
             messages.error(request, str(error))
             return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    request.session[SESSION_MEMBER] = member.pk
     messages.success(request, f"Recorded: {member.display_code} was told about batch {batch.code}.")
     return HttpResponseRedirect(reverse("admin:distributions_desk"))

@@ -1,9 +1,10 @@
 """The distribution desk in Debian's Chromium, end to end, with screenshots of every step.
 
-A coordinator logs in, serves a member with the keyboard alone, sees the allowance drop,
-double-submits and still has one entry, is refused for a recalled batch with a clear message;
-the member then checks the public status page and sees the new remaining allowance. A second
-test serves a member with JavaScript switched off.
+A coordinator logs in, serves a member three substances in one visit with the keyboard alone,
+sees the allowance drop with the member still on screen, double-submits and still has one set of
+entries, is refused (and nothing of the visit recorded) for a recalled batch; the member then
+checks the public status page on a phone and sees the new remaining allowance. Other tests serve a
+member with JavaScript switched off (Enter on a batch list sends nothing) and on a phone.
 """
 
 from __future__ import annotations
@@ -53,11 +54,28 @@ def look_up(page, code: str) -> None:
     page.wait_for_selector("#desk-member-title")
 
 
-def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
-    page, chromium, live_server, shots, alice, dana, pat, member, heroin, group_a
+@pytest.fixture
+def three_substances(group_a, pat, heroin):
+    cocaine = f.SubstanceFactory(name="Cocaine")
+    meth = f.SubstanceFactory(name="Methamphetamine")
+    return {
+        "first": released_stock(group_a, heroin, pat, code="H-2025-001", days=30),
+        "second": released_stock(group_a, heroin, pat, code="H-2025-002", days=90),
+        "cocaine": released_stock(group_a, cocaine, pat, code="C-2025-001", days=60),
+        "meth": released_stock(group_a, meth, pat, code="M-2025-001", days=60),
+    }
+
+
+def confirm_is_above_the_fold(page) -> bool:
+    box = page.locator("#desk-confirm").bounding_box()
+    return box is not None and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+def test_a_coordinator_serves_three_substances_in_one_visit_and_the_member_sees_the_new_allowance(
+    page, chromium, live_server, shots, alice, dana, member, heroin, group_a, three_substances
 ):
-    first = released_stock(group_a, heroin, pat, code="H-2025-001", days=30)
-    second = released_stock(group_a, heroin, pat, code="H-2025-002", days=90)
+    first, second = three_substances["first"], three_substances["second"]
+    cocaine, meth = three_substances["cocaine"].substance, three_substances["meth"].substance
     desk_url = f"{live_server.url}/admin/desk/"
 
     admin_login(page, live_server, "alice")
@@ -72,44 +90,55 @@ def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
     assert "typo" in page.locator("#desk-code-errors").inner_text()
     shots(page, "typo-caught")
 
-    # Keyboard only: the code, Enter; the first batch (soonest best-before) has the focus.
+    # Keyboard only: the code as printed, in lower case, Enter; the first substance's grams
+    # (cocaine, the rows go by name) have the focus, each soonest best-before batch chosen.
     page.keyboard.press("Control+A")
     page.keyboard.type(format_code(member.code).lower())
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.wait_for_selector("#desk-member-title")
-    assert page.locator("#desk-eligibility").inner_text().strip() == "Eligible"
+    assert page.locator("#desk-eligibility").inner_text().startswith("Eligible")
     assert remaining_for(page, "Heroin") == "14.000 g"
-    batches = page.locator("#desk-record input[name=batch]")
-    assert [batches.nth(i).get_attribute("value") for i in range(batches.count())] == [str(first.pk), str(second.pk)]
-    assert page.evaluate("document.activeElement.value") == str(first.pk)
-    assert "H-2025-001: drug-checked" in page.locator("#desk-record").inner_text()
-    shots(page, "member-shown")
+    options = page.locator(f"#desk-batch-{heroin.pk} option")
+    assert [options.nth(i).get_attribute("value") for i in range(options.count())] == [str(first.pk), str(second.pk)]
+    assert page.locator(f"#desk-batch-{heroin.pk}").input_value() == str(first.pk)
+    assert page.evaluate("document.activeElement.id") == f"desk-grams-{cocaine.pk}"
+    # Confirm is on the first screen with three substances in stock, on a laptop and a tablet.
+    for width, height in ((1280, 800), (768, 1024)):
+        page.set_viewport_size({"width": width, "height": height})
+        assert confirm_is_above_the_fold(page), (width, height)
+        shots(page, f"member-shown-{width}x{height}")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
-    page.keyboard.press("Space")
+    # Cocaine 2, then Tab past heroin's batch (already chosen) to its grams, then meth.
+    page.keyboard.type("2")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "id_grams"
+    assert page.evaluate("document.activeElement.id") == f"desk-batch-{heroin.pk}"
+    page.keyboard.press("Tab")
     page.keyboard.type("3.5")
-    shots(page, "grams-entered")
+    page.keyboard.press("Tab")
+    # With JavaScript, Enter on a batch list moves on to its grams and sends nothing.
+    assert page.evaluate("document.activeElement.id") == f"desk-batch-{meth.pk}"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == f"desk-grams-{meth.pk}"
+    page.keyboard.type("1.25")
+    shots(page, "three-lines-entered")
     with page.expect_navigation(url=desk_url):
         page.keyboard.press("Enter")
-    assert "Recorded 3.500 g of Heroin" in page.locator("ul.messagelist").inner_text()
-    assert format_code(member.code) in page.locator("#desk-last").inner_text()
-    assert page.evaluate("document.activeElement.id") == "id_code"
-    shots(page, "recorded-ready-for-next")
-
-    # The allowance dropped.
-    look_up(page, member.code)
+    message = page.locator("ul.messagelist").inner_text()
+    assert "Recorded 2.000 g of Cocaine, 3.500 g of Heroin, 1.250 g of Methamphetamine" in message
+    # The member stays on screen, with what is left now; the cursor waits for the next code.
+    assert format_code(member.code) in page.locator("#desk-member-title").inner_text()
     assert remaining_for(page, "Heroin") == "10.500 g"
-    shots(page, "allowance-dropped")
+    assert remaining_for(page, "Cocaine") == "12.000 g"
+    assert page.locator("#desk-last .desk-undo").count() == 3
+    assert page.evaluate("document.activeElement.id") == "id_code"
+    shots(page, "visit-recorded-member-still-shown")
+    page.reload()
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member).count() == 3
 
     # A double click and then a resubmission of the very same form record once.
-    # With JavaScript, Enter on a batch chooses it and moves on to the grams.
-    page.locator(f"#desk-batch-{first.pk}").focus()
-    page.keyboard.press("Enter")
-    assert page.locator(f"#desk-batch-{first.pk}").is_checked()
-    assert page.evaluate("document.activeElement.id") == "id_grams"
-    page.keyboard.type("1")
+    page.locator(f"#desk-grams-{heroin.pk}").fill("1")
     form = page.evaluate(
         "Object.fromEntries(new FormData(document.getElementById('desk-record')).entries())"
     )
@@ -118,28 +147,28 @@ def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
     resent = page.request.post(f"{live_server.url}/admin/desk/record/", form=form)
     assert resent.ok
     assert "already recorded" in resent.text()
-    assert LedgerEntry.objects.filter(idempotency_key=form["idempotency_key"]).count() == 1
-    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member).count() == 2
+    assert LedgerEntry.objects.filter(idempotency_key__startswith=form["idempotency_key"].replace("-", "")).count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member).count() == 4
     page.reload()
     shots(page, "double-submit-recorded-once")
 
-    # The second batch is recalled while the member is at the desk.
-    look_up(page, member.code)
+    # The second heroin batch is recalled while the member is at the desk: nothing of the visit is recorded.
     assert remaining_for(page, "Heroin") == "9.500 g"
     testing_services.batch_recall(batch=second, by=dana, reason="Public drug alert: nitazene found in a sibling lot")
-    page.locator(f"#desk-batch-{second.pk}").check()
-    page.locator("#id_grams").fill("2")
+    page.locator(f"#desk-batch-{heroin.pk}").select_option(str(second.pk))
+    page.locator(f"#desk-grams-{heroin.pk}").fill("2")
+    page.locator(f"#desk-grams-{cocaine.pk}").fill("1")
     with page.expect_navigation():
         page.locator("#desk-confirm").click()
-    page.wait_for_selector("#desk-batch-errors")
-    refusal = page.locator("#desk-batch-errors").inner_text()
+    page.wait_for_selector(f"#desk-batch-errors-{heroin.pk}")
+    refusal = page.locator(f"#desk-batch-errors-{heroin.pk}").inner_text()
     assert "recalled" in refusal.lower()
     assert page.locator("#desk-record").is_visible()
-    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, batch=second).count() == 0
-    shots(page, "recalled-batch-refused")
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member).count() == 4
+    shots(page, "recalled-batch-refused-nothing-recorded")
 
     # The member checks the public status page on their own phone.
-    phone = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     try:
         status = phone.new_page()
         status.goto(f"{live_server.url}/status/")
@@ -157,25 +186,45 @@ def test_a_coordinator_serves_a_member_and_the_member_sees_the_new_allowance(
         phone.close()
 
 
-def test_the_desk_works_without_javascript(page_without_js, live_server, shots, alice, pat, member, heroin, group_a):
+def test_the_desk_works_without_javascript_and_enter_on_a_batch_sends_nothing(
+    page_without_js, live_server, shots, alice, member, heroin, group_a, three_substances
+):
     page = page_without_js
-    batch = released_stock(group_a, heroin, pat, code="H-2025-010", days=60)
-
     admin_login(page, live_server, "alice")
     look_up(page, member.code)
-    # With a single batch on offer it is already chosen and the grams have the focus.
-    assert page.locator(f"#desk-batch-{batch.pk}").is_checked()
-    assert page.evaluate("document.activeElement.id") == "id_grams"
-    page.locator("#id_grams").fill("2.25")
+    assert page.evaluate("document.activeElement.id") == f"desk-grams-{three_substances['cocaine'].substance_id}"
+    assert confirm_is_above_the_fold(page)
+
+    # Enter on a batch list without JavaScript does not send the visit.
+    page.locator(f"#desk-batch-{heroin.pk}").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert page.url == f"{live_server.url}/admin/desk/"
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).count() == 0
+
+    page.locator(f"#desk-grams-{heroin.pk}").fill("2.25")
     shots(page, "no-js-member-shown")
     with page.expect_navigation(url=f"{live_server.url}/admin/desk/"):
         page.locator("#desk-confirm").click()
     assert "Recorded 2.250 g of Heroin" in page.locator("ul.messagelist").inner_text()
     shots(page, "no-js-recorded")
 
-    page.get_by_label("Undo it").select_option("Wrong grams")
+    page.get_by_label("Undo this line").select_option("Wrong grams")
     with page.expect_navigation(url=f"{live_server.url}/admin/desk/"):
         page.get_by_role("button", name="Undo").click()
     assert "Undone" in page.locator("#desk-last").inner_text()
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REVERSAL, reason="wrong_grams").count() == 1
     shots(page, "no-js-undone")
+
+
+def test_the_desk_fits_a_phone(page, live_server, shots, alice, member, heroin, group_a, three_substances):
+    page.set_viewport_size({"width": 360, "height": 740})
+    admin_login(page, live_server, "alice")
+    look_up(page, member.code)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.locator(f"#desk-grams-{heroin.pk}").fill("1")
+    with page.expect_navigation(url=f"{live_server.url}/admin/desk/"):
+        page.locator("#desk-confirm").click()
+    assert "Recorded 1.000 g of Heroin" in page.locator("ul.messagelist").inner_text()
+    shots(page, "phone-recorded")

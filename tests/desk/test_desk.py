@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from distributions import services
 from distributions.desk.forms import NOT_FOUND_MESSAGE, TYPO_MESSAGE, LookupForm
-from distributions.desk.views import SESSION_LAST_ENTRY
+from distributions.desk.views import SESSION_LAST_VISIT, SESSION_MEMBER
 from distributions.models import LedgerEntry
 from members.codes import ALPHABET, format_code
 from members.models import Member
@@ -26,6 +26,7 @@ from tests import factories as f
 DESK = reverse("admin:distributions_desk")
 RECORD = reverse("admin:distributions_desk_record")
 UNDO = reverse("admin:distributions_desk_undo")
+CLEAR = reverse("admin:distributions_desk_clear")
 
 
 def typo_of(code: str) -> str:
@@ -40,6 +41,11 @@ def record_form(response) -> dict[str, str]:
     key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
     code = re.search(r'<input type="hidden" name="code" value="([^"]+)"', html).group(1)
     return {"code": code, "idempotency_key": key}
+
+
+def line(batch, grams) -> dict[str, object]:
+    """One line of a visit as the form posts it."""
+    return {f"batch_{batch.substance_id}": batch.pk, f"grams_{batch.substance_id}": grams}
 
 
 def distributions_of(member) -> int:
@@ -103,7 +109,7 @@ def test_the_lookup_shows_eligibility_allowance_renewal_and_the_groups_stock_soo
     html = response.content.decode()
 
     assert response.status_code == 200
-    assert 'id="desk-eligibility">Eligible<' in html
+    assert 'id="desk-eligibility">Eligible ' in html
     assert f"{member.renewal_due:%-d %b %Y}" in html
     assert "14.000 g" in html
     assert html.index(sooner.code) < html.index(later.code)
@@ -135,7 +141,7 @@ def test_it_records_a_distribution_then_offers_a_fresh_form_with_the_last_one_an
 ):
     batch = stock(group_a, heroin)
     shown = desk_client.post(DESK, {"code": member.code})
-    response = desk_client.post(RECORD, {**record_form(shown), "batch": batch.pk, "grams": "3.5"})
+    response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "3.5")})
 
     assert response.status_code == 302
     assert response["Location"] == DESK
@@ -154,9 +160,56 @@ def test_it_records_a_distribution_then_offers_a_fresh_form_with_the_last_one_an
     assert "10.500 g" in again
 
 
+def test_a_visit_of_three_substances_is_recorded_together_and_the_member_stays_on_screen(
+    desk_client, member, heroin, cocaine, group_a, stock
+):
+    meth = f.SubstanceFactory(name="Methamphetamine")
+    batches = [stock(group_a, heroin), stock(group_a, cocaine), stock(group_a, meth)]
+    shown = desk_client.post(DESK, {"code": format_code(member.code).lower()})
+    response = desk_client.post(RECORD, {
+        **record_form(shown), **line(batches[0], "3.5"), **line(batches[1], "2"), **line(batches[2], "1.25"),
+    })
+    assert response.status_code == 302 and response["Location"] == DESK
+    entries = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member)
+    assert sorted((e.batch_id, e.grams) for e in entries) == sorted(
+        [(batches[0].pk, Decimal("3.500")), (batches[1].pk, Decimal("2.000")), (batches[2].pk, Decimal("1.250"))]
+    )
+    # One key for the visit, one entry key per line derived from it.
+    key = record_form(shown)["idempotency_key"].replace("-", "")
+    assert {e.idempotency_key for e in entries} == {f"{key}.{b.pk}" for b in batches}
+
+    # The page after the POST shows the same member again, with what is left now, the visit's
+    # lines with an undo each, and a fresh form; reloading it records nothing.
+    for _ in range(2):
+        page = desk_client.get(DESK).content.decode()
+        assert member.display_code in page and 'id="desk-record"' in page
+        assert "10.500 g" in page and "12.000 g" in page and "12.750 g" in page
+        assert page.count('class="desk-form desk-undo"') == 3
+        assert re.search(r'id="id_code"[^>]*autofocus', page, re.S)  # ready for the next member
+    assert distributions_of(member) == 3
+    assert record_form(desk_client.get(DESK))["idempotency_key"] != record_form(shown)["idempotency_key"]
+
+    # "Clear" when done: the next person at the desk sees nobody.
+    assert desk_client.post(CLEAR).status_code == 302
+    page = desk_client.get(DESK).content.decode()
+    assert member.display_code not in page and 'id="desk-last"' not in page
+
+
+def test_one_refused_line_records_no_line_and_keeps_what_was_typed(desk_client, member, heroin, cocaine, group_a, stock):
+    her, coc = stock(group_a, heroin), stock(group_a, cocaine, "1.000")
+    shown = desk_client.post(DESK, {"code": member.code})
+    response = desk_client.post(RECORD, {**record_form(shown), **line(her, "3.5"), **line(coc, "2")})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="desk-grams-errors-{cocaine.pk}"' in html and "holds only 1.000 g" in html
+    assert 'value="3.5"' in html and 'value="2"' in html
+    assert re.search(rf'id="desk-grams-{cocaine.pk}"[^>]*autofocus', html, re.S)
+    assert distributions_of(member) == 0
+
+
 def test_a_resubmitted_form_records_once(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
-    fields = {**record_form(desk_client.post(DESK, {"code": member.code})), "batch": batch.pk, "grams": "2"}
+    fields = {**record_form(desk_client.post(DESK, {"code": member.code})), **line(batch, "2")}
 
     first = desk_client.post(RECORD, fields)
     second = desk_client.post(RECORD, fields)
@@ -183,11 +236,11 @@ def test_grams_over_the_allowance_come_back_as_a_form_error_with_the_exact_figur
         idempotency_key=uuid.uuid4().hex,
     )
     shown = desk_client.post(DESK, {"code": member.code})
-    response = desk_client.post(RECORD, {**record_form(shown), "batch": batch.pk, "grams": "5"})
+    response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "5")})
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="desk-grams-errors"' in html
+    assert f'id="desk-grams-errors-{heroin.pk}"' in html
     assert "4.000" in html
     assert distributions_of(member) == 1
 
@@ -199,10 +252,10 @@ def test_a_batch_recalled_after_the_page_was_shown_is_refused_with_the_services_
     shown = desk_client.post(DESK, {"code": member.code})
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
 
-    response = desk_client.post(RECORD, {**record_form(shown), "batch": batch.pk, "grams": "1"})
+    response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "1")})
 
     assert response.status_code == 200
-    assert 'id="desk-batch-errors"' in response.content.decode()
+    assert f'id="desk-batch-errors-{heroin.pk}"' in response.content.decode()
     assert "recalled" in response.content.decode().lower()
     assert distributions_of(member) == 0
 
@@ -210,11 +263,14 @@ def test_a_batch_recalled_after_the_page_was_shown_is_refused_with_the_services_
 def test_missing_grams_and_batch_are_form_errors_not_server_errors(desk_client, member, heroin, group_a, stock):
     stock(group_a, heroin)
     shown = desk_client.post(DESK, {"code": member.code})
-    response = desk_client.post(RECORD, {**record_form(shown), "grams": "abc"})
+    response = desk_client.post(RECORD, {**record_form(shown), f"grams_{heroin.pk}": "abc"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Choose a batch." in html
-    assert "Enter a number." in html
+    assert "Enter the grams as a number" in html
+    response = desk_client.post(RECORD, {**record_form(shown), f"grams_{heroin.pk}": "2", f"batch_{heroin.pk}": ""})
+    assert "Choose a batch." in response.content.decode()
+    response = desk_client.post(RECORD, {**record_form(shown), f"grams_{heroin.pk}": ""})
+    assert "Enter the grams of at least one substance." in response.content.decode()
     assert distributions_of(member) == 0
 
 
@@ -222,7 +278,7 @@ def test_a_tampered_member_code_on_the_record_form_records_nothing(client, bob, 
     batch = stock(group_a, heroin)
     client.force_login(bob)
     response = client.post(
-        RECORD, {"code": member.code, "idempotency_key": str(uuid.uuid4()), "batch": batch.pk, "grams": "1"}
+        RECORD, {"code": member.code, "idempotency_key": str(uuid.uuid4()), **line(batch, "1")}
     )
     assert response.status_code == 200
     assert NOT_FOUND_MESSAGE in response.content.decode()
@@ -232,7 +288,7 @@ def test_a_tampered_member_code_on_the_record_form_records_nothing(client, bob, 
 def test_undo_reverses_the_last_distribution_with_the_chosen_reason(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
     shown = desk_client.post(DESK, {"code": member.code})
-    desk_client.post(RECORD, {**record_form(shown), "batch": batch.pk, "grams": "4"})
+    desk_client.post(RECORD, {**record_form(shown), **line(batch, "4")})
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.DISTRIBUTION, member=member)
 
     response = desk_client.post(UNDO, {"entry": entry.pk, "reason": "wrong_grams"})
@@ -249,16 +305,18 @@ def test_undo_reverses_the_last_distribution_with_the_chosen_reason(desk_client,
 def test_undo_needs_a_reason_and_refuses_twice(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
     shown = desk_client.post(DESK, {"code": member.code})
-    desk_client.post(RECORD, {**record_form(shown), "batch": batch.pk, "grams": "4"})
+    desk_client.post(RECORD, {**record_form(shown), **line(batch, "4")})
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.DISTRIBUTION, member=member)
 
     no_reason = desk_client.post(UNDO, {"entry": entry.pk, "reason": ""})
-    assert no_reason.status_code == 200
+    assert no_reason.status_code == 302
+    assert "Not undone: Choose why it is being undone." in desk_client.get(DESK).content.decode()
     assert not LedgerEntry.objects.filter(reverses=entry).exists()
 
     desk_client.post(UNDO, {"entry": entry.pk, "reason": "wrong_batch"})
     twice = desk_client.post(UNDO, {"entry": entry.pk, "reason": "wrong_batch"})
-    assert twice.status_code == 200
+    assert twice.status_code == 302
+    assert "Not undone: This entry has already been reversed." in desk_client.get(DESK).content.decode()
     assert LedgerEntry.objects.filter(reverses=entry).count() == 1
 
 
@@ -269,8 +327,8 @@ def test_a_coordinator_cannot_undo_another_groups_distribution(client, alice, bo
     )
     client.force_login(bob)
     response = client.post(UNDO, {"entry": entry.pk, "reason": "wrong_grams"})
-    assert response.status_code == 200
-    assert "not found" in response.content.decode()
+    assert response.status_code == 302
+    assert "Not undone: That distribution was not found." in client.get(DESK).content.decode()
     assert not LedgerEntry.objects.filter(reverses=entry).exists()
 
 
@@ -281,9 +339,11 @@ def test_the_last_distribution_is_not_shown_to_another_user_of_the_session_scope
     )
     client.force_login(bob)
     session = client.session
-    session[SESSION_LAST_ENTRY] = entry.pk
+    session[SESSION_LAST_VISIT] = [entry.pk]
+    session[SESSION_MEMBER] = member.pk
     session.save()
-    assert 'id="desk-last"' not in client.get(DESK).content.decode()
+    page = client.get(DESK).content.decode()
+    assert 'id="desk-last"' not in page and member.display_code not in page
 
 
 def test_a_coordinator_of_several_groups_serves_from_the_members_own_group(
@@ -300,7 +360,7 @@ def test_a_coordinator_of_several_groups_serves_from_the_members_own_group(
     assert in_b.code in html
     assert in_a.code not in html
 
-    client.post(RECORD, {**record_form(shown), "batch": in_b.pk, "grams": "1"})
+    client.post(RECORD, {**record_form(shown), **line(in_b, "1")})
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.DISTRIBUTION, member=theirs)
     assert entry.from_account.group == group_b
 

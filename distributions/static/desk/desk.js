@@ -20,20 +20,20 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
-  // Choosing a batch moves on to the grams: one keystroke less per member.
-  var grams = document.getElementById("id_grams");
-  if (grams) {
-    document.querySelectorAll("#desk-record input[name=batch]").forEach(function (radio) {
-      radio.addEventListener("keydown", function (event) {
-        if (event.key === "Enter") {
-          event.preventDefault();
-          radio.checked = true;
+  // Enter on a batch chooses it and moves on to that substance's grams: one keystroke less per
+  // line. (Without JavaScript, Enter on a list does nothing: it never sends the visit early.)
+  document.querySelectorAll("#desk-record select.desk-batch-select").forEach(function (select) {
+    select.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        var grams = document.getElementById(select.id.replace("desk-batch-", "desk-grams-"));
+        if (grams) {
           grams.focus();
           grams.select();
         }
-      });
+      }
     });
-  }
+  });
 });
 
 // A page restored from the back/forward cache comes back with its buttons enabled again.
