@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from compassionclub.quantities import to_grams
 from distributions.models import ZERO, Account, Balance, LedgerEntry
 from distributions.visibility import entries_visible_to, sees_batch_reach_everywhere, stock_visible_to
-from members.models import MemberGroup
+from members.models import Member, MemberGroup
 from testing_results.models import Batch, Substance
 
 
@@ -120,3 +121,33 @@ def batch_reach(batch: Batch, user=None) -> list[tuple[int, GroupReach]]:
         (group_id, GroupReach(name, to_grams(store), members, to_grams(got)))
         for (name, group_id), (store, members, got) in sorted(rows.items())
     ]
+
+
+# A member's history, for the member page ------------------------------------------------------
+
+HISTORY_WEEKS = 8
+
+
+def member_visits(member: Member, user, since: dt.datetime) -> list[LedgerEntry]:
+    """The member's distributions since ``since`` that ``user`` may see, newest first, each with
+    its batch, substance and reversal (``reversed_by``, None if it stands). One query."""
+    qs = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member, occurred_at__gte=since)
+    return list(
+        entries_visible_to(user, qs).select_related("batch__substance", "reversed_by").order_by("-occurred_at", "-id")
+    )
+
+
+def weekly_received(visits: list[LedgerEntry], weeks: list[dt.date]) -> dict[str, dict[dt.date, Decimal]]:
+    """Grams received per substance and local week (Monday), undone lines left out."""
+    zone = timezone.get_current_timezone()
+    result: dict[str, dict[dt.date, Decimal]] = {}
+    for entry in visits:
+        if getattr(entry, "reversed_by", None) is not None:
+            continue
+        day = entry.occurred_at.astimezone(zone).date()
+        week = day - dt.timedelta(days=day.weekday())
+        if week < weeks[0]:
+            continue
+        by_week = result.setdefault(entry.batch.substance.name, {})
+        by_week[week] = by_week.get(week, Decimal("0.000")) + entry.grams
+    return result

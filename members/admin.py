@@ -45,6 +45,12 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
     readonly_fields = fields
     inlines = [StatusChangeInline]
     show_full_result_count = False
+    change_form_template = "admin/members/member/change_form.html"
+
+    # What a higher layer may add to the member page: [{"id", "title", "columns", "rows", "empty"}]
+    # (``distributions.member_admin`` adds the visits and the allowance, which this app cannot read).
+    def extra_panels(self, request, member: Member) -> list[dict]:
+        return []
 
     def add_view(self, request, form_url="", extra_context=None):
         # Enrolment is its own page, so the code is generated and the PIN hashed by the service.
@@ -56,6 +62,9 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
         # Every field is read-only here (changes go through the action links), so no Save buttons.
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
                          "show_save_and_add_another": False}
+        member = self.get_object(request, object_id) if str(object_id).isdigit() else None
+        if member is not None:
+            extra_context["extra_panels"] = self.extra_panels(request, member)
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="actions")
