@@ -91,7 +91,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + ["testing_results.release_batch", "testing_results.view_lab_report"],
     # Staff accounts (who did what) but never a password hash, TOTP key or backup code.
     Role.AUDITOR: _view(*_EVERYTHING_READABLE, "audit.auditrecord", "auth.user", "auth.group")
-    + ["members.view_all_groups", "distributions.export_reports", "testing_results.view_lab_report"],
+    + ["members.view_all_groups", "distributions.export_reports", "testing_results.view_lab_report",
+       # Which member an old (replaced) card's code belonged to: for auditors only.
+       "members.view_retiredcode"],
 }
 
 

@@ -61,7 +61,7 @@ class LedgerMemberAdmin(MemberAdmin):
         allowances = sorted(eligibility.allowances.values(), key=lambda a: a.substance_name)
         received = weekly_received(visits, weeks)
         names = [a.substance_name for a in allowances] + sorted(set(received) - {a.substance_name for a in allowances})
-        return [
+        return super().extra_panels(request, member) + [
             {
                 "id": "member-allowance",
                 "title": "Allowance now",

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
 from members.admin_mixins import GroupScopedAdminMixin, MemberCodeSearchMixin, ReadOnlyInline
-from members.models import Member, MemberGroup, MemberStatusChange
+from members.models import Member, MemberGroup, MemberStatusChange, RetiredCode
 
 
 @admin.register(MemberGroup)
@@ -50,7 +51,22 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
     # What a higher layer may add to the member page: [{"id", "title", "columns", "rows", "empty"}]
     # (``distributions.member_admin`` adds the visits and the allowance, which this app cannot read).
     def extra_panels(self, request, member: Member) -> list[dict]:
-        return []
+        retired = list(member.retired_codes.select_related("retired_by"))
+        if not retired:
+            return []
+        # Which old code belonged to whom is for auditors; the coordinator sees that and when.
+        show_codes = request.user.has_perm("members.view_retiredcode")
+        return [{
+            "id": "member-cards",
+            "title": "Cards replaced",
+            "columns": ["Replaced on", "Why", "By", *(["Old code"] if show_codes else [])],
+            "rows": [
+                [f"{timezone.localtime(r.retired_at):%Y-%m-%d %H:%M}", r.get_reason_display(), r.retired_by.get_username(),
+                 *([r.display_code] if show_codes else [])]
+                for r in retired
+            ],
+            "empty": "",
+        }]
 
     def add_view(self, request, form_url="", extra_context=None):
         # Enrolment is its own page, so the code is generated and the PIN hashed by the service.
@@ -70,7 +86,8 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
     @admin.display(description="actions")
     def member_actions(self, obj: Member) -> str:
         links = [("members_member_card", "Print card"), ("members_member_status", "Change status"),
-                 ("members_member_reset_pin", "Reset PIN"), ("members_member_renew", "Renew")]
+                 ("members_member_reset_pin", "Reset PIN"), ("members_member_renew", "Renew"),
+                 ("members_member_reissue", "New card (lost, stolen, damaged)")]
         return format_html(" · ".join('<a href="{}">{}</a>' for _ in links),
                            *[x for name, label in links for x in (reverse(f"admin:{name}", args=[obj.pk]), label)])
 
@@ -87,3 +104,17 @@ class MemberStatusChangeAdmin(MemberCodeSearchMixin, GroupScopedAdminMixin, Read
     list_select_related = ["member", "changed_by"]
     search_fields = ["member__code"]
     member_code_field = "member__code"
+
+
+@admin.register(RetiredCode)
+class RetiredCodeAdmin(MemberCodeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which member an old card's code belonged to: auditors only (``view_retiredcode``)."""
+
+    list_display = ["display_code", "member", "reason", "retired_at", "retired_by"]
+    list_filter = ["reason"]
+    list_select_related = ["member", "retired_by"]
+    search_fields = ["code", "member__code"]
+
+    @admin.display(description="old code", ordering="code")
+    def display_code(self, obj: RetiredCode) -> str:
+        return obj.display_code

@@ -17,10 +17,10 @@ from django.views.decorators.cache import never_cache
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from members.forms import EnrolForm, PinFields, RenewForm, StatusForm
+from members.forms import EnrolForm, PinFields, ReissueForm, RenewForm, StatusForm
 from members.models import Member, MemberGroup
 from members.scoping import coordinated_group_ids, is_coordinator_of
-from members.services import member_enrol, member_renew, member_reset_pin, member_set_status
+from members.services import member_card_reissue, member_enrol, member_renew, member_reset_pin, member_set_status
 
 
 def _member_for(request: HttpRequest, member_id: int) -> Member:
@@ -141,6 +141,30 @@ def renew_view(site):
     return view
 
 
+def reissue_view(site):
+    """A new card (code and PIN) for a lost, stolen or damaged one; the record stays the same."""
+
+    @never_cache
+    def view(request: HttpRequest, member_id: int) -> HttpResponse:
+        member = _member_for(request, member_id)
+        old = member.display_code
+        form = ReissueForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            done = _apply(form, lambda: member_card_reissue(member=member, pin=d["pin"], reason=d["reason"], by=request.user))
+            if done:
+                admin_recent_action(request, member, "New card issued.")
+                messages.success(request, f"New card: {member.display_code}. The old code {old} no longer works anywhere. "
+                                          "Print the card now.")
+                return redirect(reverse("admin:members_member_card", args=[member.pk]))
+        return TemplateResponse(request, "members/admin/form.html", _context(
+            site, request, f"A new card for {old}", form=form, member=member, submit="Issue the new card",
+            intro="For a lost, stolen or damaged card. The member keeps their history, allowance and recall alerts; "
+                   "the old code is refused at the desk and on the status page from now on.",
+        ))
+    return view
+
+
 def card_view(site):
     @never_cache
     def view(request: HttpRequest, member_id: int) -> HttpResponse:
@@ -163,4 +187,5 @@ def admin_urls(site) -> list:
         path("members/member/<int:member_id>/reset-pin/", site.admin_view(reset_pin_view(site)), name="members_member_reset_pin"),
         path("members/member/<int:member_id>/status/", site.admin_view(status_view(site)), name="members_member_status"),
         path("members/member/<int:member_id>/renew/", site.admin_view(renew_view(site)), name="members_member_renew"),
+        path("members/member/<int:member_id>/new-card/", site.admin_view(reissue_view(site)), name="members_member_reissue"),
     ]

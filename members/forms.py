@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from members.models import Member, MemberGroup, StatusReason
+from members.models import Member, MemberGroup, RetiredCode, StatusReason
 from members.pins import MAX_LENGTH, MIN_LENGTH
 
 
@@ -57,3 +57,12 @@ class RenewForm(forms.Form):
         max_length=20, required=False, help_text="Only if the member signed a new version of the consent form."
     )
     age_attested = forms.BooleanField(label="The member says they are 19 or over", required=True)
+
+
+class ReissueForm(PinFields):
+    reason = forms.ChoiceField(
+        label="Why a new card", choices=[("", "Choose…"), *RetiredCode.Reason.choices],
+        help_text="The old code stops working everywhere at once, and is never given out again.",
+    )
+
+    field_order = ["reason", "pin", "pin_again"]

@@ -130,3 +130,35 @@ class MemberStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member}: {self.from_status or '-'} → {self.to_status}"
+
+
+class RetiredCode(models.Model):
+    """The code of a card that was replaced (lost, stolen, damaged). It never works again, at
+    the desk or on the status page, and is never given to anyone else; the member keeps their
+    record, so history, allowance and recall alerts carry over to the new card. Who had which
+    old code is for auditors only (``members.view_retiredcode``)."""
+
+    class Reason(models.TextChoices):
+        LOST = "lost", "Lost"
+        STOLEN = "stolen", "Stolen"
+        DAMAGED = "damaged", "Damaged or unreadable"
+
+    code = models.CharField(max_length=12, unique=True, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="retired_codes")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    retired_at = models.DateTimeField()
+    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-retired_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[0-9A-HJKMNP-TV-Z]{12}$"), name="retiredcode_code_format"),
+            models.CheckConstraint(condition=Q(reason__in=["lost", "stolen", "damaged"]), name="retiredcode_reason_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return format_code(self.code)
+
+    @property
+    def display_code(self) -> str:
+        return format_code(self.code)

@@ -21,12 +21,13 @@ from django.utils import timezone
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError, not_permitted
 from members.codes import generate_code
-from members.models import Member, MemberGroup, MemberStatusChange, StatusReason
+from members.models import Member, MemberGroup, MemberStatusChange, RetiredCode, StatusReason
 from members.pins import pin_validate
 from members.scoping import is_coordinator_of
 
 __all__ = [
     "MEMBERSHIP_DAYS",
+    "member_card_reissue",
     "member_enrol",
     "member_renew",
     "member_reset_pin",
@@ -60,6 +61,14 @@ def _require_coordinator(by, group_id: int, perm: str | None = None) -> None:
 
 def _today() -> dt.date:
     return timezone.localdate()
+
+
+def _unused_code() -> str:
+    """A fresh code that no card, current or replaced, has ever carried."""
+    while True:
+        code = generate_code()
+        if not RetiredCode.objects.filter(code=code).exists():
+            return code
 
 
 def member_enrol(
@@ -101,7 +110,7 @@ def member_enrol(
         member = None
         # 55 random bits: a clash is astronomically unlikely, but a unique code is a must.
         for _attempt in range(5):
-            code = generate_code()
+            code = _unused_code()
             try:
                 with transaction.atomic():
                     member = Member.objects.create(
@@ -230,4 +239,43 @@ def member_renew(
         )
     for name, value in changes.items():
         setattr(member, name, value)
+    return member
+
+
+def member_card_reissue(*, member: Member, pin: str, reason: str, by) -> Member:
+    """A new card for a member whose card was lost, stolen or damaged: a new code and the new
+    PIN they chose. The old code is retired in the same transaction: from then on it is refused
+    everywhere like a code that never existed, and never given out again. The member's record
+    stays the same, so their history, allowance and recall alerts carry over."""
+    _require_coordinator(by, member.group_id, "members.reset_pin")
+    if reason not in RetiredCode.Reason.values:
+        raise ServiceError("reason_invalid", "Choose why the card is replaced: lost, stolen or damaged.")
+    pin_validate(pin)
+    pin_hash = make_password(pin)
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = Member.objects.select_for_update().get(pk=member.pk)
+        if locked.status == Member.Status.WITHDRAWN:
+            raise ServiceError("member_withdrawn", "A withdrawn membership gets no new card; enrol the member again.")
+        old_code = locked.code
+        RetiredCode.objects.create(code=old_code, member=locked, reason=reason, retired_at=now, retired_by=by)
+        for _attempt in range(5):
+            new_code = _unused_code()
+            try:
+                with transaction.atomic():
+                    Member.objects.filter(pk=locked.pk).update(code=new_code, pin=pin_hash)
+                break
+            except IntegrityError:
+                if not Member.objects.filter(code=new_code).exists():
+                    raise
+        else:  # five clashes of 55-bit codes in a row
+            raise ServiceError("code_generation_failed", "Could not generate a unique member code; try again.")
+        audit_log(
+            action="member.card_reissued",
+            actor=by,
+            target=locked,
+            old={"code": old_code},
+            new={"code": new_code, "reason": reason, "pin_changed": True},
+        )
+    member.code, member.pin = new_code, pin_hash
     return member

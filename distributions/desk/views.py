@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -30,7 +31,7 @@ from distributions.recalls.selectors import member_alerts, unacknowledged_notice
 from distributions.selectors import group_stock
 from distributions.services import VisitLine
 from distributions.visibility import entries_visible_to, members_visible_to
-from members.models import Member
+from members.models import Member, RetiredCode
 
 PERMISSION = "distributions.record_distribution"
 SESSION_LAST_VISIT = "desk_last_visit_entry_ids"
@@ -48,6 +49,19 @@ class SubstanceRow:
 def _require_desk_permission(request: HttpRequest) -> None:
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied("The distribution desk is for coordinators.")
+
+
+def replaced_card_message(user, code: str) -> str | None:
+    """For the member's own coordinators only: that ``code`` is a replaced card's, and when it
+    was replaced. Anyone else is told the code is not found, as for any unknown code."""
+    retired = (
+        RetiredCode.objects.filter(code=code, member__in=members_visible_to(user, Member.objects.all()))
+        .values_list("retired_at", flat=True).first()
+    )
+    if retired is None:
+        return None
+    return (f"This card was replaced by a new one on {timezone.localtime(retired):%-d %b %Y}; its code no longer "
+            "works. Ask the member for the new card (the member page has its code).")
 
 
 def find_member(user, code: str) -> Member | None:
@@ -244,7 +258,9 @@ def desk(request: HttpRequest, site) -> HttpResponse:
         return _render(request, site, lookup_form=lookup_form)
     member = find_member(request.user, lookup_form.cleaned_data["code"])
     if member is None:
-        lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+        lookup_form.add_error(
+            "code", replaced_card_message(request.user, lookup_form.cleaned_data["code"]) or NOT_FOUND_MESSAGE
+        )
         return _render(request, site, lookup_form=lookup_form)
     if request.session.get(SESSION_MEMBER) != member.pk:
         request.session[SESSION_MEMBER] = member.pk

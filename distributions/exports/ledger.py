@@ -36,7 +36,7 @@ LEDGER_COLUMNS = [
     "entry_id", "recorded_at", "occurred_at", "kind", "batch_code", "substance",
     "from_account", "to_account", "grams", "member_code", "recorded_by", "reason", "reverses_entry_id",
     "batch_id", "from_account_id", "to_account_id", "member_id", "recorded_by_id", "idempotency_key",
-    "chain", "chain_seq", "prev_hash", "hash", "chain_check",
+    "chain", "chain_seq", "prev_hash", "hash", "chain_check", "member_previous_codes",
 ]
 SUMMARY_MARKER = "verify_ledger"
 FULL_MARKER = "verify_ledger_whole"
@@ -107,7 +107,20 @@ class LedgerCsv(Exporter):
         predecessor = LedgerEntry.objects.filter(chain=OuterRef("chain"), chain_seq=OuterRef("chain_seq") - 1).order_by()
         return qs.annotate(predecessor_hash=Subquery(predecessor.values("hash")[:1])).order_by(F("recorded_at").asc(), "id")
 
+    def previous_codes(self) -> dict[int, str]:
+        """member id → the codes of the member's replaced cards: the link between an old card
+        and the member is for auditors only (``members.view_retiredcode``). One query."""
+        if not self.user.has_perm("members.view_retiredcode"):
+            return {}
+        from members.models import RetiredCode
+
+        codes: dict[int, list[str]] = {}
+        for member_id, code in RetiredCode.objects.order_by("retired_at", "id").values_list("member_id", "code"):
+            codes.setdefault(member_id, []).append(code)
+        return {member_id: " ".join(found) for member_id, found in codes.items()}
+
     def rows(self) -> Iterator[Sequence[Any]]:
+        previous = self.previous_codes()
         for e in self.queryset().values_list(*ROW_FIELDS, named=True).iterator(chunk_size=self.chunk_size):
             result = entry_chain_check(e, e.predecessor_hash)
             self.checked += 1
@@ -119,7 +132,7 @@ class LedgerCsv(Exporter):
                 _account_label(e.to_account__kind, e.to_account__group__short_name), e.grams,
                 e.member__code or "", e.recorded_by__username, e.reason, e.reverses_id,
                 e.batch_id, e.from_account_id, e.to_account_id, e.member_id, e.recorded_by_id, e.idempotency_key,
-                e.chain, e.chain_seq, e.prev_hash, e.hash, result,
+                e.chain, e.chain_seq, e.prev_hash, e.hash, result, previous.get(e.member_id, ""),
             ]
 
     def trailer(self) -> Iterator[Sequence[Any]]:

@@ -144,6 +144,15 @@ def _chain_head_second_row():
     AuditChainHead.objects.create(id=2)
 
 
+def _retired_code(**kwargs):
+    from members.models import RetiredCode
+
+    member = f.MemberFactory()
+    values = {"code": "0" * 12, "member": member, "reason": "lost", "retired_at": timezone.now(),
+              "retired_by": member.created_by, **kwargs}
+    return RetiredCode.objects.create(**values)
+
+
 CASES = {
     # recalls
     "recallnotice_one_per_group_per_change": _second_notice_for_a_group,
@@ -161,6 +170,8 @@ CASES = {
     "member_consent_version_not_empty": lambda: f.MemberFactory(consent_version=""),
     "member_pin_not_empty": lambda: f.MemberFactory(pin=""),
     "member_code_format": lambda: f.MemberFactory(code="ilou12345678"),
+    "retiredcode_code_format": lambda: _retired_code(code="ilou12345678"),
+    "retiredcode_reason_valid": lambda: _retired_code(reason="forgot"),
     "memberstatuschange_to_status_valid": lambda: f.MemberStatusChangeFactory(to_status="gone"),
     "memberstatuschange_reason_valid": lambda: f.MemberStatusChangeFactory(reason="because"),
     # testing_results
