@@ -6,12 +6,16 @@ a typed URL reveals nothing); every write goes through ``members.services``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import segno
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from compassionclub.audit.admin_mixins import admin_recent_action
@@ -19,7 +23,7 @@ from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from members.forms import EnrolForm, PinFields, ReissueForm, RenewForm, StatusForm
 from members.models import Member, MemberGroup
-from members.scoping import coordinated_group_ids, is_coordinator_of
+from members.scoping import coordinated_group_ids, is_coordinator_of, members_visible_to
 from members.services import member_card_reissue, member_enrol, member_renew, member_reset_pin, member_set_status
 
 
@@ -165,6 +169,55 @@ def reissue_view(site):
     return view
 
 
+RENEWAL_HORIZON_DAYS = 30
+
+
+def renewals_view(site):
+    """The renewals worklist: members whose membership runs out in the next 30 days or has run
+    out, soonest first, each renewed from the list through ``member_renew`` (one POST per
+    member, then back to the list)."""
+
+    @never_cache
+    def view(request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("members.change_member"):
+            raise PermissionDenied
+        today = timezone.localdate()
+        if request.method == "POST":
+            form = RenewForm(request.POST)
+            member = members_visible_to(request.user, Member.objects.select_related("group")).filter(
+                pk=request.POST.get("member") if str(request.POST.get("member", "")).isdigit() else None
+            ).first()
+            if member is None:
+                messages.error(request, "That member is not in your groups.")
+            elif not form.is_valid():
+                messages.error(request, f"{member.display_code} was not renewed: tick that the member says they are 19 or over.")
+            else:
+                try:
+                    member_renew(member=member, by=request.user, consent_version=form.cleaned_data["consent_version"],
+                                 age_attested=form.cleaned_data["age_attested"])
+                except ServiceError as exc:
+                    messages.error(request, f"{member.display_code} was not renewed: {exc.message_text}")
+                else:
+                    admin_recent_action(request, member, f"Renewed until {member.renewal_due:%Y-%m-%d}.")
+                    messages.success(request, f"{member.display_code} renewed until {member.renewal_due:%Y-%m-%d}.")
+            return redirect(reverse("admin:members_member_renewals"))
+        due = (
+            members_visible_to(request.user, Member.objects.select_related("group"))
+            .exclude(status=Member.Status.WITHDRAWN)
+            .filter(renewal_due__lte=today + dt.timedelta(days=RENEWAL_HORIZON_DAYS))
+            .order_by("renewal_due", "code")
+        )
+        rows = [
+            {"member": m, "days": (m.renewal_due - today).days, "overdue": (today - m.renewal_due).days,
+             "can_renew": is_coordinator_of(request.user, m.group_id)}
+            for m in due
+        ]
+        return TemplateResponse(request, "members/admin/renewals.html", _context(
+            site, request, "Renewals due", rows=rows, horizon=RENEWAL_HORIZON_DAYS, today=today,
+        ))
+    return view
+
+
 def card_view(site):
     @never_cache
     def view(request: HttpRequest, member_id: int) -> HttpResponse:
@@ -182,6 +235,7 @@ def card_view(site):
 def admin_urls(site) -> list:
     return [
         path("members/member/enrol/", site.admin_view(enrol_view(site)), name="members_member_enrol"),
+        path("members/member/renewals/", site.admin_view(renewals_view(site)), name="members_member_renewals"),
         path("members/member/<int:member_id>/enrolled/", site.admin_view(enrolled_view(site)), name="members_member_enrolled"),
         path("members/member/<int:member_id>/card/", site.admin_view(card_view(site)), name="members_member_card"),
         path("members/member/<int:member_id>/reset-pin/", site.admin_view(reset_pin_view(site)), name="members_member_reset_pin"),
