@@ -57,6 +57,16 @@ COMPOUNDS = [
     ("Phenacetin", C.HARMFUL, D.OTHER),
 ]
 
+# French names, for members who read the status page in French (the English name otherwise).
+NAMES_FR = {
+    "Heroin": "Héroïne", "Cocaine": "Cocaïne", "Methamphetamine": "Méthamphétamine",
+    "Heroin (diacetylmorphine)": "Héroïne (diacétylmorphine)", "Caffeine": "Caféine",
+    "Acetylcodeine": "Acétylcodéine", "Papaverine": "Papavérine", "Noscapine": "Noscapine",
+    "Dimethylsulfone (MSM)": "Diméthylsulfone (MSM)", "Sodium bicarbonate": "Bicarbonate de sodium",
+    "Fentanyl": "Fentanyl", "Acetylfentanyl": "Acétylfentanyl", "Phenacetin": "Phénacétine",
+    "Levamisole": "Lévamisole", "Medetomidine": "Médétomidine", "Xylazine": "Xylazine",
+}
+
 SUBSTANCES = [
     ("Heroin", "Heroin (diacetylmorphine)"),
     ("Cocaine", "Cocaine"),

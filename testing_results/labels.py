@@ -58,3 +58,56 @@ def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -
             parts.append(f"{name}, below {' / '.join(limits)}" if limits else f"{name} (limit not recorded)")
         lines.append(f"No {class_name(drug_class)} found by: {'; '.join(parts) if parts else 'no method that can see them'}")
     return "\n".join(lines)
+
+
+# The same label in French, generated at release beside the English one, for members who read
+# the status page in French. Names of compounds and the substance come from their ``name_fr``
+# (the English name when there is none).
+_METHOD_FR = {M.FTIR: "spectrométrie FTIR", M.MASS_SPEC: "spectrométrie de masse", M.IMMUNOASSAY: "bandelette de test"}
+_CLASS_FR = {"fentanyl": "fentanyl ni analogue", "benzodiazepine": "benzodiazépine"}
+
+
+def _pct_fr(value: Decimal) -> str:
+    return _pct(value).replace(".", ",")
+
+
+def label_text_fr(
+    *, substance_name: str, evidence: Evidence, caps: Capabilities, compound_names: dict[int, str]
+) -> str:
+    def name(fact: Fact) -> str:
+        return compound_names.get(fact.compound_id) or fact.compound_name
+
+    facts = evidence.facts
+    expected = [f for f in facts if f.compound_id == evidence.expected_compound_id]
+    expected_name = compound_names.get(evidence.expected_compound_id) or evidence.expected_compound_name
+    best = _best_measure(expected)
+    if best is not None:
+        purity = f"{expected_name} {_pct_fr(best.concentration_pct)} ({_METHOD_FR.get(best.method, method_name(best.method))})"
+    else:
+        purity = f"{expected_name} présent, non quantifié"
+    others: dict[int, list[Fact]] = {}
+    for f in facts:
+        if f.compound_id != evidence.expected_compound_id and f.result in PRESENT:
+            others.setdefault(f.compound_id, []).append(f)
+    also = []
+    for found in sorted(others.values(), key=lambda fs: name(fs[0]).lower()):
+        measure = _best_measure(found)
+        also.append(f"{name(found[0])} {_pct_fr(measure.concentration_pct)}" if measure else name(found[0]))
+    lines = [
+        f"Lot {evidence.batch_code} : {substance_name}",
+        f"Pureté mesurée : {purity}",
+        f"Trouvé aussi : {', '.join(also) if also else 'rien d’autre'}",
+    ]
+    for drug_class in LABEL_CLASSES:
+        # As in English: "not detected" in numbers, below what each method reports.
+        seen: dict[str, set[str]] = {}
+        for f in facts:
+            if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class):
+                seen.setdefault(_METHOD_FR.get(f.method, method_name(f.method, caps)), set()).add(f.below)
+        parts = []
+        for method in sorted(seen):
+            limits = sorted(b.replace(".", ",") for b in seen[method] if b)
+            parts.append(f"{method}, sous {' / '.join(limits)}" if limits else f"{method} (limite non enregistrée)")
+        lines.append(f"Aucun {_CLASS_FR[drug_class]} trouvé par : "
+                     f"{'; '.join(parts) if parts else 'aucune méthode capable de les voir'}")
+    return "\n".join(lines)

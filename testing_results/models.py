@@ -37,6 +37,9 @@ class Compound(models.Model):
         OTHER = "other", "Other"
 
     name = models.CharField(max_length=100, unique=True)
+    name_fr = models.CharField(
+        "name in French", max_length=100, blank=True, help_text="Shown to members reading in French; the English name when empty."
+    )
     category = models.CharField(max_length=16, choices=Category.choices)
     drug_class = models.CharField(max_length=32, choices=DrugClass.choices, default=DrugClass.OTHER)
     watch_listed_at = models.DateTimeField(
@@ -56,6 +59,9 @@ class Compound(models.Model):
 
 class Substance(models.Model):
     name = models.CharField(max_length=60, unique=True)
+    name_fr = models.CharField(
+        "name in French", max_length=60, blank=True, help_text="Shown to members reading in French; the English name when empty."
+    )
     expected_compound = models.ForeignKey(Compound, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -81,6 +87,7 @@ class Batch(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUARANTINED)
     status_changed_at = models.DateTimeField()
     label_text = models.TextField(blank=True, help_text="Generated at release.")
+    label_text_fr = models.TextField("label text in French", blank=True, help_text="Generated at release, with the English one.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

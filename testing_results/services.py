@@ -31,7 +31,7 @@ from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError, not_permitted, require_permission
 from compassionclub.quantities import parse_grams
 from testing_results import selectors
-from testing_results.labels import label_text
+from testing_results.labels import label_text, label_text_fr
 from testing_results.limits import FLOOR_PCT
 from testing_results.models import (
     Batch,
@@ -472,10 +472,18 @@ def _transition(batch: Batch, *, action: str, by, reason: str) -> Batch:
                     blockers=assessment.blockers,
                 )
             extra["label_text"] = label_text(substance_name=locked.substance.name, evidence=evidence, caps=caps)
+            # The French label, for members who read the status page in French.
+            names_fr = dict(Compound.objects.filter(
+                pk__in={f.compound_id for f in evidence.facts} | {evidence.expected_compound_id}
+            ).exclude(name_fr="").values_list("pk", "name_fr"))
+            extra["label_text_fr"] = label_text_fr(
+                substance_name=locked.substance.name_fr or locked.substance.name, evidence=evidence, caps=caps,
+                compound_names=names_fr,
+            )
         _apply(locked, action=action, by=by, reason=reason, **extra)
     batch.status, batch.status_changed_at = locked.status, locked.status_changed_at
     if "label_text" in extra:
-        batch.label_text = extra["label_text"]
+        batch.label_text, batch.label_text_fr = extra["label_text"], extra["label_text_fr"]
     return batch
 
 

@@ -24,6 +24,8 @@ class ReceivedBatch:
     substance: str
     status: str
     label_text: str
+    substance_fr: str
+    label_text_fr: str
     grams: Decimal
     last_received_at: dt.datetime
     alert_reason: str
@@ -34,7 +36,8 @@ def batches_received(member: Member) -> tuple[list[ReceivedBatch], list[Received
     on hold, and the most recent batches received. Three queries."""
     rows = list(
         LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member, reversed_by__isnull=True)
-        .values("batch_id", "batch__code", "batch__substance__name", "batch__status", "batch__label_text")
+        .values("batch_id", "batch__code", "batch__substance__name", "batch__status", "batch__label_text",
+                "batch__substance__name_fr", "batch__label_text_fr")
         .annotate(grams=Sum("grams"), last=Max("occurred_at"))
         .order_by("-last", "batch_id")
     )
@@ -52,6 +55,8 @@ def batches_received(member: Member) -> tuple[list[ReceivedBatch], list[Received
             substance=r["batch__substance__name"],
             status=r["batch__status"],
             label_text=r["batch__label_text"],
+            substance_fr=r["batch__substance__name_fr"],
+            label_text_fr=r["batch__label_text_fr"],
             grams=r["grams"],
             last_received_at=r["last"],
             alert_reason=reasons.get(r["batch_id"], ""),

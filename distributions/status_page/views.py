@@ -17,6 +17,7 @@ from functools import lru_cache
 from django.contrib.auth.hashers import check_password, make_password
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -28,6 +29,7 @@ from distributions.status_page.forms import StatusLookupForm
 from distributions.status_page.selectors import batches_received
 from members.codes import is_valid_code, normalise_code
 from members.models import Member
+from testing_results.models import Substance
 
 TEMPLATE = "status/status.html"
 
@@ -44,9 +46,12 @@ def _find_member(code: str) -> Member | None:
     return Member.objects.select_related("group").filter(code=normalise_code(code)).first()
 
 
-def _form_page(request: HttpRequest, *, failed: bool = False,
+def _form_page(request: HttpRequest, *, failed: bool = False, typo: bool = False, code: str = "",
                refused: ratelimit.Verdict | None = None) -> HttpResponse:
-    context = {"form": StatusLookupForm(), "failed": failed, "locked": refused is not None,
+    # After a wrong PIN (or a typo) the code stays in its field, as typed, so only the
+    # mistake needs typing again; it is the member's own input sent back, nothing looked up.
+    form = StatusLookupForm(initial={"code": code[:20]} if code else None)
+    context = {"form": form, "failed": failed, "typo": typo, "locked": refused is not None,
                "lockout_minutes": refused.minutes if refused else ratelimit.CODE_WINDOW.seconds // 60,
                "max_tries": ratelimit.PAIR_LIMIT}
     response = render(request, TEMPLATE, context, status=429 if refused else 200)
@@ -62,8 +67,13 @@ def status_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _form_page(request)
 
-    code = normalise_code(request.POST.get("code", ""))[:40]
+    typed = request.POST.get("code", "").strip()[:40]
+    code = normalise_code(typed)[:40]
     pin = request.POST.get("pin", "")[:40]
+    if code and not is_valid_code(code):
+        # The check character alone says the code was mistyped: no code is looked up, so this
+        # tells nothing about which codes exist, and it costs the member none of their tries.
+        return _form_page(request, typo=True, code=typed)
     keys = ratelimit.keys_for(request, code)
     verdict = ratelimit.attempt(keys)
     if not verdict.allowed:
@@ -76,7 +86,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
     else:
         verified = member.check_pin(pin)
     if not verified:
-        return _form_page(request, failed=True)
+        return _form_page(request, failed=True, code=typed)
 
     ratelimit.succeeded(keys)
     eligibility = check_eligibility(member)
@@ -84,9 +94,14 @@ def status_page(request: HttpRequest) -> HttpResponse:
     if alerts:
         # Counts the member as told about these batches: the member and the time, nothing more.
         status_alert_seen_record(member=member)
+    # Substance names are data: their French name on the French page, the English one otherwise.
+    names = {}
+    if get_language().startswith("fr"):
+        names = dict(Substance.objects.exclude(name_fr="").values_list("name", "name_fr"))
     context = {
         "eligibility": eligibility,
-        "allowances": sorted(eligibility.allowances.values(), key=lambda a: a.substance_name),
+        "substance_names": names,
+        "allowances": sorted(eligibility.allowances.values(), key=lambda a: names.get(a.substance_name, a.substance_name)),
         "alerts": alerts,
         "batches": recent,
         "member_code": member.display_code,

@@ -14,7 +14,7 @@ from django.utils.html import escape
 from distributions.services import entry_reverse
 from distributions.status_page import ratelimit
 from distributions.status_page.models import AttemptCounter
-from members.codes import generate_code
+from members.codes import format_code, generate_code
 from members.models import Member
 from testing_results.services import batch_hold, batch_recall
 from tests import factories as f
@@ -90,18 +90,34 @@ def test_a_right_code_and_pin_show_eligibility_allowance_and_renewal(client, mem
     assert PIN not in html
 
 
-def test_an_unknown_code_and_a_wrong_pin_get_the_same_answer(client, member):
-    wrong_pin = post(client, member.code, "730194")
-    unknown = post(client, generate_code(), "730194")
-    typo = post(client, member.code[:-1] + ("0" if member.code[-1] != "0" else "1"), PIN)
+def test_an_unknown_code_and_a_wrong_pin_get_the_same_answer_and_keep_the_code(client, member):
+    other = format_code(generate_code())
+    wrong_pin = post(client, member.display_code, "730194")
+    unknown = post(client, other, "730194")
     empty = post(client, "", "")
-    assert wrong_pin.status_code == unknown.status_code == typo.status_code == empty.status_code == 200
-    assert body_without_tokens(wrong_pin) == body_without_tokens(unknown) == body_without_tokens(typo)
-    assert body_without_tokens(empty) == body_without_tokens(unknown)
+    assert wrong_pin.status_code == unknown.status_code == empty.status_code == 200
+    # The typed code stays in its field after a failure, so only the PIN needs typing again;
+    # apart from that code, as typed, the two answers are the same page.
+    assert f'value="{member.display_code}"' in wrong_pin.content.decode()
+    assert body_without_tokens(wrong_pin).replace(member.display_code, "CODE") == body_without_tokens(unknown).replace(other, "CODE")
     assert "do not match" in wrong_pin.content.decode()
     for response in (wrong_pin, unknown):
         assert "no-store" in response["Cache-Control"]
         assert set(response.cookies) <= {"csrftoken"}
+
+
+def test_a_code_whose_check_character_fails_is_called_a_typo_and_costs_no_try(client, member):
+    typo = member.code[:-1] + ("0" if member.code[-1] != "0" else "1")
+    response = post(client, format_code(typo).lower(), PIN)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This code has a typo" in html and "do not match" not in html
+    assert f'value="{format_code(typo).lower()}"' in html
+    assert not AttemptCounter.objects.exists()
+    # The same for any code with a bad check character: it tells nothing about real codes.
+    unknown_typo = generate_code()
+    unknown_typo = unknown_typo[:-1] + ("0" if unknown_typo[-1] != "0" else "1")
+    assert "This code has a typo" in post(client, unknown_typo, PIN).content.decode()
 
 
 def test_a_pin_hash_is_checked_even_when_the_code_is_unknown(client, db, monkeypatch):
@@ -111,8 +127,11 @@ def test_a_pin_hash_is_checked_even_when_the_code_is_unknown(client, db, monkeyp
     real = views.check_password
     monkeypatch.setattr(views, "check_password", lambda pin, hashed: calls.append(hashed) or real(pin, hashed))
     post(client, generate_code(), "730194")
-    post(client, "not a code", "730194")
+    post(client, "", "730194")
     assert len(calls) == 2 and calls[0] == calls[1] == views._dummy_hash()
+    # A code whose check character fails is answered "typo" from the code alone: no lookup.
+    post(client, "not a code", "730194")
+    assert len(calls) == 2
 
 
 def test_the_code_and_pin_never_appear_in_urls_or_the_cache(client, member):

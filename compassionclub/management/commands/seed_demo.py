@@ -70,7 +70,7 @@ class Command(BaseCommand):
         created = 0
         for name, category, drug_class in demo.COMPOUNDS:
             _, was_created = Compound.objects.get_or_create(
-                name=name, defaults={"category": category, "drug_class": drug_class}
+                name=name, defaults={"category": category, "drug_class": drug_class, "name_fr": demo.NAMES_FR.get(name, "")}
             )
             created += was_created
         for code, drug_class, limit in demo.DETECTION_LIMITS:
@@ -84,7 +84,8 @@ class Command(BaseCommand):
                 method.panel.set(Compound.objects.filter(name__in=names))
         for name, compound in demo.SUBSTANCES:
             _, was_created = Substance.objects.get_or_create(
-                name=name, defaults={"expected_compound": Compound.objects.get(name=compound)}
+                name=name, defaults={"expected_compound": Compound.objects.get(name=compound),
+                                     "name_fr": demo.NAMES_FR.get(name, "")}
             )
             created += was_created
         return created

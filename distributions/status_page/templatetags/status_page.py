@@ -21,3 +21,9 @@ def grams(value) -> str:
         return ""
     places = max(0, -amount.normalize().as_tuple().exponent)
     return number_format(amount, decimal_pos=places, use_l10n=True)
+
+
+@register.filter
+def named(name: str, names: dict) -> str:
+    """A substance's name in the page's language: its translation if there is one, else as stored."""
+    return (names or {}).get(name) or name
