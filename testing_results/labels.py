@@ -64,7 +64,7 @@ def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -
 # the status page in French. Names of compounds and the substance come from their ``name_fr``
 # (the English name when there is none).
 _METHOD_FR = {M.FTIR: "spectrométrie FTIR", M.MASS_SPEC: "spectrométrie de masse", M.IMMUNOASSAY: "bandelette de test"}
-_CLASS_FR = {"fentanyl": "fentanyl ni analogue", "benzodiazepine": "benzodiazépine"}
+_NONE_FOUND_FR = {"fentanyl": "Aucun fentanyl ni analogue trouvé par", "benzodiazepine": "Aucune benzodiazépine trouvée par"}
 
 
 def _pct_fr(value: Decimal) -> str:
@@ -108,6 +108,6 @@ def label_text_fr(
         for method in sorted(seen):
             limits = sorted(b.replace(".", ",") for b in seen[method] if b)
             parts.append(f"{method}, sous {' / '.join(limits)}" if limits else f"{method} (limite non enregistrée)")
-        lines.append(f"Aucun {_CLASS_FR[drug_class]} trouvé par : "
+        lines.append(f"{_NONE_FOUND_FR[drug_class]} : "
                      f"{'; '.join(parts) if parts else 'aucune méthode capable de les voir'}")
     return "\n".join(lines)
