@@ -32,3 +32,18 @@ ensure_venv() {
     echo "$digest" > "$stamp"
   fi
 }
+
+# axe-core (the npm package) for the browser tests' accessibility checks, installed once under
+# the gitignored .axe-core/; the browser tests install it themselves too when it is missing.
+AXE_CORE_VERSION=4.10.3
+ensure_axe() {
+  if [ -f .axe-core/node_modules/axe-core/axe.min.js ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm is needed for the accessibility checks (apt-get install npm)." >&2
+    return 1
+  fi
+  echo "Installing axe-core $AXE_CORE_VERSION into .axe-core/"
+  npm install --no-save --no-package-lock --no-audit --no-fund --silent --prefix .axe-core "axe-core@$AXE_CORE_VERSION"
+}

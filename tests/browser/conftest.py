@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+# axe-core, the npm package, under the gitignored .axe-core/ (scripts/test installs it; so do
+# the accessibility tests when it is missing). Its version is set in scripts/_venv.sh.
+AXE_DIR = ROOT / ".axe-core"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+# What counts: WCAG 2.1 A and AA rules, violations of serious or critical impact.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
@@ -141,3 +149,40 @@ def admin_login(page, live_server, username: str, password: str = PASSWORD, next
     page.get_by_label("Password").fill(password)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}{next_url}")
+
+
+def _axe_version() -> str:
+    text = (ROOT / "scripts" / "_venv.sh").read_text()
+    return re.search(r"^AXE_CORE_VERSION=(\S+)$", text, re.M).group(1)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The axe-core script, installed from npm into .axe-core/ if it is not there yet."""
+    if not AXE_JS.exists():
+        try:
+            subprocess.run(
+                ["npm", "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--silent",
+                 "--prefix", str(AXE_DIR), f"axe-core@{_axe_version()}"],
+                check=True, timeout=300, capture_output=True,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            pytest.fail(f"axe-core could not be installed with npm ({error}); run scripts/test once with network.",
+                        pytrace=False)
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(page, axe_source: str) -> list[str]:
+    """Serious and critical WCAG 2.1 A/AA violations on the page as it is now, one line each.
+    axe is evaluated by the browser's debugging protocol, not added as a script tag, so the
+    page's Content-Security-Policy stays as strict as it is."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source)
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))",
+        AXE_TAGS,
+    )
+    return [f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(v['targets'])}"
+            for v in results if v["impact"] in ("serious", "critical")]
