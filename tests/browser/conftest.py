@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.exports.conftest import vocab, world  # noqa: F401 - the exports' programme history, for the dashboard
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import pytest
 
+from testing_results.models import Batch
+from tests import factories as f
 from tests.browser.conftest import admin_login
+from tests.browser.test_desk_browser import released_stock
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_dashboard_tables_use_the_page_width_and_headers_stay_on_one_line(page, live_server, shots, world, charlie):
+@pytest.fixture
+def programme(group_a, group_b, pat):
+    """Stock in two stores, a batch waiting for checks and a recalled one, from factories (a
+    transactional test cannot count on the release rule's seeded capabilities being there)."""
+    heroin, cocaine = f.SubstanceFactory(name="Heroin"), f.SubstanceFactory(name="Cocaine")
+    released_stock(group_a, heroin, pat, code="HER-2026-0001", days=90)
+    released_stock(group_b, cocaine, pat, code="COC-2026-0001", days=90)
+    f.BatchFactory(substance=heroin, code="HER-2026-0002")
+    f.BatchFactory(substance=cocaine, code="COC-2026-0002", status=Batch.Status.RECALLED)
+
+
+def test_the_dashboard_tables_use_the_page_width_and_headers_stay_on_one_line(page, live_server, shots, programme, charlie):
     page.set_viewport_size({"width": 1280, "height": 800})
     admin_login(page, live_server, "charlie", next_url="/admin/")
     shots(page, "dashboard-1280")
