@@ -52,7 +52,7 @@ ERROR_CODES: dict[str, str] = {
     "member_not_found": "No member (that the user may see) has this code.",
     "code_typo": "The member code's check character does not match the rest: a typo.",
     "member_not_active": "The membership is suspended or withdrawn.",
-    "member_withdrawn": "A withdrawn membership cannot be renewed; enrol the member again.",
+    "member_withdrawn": "A withdrawn membership is not renewed and gets no new card; enrol the member again.",
     "renewal_overdue": "The membership's renewal date has passed.",
     "status_invalid": "Not a membership status.",
     "status_unchanged": "The member already has that status.",
@@ -117,6 +117,8 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_key_invalid": "The idempotency key is too long.",
     "idempotency_key_reused": "The idempotency key was already used for a different write.",
     "policy_not_stricter": "A group's allowance may only tighten the programme's.",
+    "visit_empty": "A desk visit needs at least one line (a batch and its grams).",
+    "visit_batch_twice": "A desk visit names a batch on two lines; its grams go on one line.",
     # Recalls
     "already_acknowledged": "The recall notice has already been acknowledged.",
     "batch_not_recalled": "The batch is neither on hold nor recalled.",
