@@ -104,6 +104,12 @@ class FindingForm(forms.Form):
                 del self.fields["concentration_pct"]
         if compounds is not None:
             self.fields["compound"].queryset = compounds
+        # The formset shows these as table cells under column headings, without a label each:
+        # a screen reader needs to hear which finding and which column a field is.
+        number = int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix and self.prefix[-1].isdigit() else 1
+        for name, label in (("compound", "compound"), ("result", "result"), ("concentration_pct", "concentration (%)")):
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-label"] = f"Finding {number}: {label}"
 
     def clean(self):
         data = super().clean()
