@@ -100,6 +100,7 @@ ERROR_CODES: dict[str, str] = {
     "rule_floor": "A method capability the release rule keeps in code cannot be changed.",
     "required_needs_rule_out": "A method can be required for a class only if it can rule the class out.",
     "report_not_pdf": "A lab report must be a PDF.",
+    "report_unsafe": "A lab report carries script, actions, embedded files or a malformed structure.",
     "report_empty": "The lab report file is empty.",
     "report_too_large": "The lab report is larger than allowed.",
     "report_already_attached": "The check already has a lab report.",
@@ -152,6 +153,10 @@ ERROR_CODES: dict[str, str] = {
     "missing_parameter": "The export needs a parameter that was not given.",
     "batch_not_found": "No batch with that id is visible to the user.",
     # Staff sign-in
+    "no_enrolment_code": "The account has no two-factor enrolment code; a programme admin issues one.",
+    "enrolment_code_expired": "The two-factor enrolment code is past its 72 hours; a programme admin issues a new one.",
+    "bad_enrolment_code": "The two-factor enrolment code typed does not match the one issued.",
+    "cannot_issue_own_code": "A programme admin cannot issue a two-factor enrolment code to themselves.",
     "already_enrolled": "An authenticator is already set up for the account.",
     "bad_token": "The two-factor code was not accepted.",
     "cannot_reset_own_two_factor": "Staff cannot reset their own two-factor sign-in.",

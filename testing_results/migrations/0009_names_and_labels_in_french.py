@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testing_results', '0005_unrecorded_instruments_and_lots'),
+        ('testing_results', '0008_detection_limits'),
     ]
 
     operations = [
