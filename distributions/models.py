@@ -113,6 +113,9 @@ class LedgerEntry(AppendOnlyModel):
         MANIFEST_RECEIVE = "manifest_receive", "Received from a manifest"
         MANIFEST_CANCEL = "manifest_cancel", "Manifest cancelled"
         MANIFEST_DIFF = "manifest_diff", "Manifest difference at receipt"
+        # Grams handed to a member in place of a recalled distribution (distributions.recalls):
+        # group store → members like a distribution, never counted against the allowance.
+        REPLACEMENT = "replacement", "Replacement for a recall"
 
     CUSTODY_KINDS = frozenset({Kind.MANIFEST_SEND, Kind.MANIFEST_RECEIVE, Kind.MANIFEST_CANCEL, Kind.MANIFEST_DIFF})
 
@@ -197,15 +200,15 @@ class LedgerEntry(AppendOnlyModel):
                 condition=Q(
                     kind__in=[
                         "intake", "transfer", "distribution", "sample", "destruction", "adjustment", "reversal",
-                        "manifest_send", "manifest_receive", "manifest_cancel", "manifest_diff",
+                        "manifest_send", "manifest_receive", "manifest_cancel", "manifest_diff", "replacement",
                     ]
                 ),
                 name="ledgerentry_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(kind="reversal")
-                | (Q(kind="distribution") & Q(member__isnull=False))
-                | (~Q(kind="distribution") & Q(member__isnull=True)),
+                | (Q(kind__in=["distribution", "replacement"]) & Q(member__isnull=False))
+                | (~Q(kind__in=["distribution", "replacement"]) & Q(member__isnull=True)),
                 name="ledgerentry_member_iff_distribution",
             ),
             models.CheckConstraint(

@@ -152,3 +152,17 @@ class MemberToldForm(forms.Form):
 
     code = MemberCodeField(widget=forms.HiddenInput)
     batch = forms.ModelChoiceField(queryset=Batch.objects.all(), widget=forms.HiddenInput)
+
+
+class ReplacementForm(forms.Form):
+    """A replacement for one recalled distribution: which released batch, how many grams."""
+
+    code = MemberCodeField(widget=forms.HiddenInput)
+    distribution = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    batch = forms.ModelChoiceField(
+        queryset=Batch.objects.select_related("substance"),
+        empty_label=None,
+        error_messages={"required": "Choose a batch.", "invalid_choice": "That batch does not exist."},
+    )
+    grams = forms.DecimalField(max_digits=9, decimal_places=3, error_messages={"required": "Enter the grams."})
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)

@@ -15,5 +15,6 @@ def admin_urls(site) -> list:
         path("desk/record/", site.admin_view(partial(views.record, site=site)), name="distributions_desk_record"),
         path("desk/told/", site.admin_view(partial(views.told, site=site)), name="distributions_desk_told"),
         path("desk/clear/", site.admin_view(partial(views.clear, site=site)), name="distributions_desk_clear"),
+        path("desk/replace/", site.admin_view(partial(views.replace, site=site)), name="distributions_desk_replace"),
         path("desk/undo/", site.admin_view(partial(views.undo, site=site)), name="distributions_desk_undo"),
     ]

@@ -23,11 +23,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
 from distributions import services
-from distributions.desk.forms import NOT_FOUND_MESSAGE, LookupForm, MemberToldForm, UndoForm, VisitForm
+from distributions.desk.forms import (
+    NOT_FOUND_MESSAGE,
+    LookupForm,
+    MemberToldForm,
+    ReplacementForm,
+    UndoForm,
+    VisitForm,
+)
 from distributions.eligibility import Eligibility, SubstanceAllowance, check_eligibility
 from distributions.models import LedgerEntry
 from distributions.recalls import services as recall_services
-from distributions.recalls.selectors import member_alerts, unacknowledged_notices_for
+from distributions.recalls.replacements import replacement_record
+from distributions.recalls.selectors import member_alerts, replaceable_distributions, unacknowledged_notices_for
 from distributions.selectors import group_stock
 from distributions.services import VisitLine
 from distributions.visibility import entries_visible_to, members_visible_to
@@ -220,12 +228,33 @@ def _render(
         context["eligibility"] = eligibility
         context["desk_reasons"] = desk_reasons(member, eligibility)
         context["recall_alerts"] = member_alerts(member)
+        context["replaceable"] = _replaceable(member, context["recall_alerts"], rows)
         if visit_form is None:
             visit_form = _fresh_visit_form(member, rows)
             context["visit_form"] = visit_form
         context["visit_rows"] = _visit_rows(rows, visit_form)
         context["focus"] = _focus(context["visit_rows"], next_member=next_member) if eligibility.eligible else "id_code"
     return render(request, "desk/desk.html", context)
+
+
+@dataclass(frozen=True)
+class ReplaceableRow:
+    """A recalled distribution the desk offers to replace, with the batches it may come from."""
+
+    entry_id: int
+    batch_code: str
+    grams: object
+    occurred_at: object
+    batches: list
+    idempotency_key: str
+
+
+def _replaceable(member: Member, alerts, substance_rows: list[SubstanceRow]) -> list[ReplaceableRow]:
+    by_substance = {row.allowance.substance_id: row.batches for row in substance_rows}
+    return [
+        ReplaceableRow(r.entry_id, r.batch_code, r.grams, r.occurred_at, by_substance.get(r.substance_id, []), uuid.uuid4().hex)
+        for r in replaceable_distributions(member, alerts)
+    ]
 
 
 def _fresh_visit_form(member: Member, rows: list[SubstanceRow]) -> VisitForm:
@@ -367,4 +396,42 @@ def told(request: HttpRequest, site) -> HttpResponse:
             return HttpResponseRedirect(reverse("admin:distributions_desk"))
     request.session[SESSION_MEMBER] = member.pk
     messages.success(request, f"Recorded: {member.display_code} was told about batch {batch.code}.")
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+
+
+@never_cache
+@require_POST
+def replace(request: HttpRequest, site) -> HttpResponse:
+    """Hand out a replacement for a distribution from a recalled batch."""
+    _require_desk_permission(request)
+    form = ReplacementForm(request.POST)
+    member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
+    if member is None:
+        if form.is_valid() or "code" not in form.errors:
+            lookup_form = LookupForm({"code": request.POST.get("code", "")})
+            if lookup_form.is_valid():
+                lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+            return _render(request, site, lookup_form=lookup_form)
+        messages.error(request, "The replacement was not recorded: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    entries = entries_visible_to(request.user, LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member))
+    distribution = entries.filter(pk=form.cleaned_data["distribution"]).first()
+    if distribution is None:
+        messages.error(request, "That distribution was not found.")
+        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    try:
+        entry = replacement_record(
+            distribution=distribution, batch=form.cleaned_data["batch"], grams=form.cleaned_data["grams"],
+            by=request.user, idempotency_key=str(form.cleaned_data["idempotency_key"]),
+        )
+    except ServiceError as error:
+        messages.error(request, f"The replacement was not recorded: {error}")
+        request.session[SESSION_MEMBER] = member.pk
+        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    request.session[SESSION_MEMBER] = member.pk
+    messages.success(
+        request,
+        f"Replacement recorded: {entry.grams} g of batch {entry.batch.code} to {member.display_code}, "
+        "not counted against the allowance.",
+    )
     return HttpResponseRedirect(reverse("admin:distributions_desk"))

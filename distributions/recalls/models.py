@@ -101,3 +101,19 @@ class StatusAlertSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} saw an alert"
+
+
+class Replacement(models.Model):
+    """Links a ``replacement`` ledger entry to the recalled distribution it replaces. One per
+    distribution, held by the database; the entry's hashed ``reason`` names it too."""
+
+    entry = models.OneToOneField("distributions.LedgerEntry", on_delete=models.PROTECT, related_name="replacement_of")
+    replaces = models.OneToOneField("distributions.LedgerEntry", on_delete=models.PROTECT, related_name="replaced_by")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(entry=models.F("replaces")), name="replacement_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Entry #{self.entry_id} replaces #{self.replaces_id}"

@@ -246,3 +246,31 @@ def _aware(value):
 
     parsed = parse_datetime(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Replaceable:
+    """A distribution from a recalled batch that has not been replaced (nor reversed)."""
+
+    entry_id: int
+    batch_code: str
+    substance_id: int
+    grams: Decimal
+    occurred_at: dt.datetime
+
+
+def replaceable_distributions(member: Member, alerts: list[MemberAlert]) -> list[Replaceable]:
+    """The member's distributions of the recalled batches in ``alerts`` still to be replaced.
+    No query when none of the alerts is a recall."""
+    recalled = [a.batch_id for a in alerts if a.is_recalled]
+    if not recalled:
+        return []
+    rows = (
+        LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.DISTRIBUTION, member=member, batch_id__in=recalled,
+            reversed_by__isnull=True, replaced_by__isnull=True,
+        )
+        .order_by("occurred_at", "id")
+        .values_list("id", "batch__code", "batch__substance_id", "grams", "occurred_at")
+    )
+    return [Replaceable(pk, code, substance_id, Decimal(grams).quantize(Q3), at) for pk, code, substance_id, grams, at in rows]
