@@ -17,20 +17,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
 from distributions.models import Account, LedgerEntry
 from distributions.recalls.models import Replacement
-from distributions.services.ledger import (
-    _existing,
-    _grams,
-    _key,
-    _move_stock,
-    group_account,
-    system_account,
-)
+from distributions.services.arguments import parse_grams, parse_key
+from distributions.services.ledger import entry_append, group_account, ledger_write, system_account
 from members.models import Member
 from members.scoping import is_coordinator_of
 from testing_results.models import Batch
@@ -47,8 +41,8 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
     batch), ``wrong_substance``, ``over_recalled_grams``, ``already_replaced``,
     ``member_not_active``, the replacement batch's status (``batch_recalled``,
     ``batch_on_hold``, ``batch_not_released``), ``insufficient_stock``."""
-    grams = _grams(grams)
-    key = _key(idempotency_key, required=True)
+    grams = parse_grams(grams)
+    key = parse_key(idempotency_key, required=True)
     if distribution.kind != LedgerEntry.Kind.DISTRIBUTION or distribution.member_id is None:
         raise ServiceError("not_a_distribution", "Only a distribution to a member can be replaced.")
     expected = {"kind": LedgerEntry.Kind.REPLACEMENT, "member_id": distribution.member_id, "batch_id": batch.pk, "grams": grams}
@@ -81,7 +75,7 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
             raise ServiceError("already_replaced", "These grams have already been replaced.")
         if member.status != Member.Status.ACTIVE:
             raise ServiceError("member_not_active", "The membership is not active; a replacement cannot be handed out.")
-        entry = _move_stock(
+        entry = entry_append(
             kind=LedgerEntry.Kind.REPLACEMENT,
             batch=batch,
             from_account=group_account(member.group_id),
@@ -111,12 +105,21 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
             raise
 
     try:
-        with transaction.atomic(durable=True):
-            return attempt()
+        return ledger_write(attempt, key, **expected)
     except IntegrityError:
-        existing = _existing(key, **expected)
-        if existing is not None:
-            return existing
+        # Two attempts with different keys: the database kept one (``Replacement.replaces``).
         if Replacement.objects.filter(replaces_id=distribution.pk).exists():
             raise ServiceError("already_replaced", "These grams have already been replaced.")
         raise
+
+
+def _existing(key: str, **expected) -> LedgerEntry | None:
+    """The entry already written under ``key``; a key reused for another movement is refused."""
+    entry = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if entry is not None and any(getattr(entry, field) != value for field, value in expected.items()):
+        raise ServiceError(
+            "idempotency_key_reused",
+            "This key was already used for a different entry; a retry must repeat the same request.",
+            entry_id=entry.pk,
+        )
+    return entry
