@@ -52,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.change_custodypolicy", "distributions.add_manifest", "distributions.add_witnesseddestruction",
         "distributions.add_stockcount",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
+        "recalls.view_adverseeventthreshold", "recalls.change_adverseeventthreshold",
         "auth.add_user", "auth.change_user",
         # Unlock a staff user locked out by failed sign-ins.
         "axes.view_accessattempt", "axes.delete_accessattempt",

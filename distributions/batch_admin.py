@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from distributions.custody_admin import receipt_view
-from distributions.recalls.selectors import batch_notices
+from distributions.recalls.selectors import adverse_counts, adverse_outcomes, batch_notices
 from distributions.selectors import (
     batch_reach_by_group,
     batch_recipients,
@@ -64,6 +64,17 @@ class LedgerBatchAdmin(BatchAdmin):
                 else "Member codes show only to the members' coordinators; the reach by group above counts them."
             ),
         })
+        counts = adverse_counts(batch)
+        if counts["total"]:
+            panels.append({
+                "title": (
+                    f"Adverse events reported: {counts['total']} (severe {counts['severe']}, "
+                    f"moderate {counts['moderate']}, mild {counts['mild']})"
+                ),
+                "columns": ["Outcome", "Reports"],
+                "rows": [[outcome, str(n)] for outcome, n in adverse_outcomes(batch)],
+                "empty": "",
+            })
         notices = batch_notices(batch, user)
         if notices:
             panels.insert(0, {

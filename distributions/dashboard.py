@@ -23,12 +23,15 @@ from distributions.custody_selectors import manifests_in_transit, stores_overdue
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
-from distributions.recalls.selectors import open_recalls, unacknowledged_notices_for
+from distributions.recalls.adverse_events import may_report_adverse_events
+from distributions.recalls.selectors import adverse_by_batch, open_recalls, unacknowledged_notices_for
 from distributions.visibility import batches_visible_to, entries_visible_to, stock_visible_to
 from testing_results.models import Batch, BatchStatusChange, DrugCheck
 
 ZERO = Decimal("0.000")
 CHART_WEEKS = 12
+# Adverse events shown on the dashboard: the last month's.
+ADVERSE_DAYS = 30
 # Okabe-Ito colours: told apart by people with the common forms of colour blindness.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
@@ -184,6 +187,7 @@ def dashboard_context(request) -> dict[str, Any]:
     context: dict[str, Any] = {"dashboard": True, "can_export": may_export(user)}
     context["recall_notices"] = unacknowledged_notices_for(user)
     context["open_recalls"] = open_recalls(user)
+    context["may_report_adverse"] = may_report_adverse_events(user)
     if user.has_perm("distributions.view_balance"):
         context["stock"] = [
             {
@@ -199,6 +203,8 @@ def dashboard_context(request) -> dict[str, Any]:
     if user.has_perm("distributions.view_stockcount"):
         context["counts_due"] = stores_overdue_for_count(user)
     if user.has_perm("testing_results.view_batch"):
+        context["adverse"] = adverse_by_batch(timezone.now() - dt.timedelta(days=ADVERSE_DAYS))
+        context["adverse_days"] = ADVERSE_DAYS
         context["waiting"] = batches_waiting(user)
         context["held"] = batches_held_or_recalled(user)
     if user.has_perm("distributions.view_ledgerentry"):

@@ -63,7 +63,7 @@ from testing_results.signals import batch_received, batch_status_changed, check_
 
 __all__ = [
     "Assessment", "Blocker", "LAB_REPORT_MAX_BYTES",
-    "assess_release", "batch_hold", "batch_recall", "batch_receive", "batch_reject", "batch_release",
+    "assess_release", "batch_hold", "batch_hold_within", "batch_recall", "batch_receive", "batch_reject", "batch_release",
     "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "method_capability_set",
     "method_capability_validate", "method_save", "method_validate", "TRANSITIONS",
     "detection_limit_set", "detection_limit_validate",
@@ -499,6 +499,23 @@ def batch_reject(*, batch: Batch, by, reason: str) -> Batch:
 
 def batch_hold(*, batch: Batch, by, reason: str) -> Batch:
     return _transition(batch, action="hold", by=by, reason=reason)
+
+
+def batch_hold_within(*, batch: Batch, by, reason: str) -> bool:
+    """Put a released batch on hold in the caller's transaction, for a rule of a higher layer
+    that holds batches itself (a severe adverse-event report). No permission of its own: the
+    caller's rule decides who may cause it. A batch not released is left as it is; returns
+    whether it was held. The batch row is locked until the caller commits, so a distribution
+    that saw it released has committed first and every later one sees it on hold."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("batch_hold_within runs inside the caller's transaction.")
+    locked = Batch.objects.select_for_update().select_related("substance").get(pk=batch.pk)
+    if locked.status != S.RELEASED:
+        batch.status = locked.status
+        return False
+    _apply(locked, action="hold", by=by, reason=reason)
+    batch.status, batch.status_changed_at = locked.status, locked.status_changed_at
+    return True
 
 
 def batch_recall(*, batch: Batch, by, reason: str) -> Batch:

@@ -117,3 +117,76 @@ class Replacement(models.Model):
 
     def __str__(self) -> str:
         return f"Entry #{self.entry_id} replaces #{self.replaces_id}"
+
+
+class AdverseEvent(models.Model):
+    """A report that someone was harmed after using a batch: a coded outcome and severity,
+    optionally the member's code (a coordinator's own group), never free text about people."""
+
+    class Outcome(models.TextChoices):
+        NALOXONE = "naloxone", "Naloxone given"
+        EMERGENCY = "emergency_services", "Emergency services called"
+        HOSPITAL = "hospital", "Hospital"
+        DEATH = "death", "Death"
+        SEDATION = "unexpected_sedation", "Unexpected sedation"
+        STIMULATION = "unexpected_stimulation", "Unexpected stimulation"
+        SKIN = "skin_reaction", "Skin or injection-site reaction"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    # These outcomes are severe whatever else is said, and hold the batch at once.
+    SEVERE_OUTCOMES = frozenset({Outcome.NALOXONE, Outcome.EMERGENCY, Outcome.HOSPITAL, Outcome.DEATH})
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="adverse_events")
+    occurred_at = models.DateTimeField()
+    outcome = models.CharField(max_length=24, choices=Outcome.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reported_at = models.DateTimeField()
+    # Whether this report put the batch on hold (severe, or the moderate one reaching the threshold).
+    held_batch = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["batch", "occurred_at"], name="adverseevent_batch_time_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["naloxone", "emergency_services", "hospital", "death", "unexpected_sedation",
+                                         "unexpected_stimulation", "skin_reaction", "other"]),
+                name="adverseevent_outcome_valid",
+            ),
+            models.CheckConstraint(condition=Q(severity__in=["mild", "moderate", "severe"]), name="adverseevent_severity_valid"),
+            models.CheckConstraint(
+                condition=~Q(outcome__in=["naloxone", "emergency_services", "hospital", "death"]) | Q(severity="severe"),
+                name="adverseevent_severe_outcome_is_severe",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.get_severity_display().lower()}) · {self.batch}"
+
+
+class AdverseEventThreshold(models.Model):
+    """The programme's rule for moderate reports: ``moderate_count`` of them about one batch
+    within ``window_days`` of each other put it on hold. One row."""
+
+    moderate_count = models.PositiveSmallIntegerField(default=2)
+    window_days = models.PositiveSmallIntegerField(default=7)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "adverse-event hold threshold"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="adverseeventthreshold_single_row"),
+            models.CheckConstraint(condition=Q(moderate_count__gte=1), name="adverseeventthreshold_count_positive"),
+            models.CheckConstraint(condition=Q(window_days__gte=1), name="adverseeventthreshold_window_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.moderate_count} moderate reports within {self.window_days} days"

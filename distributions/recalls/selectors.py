@@ -274,3 +274,43 @@ def replaceable_distributions(member: Member, alerts: list[MemberAlert]) -> list
         .values_list("id", "batch__code", "batch__substance_id", "grams", "occurred_at")
     )
     return [Replaceable(pk, code, substance_id, Decimal(grams).quantize(Q3), at) for pk, code, substance_id, grams, at in rows]
+
+
+def adverse_counts(batch: Batch) -> dict[str, int]:
+    """Reports about ``batch`` by severity, and in all (counts only, for anyone who sees the
+    batch: no member is named). One query."""
+    from django.db.models import Count
+
+    from distributions.recalls.models import AdverseEvent
+
+    rows = dict(AdverseEvent.objects.filter(batch=batch).values_list("severity").annotate(n=Count("id")).order_by())
+    counts = {severity: rows.get(severity, 0) for severity in AdverseEvent.Severity.values}
+    counts["total"] = sum(rows.values())
+    return counts
+
+
+def adverse_outcomes(batch: Batch) -> list[tuple[str, int]]:
+    from django.db.models import Count
+
+    from distributions.recalls.models import AdverseEvent
+
+    rows = AdverseEvent.objects.filter(batch=batch).values_list("outcome").annotate(n=Count("id")).order_by("-n", "outcome")
+    return [(str(AdverseEvent.Outcome(outcome).label), n) for outcome, n in rows]
+
+
+def adverse_by_batch(since: dt.datetime) -> list[dict]:
+    """Reports since ``since`` per batch (severe, moderate, mild, total), most first. One query."""
+    from django.db.models import Count
+
+    from distributions.recalls.models import AdverseEvent
+
+    sev = AdverseEvent.Severity
+    return list(
+        AdverseEvent.objects.filter(occurred_at__gte=since)
+        .values("batch_id", "batch__code", "batch__status")
+        .annotate(
+            total=Count("id"), severe=Count("id", filter=Q(severity=sev.SEVERE)),
+            moderate=Count("id", filter=Q(severity=sev.MODERATE)), mild=Count("id", filter=Q(severity=sev.MILD)),
+        )
+        .order_by("-severe", "-total", "batch__code")
+    )
