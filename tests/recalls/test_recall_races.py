@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from tests.distributions.race import THREADS, race
 
@@ -81,3 +82,54 @@ def test_sixteen_retries_of_one_replacement_key_store_one_and_answer_it():
     assert _outcome(results) == {"ok": THREADS}, results
     assert len({detail for _kind, detail in results}) == 1
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPLACEMENT).count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_distribution_racing_a_severe_report_never_goes_out_after_the_hold_commits():
+    """Fifteen desks hand out the batch while a severe report comes in. Every distribution
+    either committed before the hold (the hold waited for it, so its member is on the notice)
+    or was refused because the batch is on hold; none is stored after the hold."""
+    from django.contrib.auth import get_user_model
+
+    from distributions import services
+    from distributions.models import LedgerEntry
+    from distributions.recalls.adverse_events import adverse_event_report
+    from distributions.recalls.models import RecallNotice
+    from members.models import MemberGroup
+    from testing_results.models import BatchStatusChange
+    from tests.distributions.ledger_helpers import D, batch_in_central, member_in
+
+    User = get_user_model()
+    suffix = uuid.uuid4().hex[:6]
+    admin = User.objects.create(username=f"admin-{suffix}", is_staff=True, is_superuser=True)
+    coordinator = User.objects.create(username=f"coord-{suffix}", is_staff=True)
+    group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
+    group.coordinators.add(coordinator)
+    batch = batch_in_central(grams="100", by=admin, created_by=admin)
+    services.stock_transfer(batch=batch, to_group=group, grams=D("50"), by=admin)
+    members = [member_in(group, created_by=coordinator) for _ in range(THREADS - 1)]
+
+    def act(i: int):
+        if i == THREADS // 2:
+            return adverse_event_report(
+                batch=batch, occurred_at=timezone.now(), outcome="naloxone", severity="severe", by=coordinator
+            )
+        member = members[i if i < THREADS // 2 else i - 1]
+        return services.distribution_record(
+            member=member, batch=batch, grams=Decimal("1.000"), by=coordinator, idempotency_key=uuid.uuid4().hex
+        )
+
+    results = race(THREADS, act)
+    outcome = _outcome(results)
+    assert outcome["ok"] + outcome.get("refused:batch_on_hold", 0) == THREADS, results
+    hold = BatchStatusChange.objects.get(batch=batch, to_status="on_hold")
+    handed = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION)
+    assert handed.count() == outcome["ok"] - 1  # every success but the report is a distribution
+    # Each stored distribution committed before the hold: the notice, issued in the hold's
+    # transaction after it locked the batch, counts every one of them.
+    notice = RecallNotice.objects.get(batch=batch, group=group)
+    assert notice.status_change_id == hold.pk
+    assert notice.members_count == handed.count()
+    assert notice.received_grams == D(handed.count())
+    assert not handed.filter(recorded_at__gt=hold.changed_at).exists()
