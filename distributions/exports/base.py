@@ -42,6 +42,7 @@ EXPORTER_MODULES = (
     "distributions.exports.custody",
     "distributions.exports.ledger",
     "distributions.exports.summary",
+    "distributions.recalls.exports",
 )
 
 

@@ -29,6 +29,7 @@ from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register
 from distributions.exports.custody import custody_events
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.recalls.selectors import adverse_counts
 from distributions.visibility import batches_visible_to, stock_visible_to
 from testing_results.limits import finding_result_text
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
@@ -195,6 +196,7 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
         "sampled_by_checks": q(sampled_by_checks),
         "last_entry": last_entry,
         "custody": custody_events(Batch.objects.filter(pk=batch.pk), user),
+        "adverse": adverse_counts(batch),
     }
 
 

@@ -1,0 +1,213 @@
+"""Recall and adverse-event exports: a CSV of adverse-event reports per batch and period (the
+summary export's small-count suppression), a recall report PDF per batch for auditors, and a
+poster per held or recalled batch for the drop-in wall (English and French, no member data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from compassionclub.errors import ServiceError
+from distributions.exports.base import CSV, LOCAL_TZ, MONTH, PDF, Exporter, register
+from distributions.exports.render import pdf_from_html
+from distributions.exports.summary import SMALL, THRESHOLD, _period_end
+from distributions.models import Account, LedgerEntry
+from distributions.recalls.models import AdverseEvent, MemberTold, RecallNotice, Replacement, StatusAlertSeen
+from distributions.recalls.selectors import harmful_found, told_count
+from distributions.visibility import batches_visible_to
+from testing_results.models import Batch
+
+MILLIGRAM = Decimal("0.001")
+ADVERSE_COLUMNS = [
+    "batch_code", "substance", "period", "period_start", "period_end", "outcome", "severity", "reports",
+    "members_named", "batch_held_by_a_report",
+]
+
+
+def _small(n: int) -> Any:
+    return SMALL if n < THRESHOLD else n
+
+
+def _visible_batch(exporter: Exporter, statuses=None) -> Batch:
+    qs = batches_visible_to(exporter.user, Batch.objects.select_related("substance")).filter(pk=exporter.params.batch_id)
+    batch = qs.first()
+    if batch is None:
+        raise ServiceError("batch_not_found", "No batch with that id is visible to you.")
+    if statuses is not None and batch.status not in statuses:
+        raise ServiceError("batch_not_recalled", f"Batch {batch.code} is not on hold or recalled.")
+    return batch
+
+
+@register
+class AdverseEventsCsv(Exporter):
+    """Reports per batch, outcome, severity and week or month of when it happened. Counts under
+    5 are written ``<5`` (reports and members named), and no totals are written, as in the
+    distribution summary; no member code ever appears."""
+
+    identifier = "adverse_events"
+    verbose_name = "Adverse events (batch x outcome x severity x period, CSV)"
+    description = "Reports per batch, outcome, severity and week or month; counts under 5 suppressed."
+    formats = (CSV,)
+    parameters = ("batch_id", "date_from", "date_to", "period")
+
+    def check(self) -> None:
+        super().check()
+        if self.params.batch_id:
+            _visible_batch(self)
+
+    def header(self) -> list[str]:
+        return ADVERSE_COLUMNS
+
+    def queryset(self):
+        p = self.params
+        qs = AdverseEvent.objects.filter(batch__in=batches_visible_to(self.user))
+        start, end = p.local_range()
+        if start:
+            qs = qs.filter(occurred_at__gte=start)
+        if end:
+            qs = qs.filter(occurred_at__lt=end)
+        if p.batch_id:
+            qs = qs.filter(batch_id=p.batch_id)
+        trunc = TruncMonth if p.period == MONTH else TruncWeek
+        return (
+            qs.annotate(period_start=trunc("occurred_at", tzinfo=LOCAL_TZ))
+            .values("batch__code", "batch__substance__name", "period_start", "outcome", "severity")
+            .annotate(reports=Count("id"), members=Count("member", distinct=True), held=Count("id", filter=Q(held_batch=True)))
+            .order_by("batch__code", "period_start", "outcome", "severity")
+        )
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        period = self.params.period
+        for row in self.queryset().iterator(chunk_size=self.chunk_size):
+            start = row["period_start"]
+            start_date = start.astimezone(LOCAL_TZ).date() if isinstance(start, dt.datetime) else start
+            yield [
+                row["batch__code"], row["batch__substance__name"], period, start_date, _period_end(start_date, period),
+                row["outcome"], row["severity"], _small(row["reports"]), _small(row["members"]), row["held"] > 0,
+            ]
+
+
+def recall_record(batch: Batch) -> dict[str, Any]:
+    """What the recall report shows: notices and acknowledgements, stock pulled back and
+    destroyed since the first hold or recall, members told, replacements, adverse events."""
+    notices = list(
+        RecallNotice.objects.filter(batch=batch).select_related("group", "acknowledged_by", "status_change__changed_by")
+        .order_by("issued_at", "group__short_name")
+    )
+    since = notices[0].issued_at if notices else batch.status_changed_at
+    pulled_back = list(
+        LedgerEntry.objects.filter(
+            batch=batch, kind=LedgerEntry.Kind.TRANSFER, from_account__kind=Account.Kind.GROUP,
+            to_account__kind=Account.Kind.CENTRAL, recorded_at__gte=since, reversed_by__isnull=True,
+        ).select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")
+    )
+    destroyed = list(
+        LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DESTRUCTION, recorded_at__gte=since, reversed_by__isnull=True)
+        .select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")
+    )
+    told_at_desk = list(MemberTold.objects.filter(batch=batch).order_by("told_at").values_list("told_at", flat=True))
+    recipients = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
+    seen = (
+        StatusAlertSeen.objects.filter(member__in=recipients.values("member"), seen_at__gte=since)
+        .values("member").distinct().count()
+    )
+    replacements = list(
+        Replacement.objects.filter(replaces__batch=batch).select_related("entry__batch", "entry__recorded_by")
+        .order_by("entry__occurred_at")
+    )
+    events = list(AdverseEvent.objects.filter(batch=batch).order_by("occurred_at", "id"))
+    internal = batch.balances.filter(internal=True)
+    return {
+        "batch": batch,
+        "found": harmful_found(batch),
+        "history": list(batch.status_history.select_related("changed_by").order_by("changed_at", "id")),
+        "notices": [(n, told_count(n)) for n in notices],
+        "pulled_back": pulled_back,
+        "pulled_back_grams": sum((e.grams for e in pulled_back), Decimal("0")).quantize(MILLIGRAM),
+        "destroyed": destroyed,
+        "destroyed_grams": sum((e.grams for e in destroyed), Decimal("0")).quantize(MILLIGRAM),
+        "still_out": Decimal(internal.aggregate(g=Sum("grams"))["g"] or 0).quantize(MILLIGRAM),
+        "told_at_desk": told_at_desk,
+        "seen_on_status_page": seen,
+        "recipients": recipients.values("member").distinct().count(),
+        "replacements": replacements,
+        "replaced_grams": sum((r.entry.grams for r in replacements), Decimal("0")).quantize(MILLIGRAM),
+        "events": events,
+        "closed": batch.status == Batch.Status.RECALLED and not internal.filter(grams__gt=0).exists()
+        and all(n.is_acknowledged for n in notices),
+    }
+
+
+@register
+class RecallReportPdf(Exporter):
+    identifier = "recall_report"
+    verbose_name = "Recall report (one batch, PDF)"
+    description = "Notices and acknowledgements, stock pulled back and destroyed, members told, replacements and adverse events, with times."
+    formats = (PDF,)
+    parameters = ("batch_id",)
+    required = ("batch_id",)
+
+    def check(self) -> None:
+        super().check()
+        self.batch = _visible_batch(self)
+        if not (self.batch.recall_notices.exists() or self.batch.status in (Batch.Status.ON_HOLD, Batch.Status.RECALLED)):
+            raise ServiceError("batch_not_recalled", f"Batch {self.batch.code} has never been held or recalled.")
+
+    def audit_target(self):
+        return self.batch
+
+    def filename(self, fmt: str) -> str:
+        return f"recall_report_{self.batch.code}.{fmt}"
+
+    def html(self, generated_at: dt.datetime | None = None) -> str:
+        context = recall_record(self.batch)
+        context["generated_at"] = (generated_at or timezone.now()).astimezone(LOCAL_TZ)
+        context["generated_for"] = self.user.get_username()
+        return render_to_string("recalls/recall_report.html", context)
+
+    def render_pdf(self) -> bytes:
+        return pdf_from_html(self.html())
+
+
+@register
+class RecallPosterPdf(Exporter):
+    """A poster for the drop-in wall: the batch, its label, what was found and what to do, in
+    English and in French (one page each). Nothing about any member."""
+
+    identifier = "recall_poster"
+    verbose_name = "Recall poster (one held or recalled batch, PDF, English and French)"
+    description = "For the drop-in wall: batch code, label, what was found, what to do. No member data."
+    formats = (PDF,)
+    parameters = ("batch_id",)
+    required = ("batch_id",)
+
+    def check(self) -> None:
+        super().check()
+        self.batch = _visible_batch(self, statuses=(Batch.Status.ON_HOLD, Batch.Status.RECALLED))
+
+    def audit_target(self):
+        return self.batch
+
+    def filename(self, fmt: str) -> str:
+        return f"recall_poster_{self.batch.code}.{fmt}"
+
+    def html(self) -> str:
+        last = self.batch.status_history.filter(to_status=self.batch.status).order_by("-changed_at", "-id").first()
+        context = {
+            "batch": self.batch,
+            "recalled": self.batch.status == Batch.Status.RECALLED,
+            "found": harmful_found(self.batch),
+            "since": timezone.localtime(last.changed_at, LOCAL_TZ) if last else None,
+        }
+        return render_to_string("recalls/poster.html", context)
+
+    def render_pdf(self) -> bytes:
+        return pdf_from_html(self.html())
