@@ -46,8 +46,8 @@ def grow(world, alice, erin):
 # - custody: the entries with their custody records joined, the counts that matched, the
 #   hand-outs summed per store and day;
 # - batch_report (PDF): the batch, checks, findings, compounds, status history, grams by movement,
-#   balances, their sum, last entry, method capabilities, the release assessment, then the chain
-#   of custody (as the custody export).
+#   balances, their sum, last entry, method capabilities, adverse events by severity, the release
+#   assessment, then the chain of custody (as the custody export).
 AUDITORS_ONLY = {"ledger_verification"}
 EXPORTS = [
     ("custody", "csv", {}),

@@ -73,6 +73,11 @@ def _second_notice_for_a_group():
     rf.notice(status_change=first.status_change, group=first.group)
 
 
+def _replacement_of_itself():
+    entry = _entry()
+    rf.Replacement.objects.create(entry=entry, replaces=entry)
+
+
 def _second_told():
     first = rf.told()
     rf.told(member=first.member, batch=first.batch)
@@ -161,6 +166,13 @@ CASES = {
     "recallnotice_grams_not_negative": lambda: rf.notice(store_grams=Decimal("-1")),
     "membertold_once_per_batch": _second_told,
     "membertold_event_valid": lambda: rf.told(event="gossip"),
+    "replacement_not_itself": _replacement_of_itself,
+    "adverseevent_outcome_valid": lambda: rf.adverse(outcome="sneezing"),
+    "adverseevent_severity_valid": lambda: rf.adverse(severity="catastrophic"),
+    "adverseevent_severe_outcome_is_severe": lambda: rf.adverse(outcome="death", severity="mild"),
+    "adverseeventthreshold_single_row": lambda: rf.threshold(id=2),
+    "adverseeventthreshold_count_positive": lambda: rf.threshold(moderate_count=0),
+    "adverseeventthreshold_window_positive": lambda: rf.threshold(window_days=0),
     # members
     "membergroup_region_valid": lambda: f.MemberGroupFactory(region="atlantis"),
     "membergroup_short_name_not_empty": lambda: f.MemberGroupFactory(short_name=""),

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from distributions.recalls.models import MemberTold, RecallNotice
+from distributions.recalls.models import AdverseEvent, AdverseEventThreshold, MemberTold, RecallNotice, Replacement
 from tests import factories as f
 
 
@@ -23,3 +23,16 @@ def notice(**kw) -> RecallNotice:
 def told(**kw) -> MemberTold:
     fields = {"member": f.MemberFactory(), "batch": f.BatchFactory(), "told_by": f.UserFactory(), "told_at": timezone.now(), **kw}
     return MemberTold.objects.create(**fields)
+
+
+def adverse(**kw) -> AdverseEvent:
+    fields = {"batch": f.BatchFactory(), "occurred_at": timezone.now(), "outcome": "other", "severity": "mild",
+              "reported_by": f.UserFactory(), "reported_at": timezone.now(), **kw}
+    return AdverseEvent.objects.create(**fields)
+
+
+def threshold(**kw) -> AdverseEventThreshold:
+    return AdverseEventThreshold.objects.create(**{"id": 1, **kw})
+
+
+__all__ = ["Replacement", "adverse", "notice", "threshold", "told"]
