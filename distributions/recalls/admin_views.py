@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
+from distributions.exports.services import may_export
 from distributions.recalls import services
 from distributions.recalls.adverse_events import (
     adverse_event_report,
@@ -39,7 +40,10 @@ def _notice(request: HttpRequest, pk: int):
 def notice_page(request: HttpRequest, pk: int, site) -> HttpResponse:
     notice = _notice(request, pk)
     view = notice_view(notice, request.user)
-    context = {**site.each_context(request), "title": f"{notice.get_kind_display()}: batch {notice.batch.code}", "v": view}
+    context = {
+        **site.each_context(request), "title": f"{notice.get_kind_display()}: batch {notice.batch.code}", "v": view,
+        "can_export": may_export(request.user),
+    }
     return TemplateResponse(request, "recalls/notice.html", context)
 
 
