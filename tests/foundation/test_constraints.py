@@ -168,7 +168,7 @@ CASES = {
     "membertold_event_valid": lambda: rf.told(event="gossip"),
     "replacement_not_itself": _replacement_of_itself,
     "adverseevent_outcome_valid": lambda: rf.adverse(outcome="sneezing"),
-    "adverseevent_severity_valid": lambda: rf.adverse(severity="catastrophic"),
+    "adverseevent_severity_valid": lambda: rf.adverse(severity="awful"),
     "adverseevent_severe_outcome_is_severe": lambda: rf.adverse(outcome="death", severity="mild"),
     "adverseeventthreshold_single_row": lambda: rf.threshold(id=2),
     "adverseeventthreshold_count_positive": lambda: rf.threshold(moderate_count=0),
