@@ -119,6 +119,10 @@ class LedgerEntry(AppendOnlyModel):
 
     CUSTODY_KINDS = frozenset({Kind.MANIFEST_SEND, Kind.MANIFEST_RECEIVE, Kind.MANIFEST_CANCEL, Kind.MANIFEST_DIFF})
 
+    # What put grams of a batch in a member's hands: what a recall must reach. Only
+    # distributions count against the allowance.
+    HANDED_OUT = ("distribution", "replacement")
+
     # Reasons are codes, never free text: they are kept forever, and free text invites
     # details about people.
     class AdjustmentReason(models.TextChoices):

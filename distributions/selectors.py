@@ -57,7 +57,7 @@ def batch_recipients(batch: Batch, user) -> list[Recipient]:
     the groups ``user`` may see. Ordered by group, then time. One query.
     """
     qs = entries_visible_to(
-        user, LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
+        user, LedgerEntry.objects.filter(batch=batch, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True)
     )
     rows = qs.order_by("member__group__short_name", "occurred_at", "id").values_list(
         "member__group__short_name", "member__code", "grams", "occurred_at"
@@ -103,7 +103,7 @@ def batch_reach(batch: Batch, user=None) -> list[tuple[int, GroupReach]]:
     """``batch_reach_by_group`` with each group's id; with no ``user``, every group: what a
     recall notice is issued from, whoever holds or recalls the batch."""
     stores = Balance.objects.filter(batch=batch, account__kind=Account.Kind.GROUP).exclude(grams=0)
-    received = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
+    received = LedgerEntry.objects.filter(batch=batch, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True)
     if user is not None and not sees_batch_reach_everywhere(user):
         stores = stock_visible_to(user, stores)
         received = entries_visible_to(user, received)

@@ -114,7 +114,7 @@ def recall_record(batch: Batch) -> dict[str, Any]:
         .select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")
     )
     told_at_desk = list(MemberTold.objects.filter(batch=batch).order_by("told_at").values_list("told_at", flat=True))
-    recipients = LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
+    recipients = LedgerEntry.objects.filter(batch=batch, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True)
     seen = (
         StatusAlertSeen.objects.filter(member__in=recipients.values("member"), seen_at__gte=since)
         .values("member").distinct().count()

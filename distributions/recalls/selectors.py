@@ -58,7 +58,7 @@ def store_grams_now(batch_id: int, group_id: int) -> Decimal:
 
 def _affected(batch_id: int, group_id: int) -> QuerySet[Member]:
     received = LedgerEntry.objects.filter(
-        member=OuterRef("pk"), batch_id=batch_id, kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True
+        member=OuterRef("pk"), batch_id=batch_id, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True
     )
     return Member.objects.filter(group_id=group_id).filter(Exists(received))
 
@@ -219,7 +219,7 @@ def member_alerts(member: Member) -> list[MemberAlert]:
     seen = StatusAlertSeen.objects.filter(member=member).order_by("-seen_at").values("seen_at")[:1]
     rows = (
         LedgerEntry.objects.filter(
-            kind=LedgerEntry.Kind.DISTRIBUTION, member=member, reversed_by__isnull=True,
+            kind__in=LedgerEntry.HANDED_OUT, member=member, reversed_by__isnull=True,
             batch__status__in=(Batch.Status.ON_HOLD, Batch.Status.RECALLED),
         )
         .values("batch_id", "batch__code", "batch__substance__name", "batch__status")

@@ -77,7 +77,7 @@ def member_told_record(*, member: Member, batch: Batch, by) -> MemberTold:
     if status not in ALERT_STATUSES:
         raise ServiceError("batch_not_recalled", f"Batch {batch.code} is not on hold or recalled; there is nothing to tell.")
     received = LedgerEntry.objects.filter(
-        kind=LedgerEntry.Kind.DISTRIBUTION, member=member, batch=batch, reversed_by__isnull=True
+        kind__in=LedgerEntry.HANDED_OUT, member=member, batch=batch, reversed_by__isnull=True
     ).exists()
     if not received:
         raise ServiceError("batch_not_received", f"This member did not receive batch {batch.code}.")

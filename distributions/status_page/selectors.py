@@ -35,7 +35,7 @@ def batches_received(member: Member) -> tuple[list[ReceivedBatch], list[Received
     """(alerts, recent): batches the member received (net of reversals) that are recalled or
     on hold, and the most recent batches received. Three queries."""
     rows = list(
-        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member, reversed_by__isnull=True)
+        LedgerEntry.objects.filter(kind__in=LedgerEntry.HANDED_OUT, member=member, reversed_by__isnull=True)
         .values("batch_id", "batch__code", "batch__substance__name", "batch__status", "batch__label_text",
                 "batch__substance__name_fr", "batch__label_text_fr")
         .annotate(grams=Sum("grams"), last=Max("occurred_at"))

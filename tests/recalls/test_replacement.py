@@ -170,3 +170,20 @@ def test_the_desk_shows_a_refused_replacement_and_stores_nothing(client, recalle
     page = client.post(reverse("admin:distributions_desk_replace"), data).content.decode()
     assert "At most 3.000 g can be replaced" in page
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPLACEMENT).exists()
+
+
+@pytest.mark.django_db
+def test_a_recall_of_the_replacement_batch_reaches_the_member_too(recalled_handout, alice, dana, group_a):
+    from distributions.recalls.models import RecallNotice
+    from distributions.recalls.selectors import member_alerts
+    from distributions.status_page.selectors import batches_received
+
+    member, handout, good = recalled_handout
+    replace(handout, good, "3.000", alice)
+    testing.batch_recall(batch=good, by=dana, reason="Recalled as well.")
+    notice = RecallNotice.objects.get(batch=good, group=group_a)
+    assert notice.members_count == 1 and notice.received_grams == D("3.000")
+    assert {a.code for a in member_alerts(member)} == {handout.batch.code, good.code}
+    assert good.code in {b.code for b in batches_received(member)[0]}
+    # The allowance still counts only the distribution.
+    assert check_eligibility(member).allowances[good.substance_id].remaining_grams == D("11.000")
