@@ -305,7 +305,7 @@ def adverse_by_batch(since: dt.datetime) -> list[dict]:
     from distributions.recalls.models import AdverseEvent
 
     sev = AdverseEvent.Severity
-    return list(
+    rows = list(
         AdverseEvent.objects.filter(occurred_at__gte=since)
         .values("batch_id", "batch__code", "batch__status")
         .annotate(
@@ -314,3 +314,6 @@ def adverse_by_batch(since: dt.datetime) -> list[dict]:
         )
         .order_by("-severe", "-total", "batch__code")
     )
+    for row in rows:
+        row["status_label"] = Batch.Status(row["batch__status"]).label
+    return rows
