@@ -222,3 +222,14 @@ def test_no_notice_shows_to_a_coordinator_of_another_group(client, group_a, grou
     testing.batch_recall(batch=batch, by=dana, reason="Recalled.")
     client.force_login(bob)
     assert 'id="recall-notices"' not in client.get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_hold_notice_of_a_batch_released_again_says_so(client, out_in_groups, dana, alice):
+    batch, _ = out_in_groups
+    testing.batch_hold(batch=batch, by=dana, reason="Check again.")
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RELEASED)
+    client.force_login(alice)
+    assert "released again since, after review" in client.get(reverse("admin:distributions_desk")).content.decode()
+    page = client.get(reverse("admin:recalls_notice", args=[notices(batch)["VANDU"].pk])).content.decode()
+    assert "released again" in page and "nobody can hand it out" not in page
