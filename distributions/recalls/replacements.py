@@ -54,27 +54,8 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
         # The member first, as every writer of a member's entries does: attempts for one
         # distribution wait here for each other, and the next one sees the first one's row.
         member = Member.objects.select_for_update().get(pk=distribution.member_id)
-        if not is_coordinator_of(by, member.group_id):
-            raise ServiceError("not_coordinator", "Only a coordinator of the member's group can hand out a replacement.")
         recalled = LedgerEntry.objects.select_related("batch").get(pk=distribution.pk)
-        if LedgerEntry.objects.filter(reverses_id=recalled.pk).exists():
-            raise ServiceError("distribution_reversed", "This distribution was undone; there is nothing to replace.")
-        if recalled.batch.status != Batch.Status.RECALLED:
-            raise ServiceError(
-                "batch_not_recalled", f"Batch {recalled.batch.code} is not recalled; only recalled grams are replaced."
-            )
-        if batch.substance_id != recalled.batch.substance_id:
-            raise ServiceError("wrong_substance", "A replacement is of the same substance as what it replaces.")
-        if grams > recalled.grams:
-            raise ServiceError(
-                "over_recalled_grams",
-                f"At most {Decimal(recalled.grams).quantize(MG)} g can be replaced: that is what the member received.",
-                recalled_grams=Decimal(recalled.grams).quantize(MG),
-            )
-        if Replacement.objects.filter(replaces_id=recalled.pk).exists():
-            raise ServiceError("already_replaced", "These grams have already been replaced.")
-        if member.status != Member.Status.ACTIVE:
-            raise ServiceError("member_not_active", "The membership is not active; a replacement cannot be handed out.")
+        _check(member=member, recalled=recalled, batch=batch, grams=grams, by=by)
         entry = entry_append(
             kind=LedgerEntry.Kind.REPLACEMENT,
             batch=batch,
@@ -111,6 +92,30 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
         if Replacement.objects.filter(replaces_id=distribution.pk).exists():
             raise ServiceError("already_replaced", "These grams have already been replaced.")
         raise
+
+
+def _check(*, member: Member, recalled: LedgerEntry, batch: Batch, grams: Decimal, by) -> None:
+    """The replacement rule, read under the member's lock."""
+    if not is_coordinator_of(by, member.group_id):
+        raise ServiceError("not_coordinator", "Only a coordinator of the member's group can hand out a replacement.")
+    if LedgerEntry.objects.filter(reverses_id=recalled.pk).exists():
+        raise ServiceError("distribution_reversed", "This distribution was undone; there is nothing to replace.")
+    if recalled.batch.status != Batch.Status.RECALLED:
+        raise ServiceError(
+            "batch_not_recalled", f"Batch {recalled.batch.code} is not recalled; only recalled grams are replaced."
+        )
+    if batch.substance_id != recalled.batch.substance_id:
+        raise ServiceError("wrong_substance", "A replacement is of the same substance as what it replaces.")
+    if grams > recalled.grams:
+        raise ServiceError(
+            "over_recalled_grams",
+            f"At most {Decimal(recalled.grams).quantize(MG)} g can be replaced: that is what the member received.",
+            recalled_grams=Decimal(recalled.grams).quantize(MG),
+        )
+    if Replacement.objects.filter(replaces_id=recalled.pk).exists():
+        raise ServiceError("already_replaced", "These grams have already been replaced.")
+    if member.status != Member.Status.ACTIVE:
+        raise ServiceError("member_not_active", "The membership is not active; a replacement cannot be handed out.")
 
 
 def _existing(key: str, **expected) -> LedgerEntry | None:
