@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('distributions', '0008_batch_receipts'),
+        ('distributions', '0009_entries_indexes'),
         ('members', '0002_create_cache_table'),
         ('testing_results', '0005_unrecorded_instruments_and_lots'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -167,8 +167,12 @@ def test_the_desk_shows_a_refused_replacement_and_stores_nothing(client, recalle
     client.force_login(alice)
     data = {"code": member.display_code, "distribution": handout.pk, "batch": good.pk, "grams": "9.000",
             "idempotency_key": str(uuid.uuid4())}
-    page = client.post(reverse("admin:distributions_desk_replace"), data).content.decode()
+    response = client.post(reverse("admin:distributions_desk_replace"), data)
+    # Redirected after the POST, the member still on screen with the refusal above.
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
     assert "At most 3.000 g can be replaced" in page
+    assert member.display_code in page
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPLACEMENT).exists()
 
 
