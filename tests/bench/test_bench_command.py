@@ -26,16 +26,42 @@ def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def bench_env(request, tmp_path):
-    """Environment variables that point a child process at an empty, migrated database."""
-    if connection.vendor == "postgresql":
-        request.getfixturevalue("transactional_db")
-        return _child_env()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["SQLITE_PATH"] = str(tmp_path / "bench.sqlite3")
-    done = manage(env, "migrate", "--no-input", "-v0")
-    assert done.returncode == 0, done.stderr
-    return env
+def bench_env(tmp_path):
+    """Environment variables that point a child process at an empty, migrated database of its
+    own: a fresh SQLite file, or on PostgreSQL a database beside this run's test database (the
+    test database is emptied by transactional tests' flushes, which also take the rows the
+    migrations seed, so it is not what a migrated database holds)."""
+    if connection.vendor != "postgresql":
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env["SQLITE_PATH"] = str(tmp_path / "bench.sqlite3")
+        done = manage(env, "migrate", "--no-input", "-v0")
+        assert done.returncode == 0, done.stderr
+        yield env
+        return
+    env = _child_env()
+    name = f"{connection.settings_dict['NAME']}_bench"
+    server = env["DATABASE_URL"].rsplit("/", 1)[0]
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = f"{server}/{name}"
+    try:
+        done = manage(env, "migrate", "--no-input", "-v0")
+        assert done.returncode == 0, done.stderr
+        yield env
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_sql(*statements: str) -> None:
+    """Run statements outside a transaction on the server's maintenance database."""
+    import psycopg
+
+    s = connection.settings_dict
+    with psycopg.connect(
+        host=s.get("HOST") or "localhost", port=s.get("PORT") or 5432, user=s.get("USER") or None,
+        password=s.get("PASSWORD") or None, dbname="postgres", autocommit=True,
+    ) as admin:
+        for statement in statements:
+            admin.execute(statement)
 
 
 @pytest.mark.concurrency

@@ -11,8 +11,7 @@ from django.db import connection, connections
 from compassionclub.errors import ServiceError
 from compassionclub.roles import Role
 from testing_results import services
-from testing_results.models import Batch, BatchStatusChange, MethodCapability
-from testing_results.rules import DEFAULT_CAPABILITIES
+from testing_results.models import Batch, BatchStatusChange
 from tests import factories as f
 
 pytestmark = [
@@ -44,10 +43,8 @@ def _race(*calls):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_officers_releasing_and_recalling_at_once_cannot_both_succeed(heroin, clean_checks, dana):
-    # A flushed (transactional) database has lost the seeded table; put it back.
-    for (method, drug_class), (ok, required, note) in DEFAULT_CAPABILITIES.items():
-        MethodCapability.objects.get_or_create(method=method, drug_class=drug_class,
-                                               defaults={"can_rule_out": ok, "required": required, "note": note})
+    # A flushed (transactional) database has lost the seeded methods and capabilities; put them back.
+    f.seeded_methods()
     other = f.UserFactory(username="dana2", roles=[Role.RELEASE_OFFICER])
     batch = f.BatchFactory(substance=heroin)
     clean_checks(batch)
