@@ -154,6 +154,8 @@ ERROR_CODES: dict[str, str] = {
     "custody_entry": "A manifest's entries are not reversed; the manifest is cancelled instead.",
     "witness_same_person": "A destruction, count or receipt needs a second person; the witness was the actor.",
     "witness_not_permitted": "The witness has no right to the store (or, for a receipt, is no drug checker or programme staff).",
+    "witness_not_confirmed": "The witness's password or two-factor code was missing or not accepted.",
+    "witness_without_two_factor": "The witness has no two-factor sign-in, which is required.",
     "method_invalid": "Not a destruction method code.",
     "batch_invalid": "A count line does not name a batch.",
     "count_duplicate_batch": "A count names one batch twice.",

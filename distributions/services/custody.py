@@ -7,8 +7,9 @@ own carrying a reason code; ``manifest_cancel`` puts the grams back in the sendi
 the manifest is still on the road.
 
 ``destruction_witnessed`` destroys stock in front of a second person who may handle that store,
-with a method code; the admin page has the witness type their own password (and two-factor
-code) before it calls the service, as for an allowance override.
+with a method code. Every act that needs a witness (a destruction, a count's signature, the
+weight at a receipt) takes the witness's own password (and two-factor code where enrolled) and
+checks it here, as ``allowance_override_grant`` does for its approver: no caller can skip it.
 
 ``batch_receipt_record`` receives a batch from the supplier (``testing_results``' own
 ``batch_receive``, which writes the intake) with the supplier's code and lot, the packages and
@@ -35,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
@@ -51,6 +53,7 @@ from distributions.models import (
     StockCountLine,
     WitnessedDestruction,
 )
+from distributions.services.allowances import _confirm_approver_present as confirm_present
 from distributions.services.arguments import MAX_GRAMS, MG, parse_grams, parse_key, parse_reason
 from distributions.services.ledger import entry_append, ledger_write, system_account
 from members.scoping import is_coordinator_of
@@ -141,14 +144,45 @@ def may_witness(user, store: Account) -> bool:
     )
 
 
-def _second_person(by, witness, store: Account, *, what: str) -> None:
+def _local_request(by) -> HttpRequest:
+    """A request for a witness confirmed away from the web (a management command at the
+    server): the sign-in lockout then counts failures from the local address."""
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    request.user = by
+    return request
+
+
+def _second_person(by, witness, *, permitted: bool, password, code, request, what: str, action: str,
+                   not_permitted_message: str) -> None:
+    """The witness is someone else, with the right to witness, and here now: their own password
+    (and two-factor code where they have one, or must have one) is checked here, so that no page,
+    command or script can record a witnessed act without the witness. The cheap refusals come
+    first, so that a witness who could not witness anyway does not spend a sign-in attempt."""
     if witness is None or witness.pk == by.pk:
         raise ServiceError("witness_same_person", f"{what} needs a second person: the witness cannot be you.")
-    if not may_witness(witness, store):
-        raise ServiceError(
-            "witness_not_permitted",
-            f"{witness} cannot witness for {store}: choose programme staff or a coordinator of that group.",
+    if not permitted:
+        raise ServiceError("witness_not_permitted", not_permitted_message)
+    if not isinstance(password, str) or not password:
+        raise ServiceError("witness_not_confirmed", "The witness must type their own password.")
+    try:
+        confirm_present(
+            request if request is not None else _local_request(by), witness, password,
+            code if isinstance(code, str) else "", who="witness", action=action, failed_audit="custody.witness_failed",
         )
+    except ServiceError as error:
+        # The override approver's check, refused with the witness's own codes.
+        if error.code == "approver_without_two_factor":
+            raise ServiceError("witness_without_two_factor", error.message_text) from None
+        raise ServiceError("witness_not_confirmed", error.message_text) from None
+
+
+def _store_witness(by, witness, store: Account, *, password, code, request, what: str, action: str) -> None:
+    _second_person(
+        by, witness, permitted=may_witness(witness, store), password=password, code=code, request=request, what=what,
+        action=action,
+        not_permitted_message=f"{witness} cannot witness for {store}: choose programme staff or a coordinator of that group.",
+    )
 
 
 def _audit_manifest(action: str, manifest: Manifest, by, **extra) -> None:
@@ -387,12 +421,16 @@ def destruction_witnessed(
     method: str,
     by,
     witness,
+    witness_password: str,
+    witness_code: str = "",
+    request: HttpRequest | None = None,
     idempotency_key: str | None = None,
 ) -> WitnessedDestruction:
     """Destroy ``grams`` of ``batch`` held by ``store`` in front of ``witness``.
 
     ``by`` adjusts stock or coordinates the store's group; ``witness`` is someone else who may
-    handle that store. The entry is a destruction (store → destroyed) with its reason code; the
+    handle that store, confirming with their own password (and two-factor code) in ``request``,
+    the one ``by`` is signed in with. The entry is a destruction (store → destroyed) with its reason code; the
     witness and the method are kept beside it. Never more than the store holds.
     """
     grams = parse_grams(grams)
@@ -405,7 +443,8 @@ def destruction_witnessed(
     if not (by.is_active and (by.has_perm("distributions.adjust_stock")
                               or (store.kind == Account.Kind.GROUP and is_coordinator_of(by, store.group_id)))):
         raise ServiceError("not_permitted", f"You may not destroy stock held by {store}.")
-    _second_person(by, witness, store, what="A destruction")
+    _store_witness(by, witness, store, password=witness_password, code=witness_code, request=request,
+                   what="A destruction", action="witnessing a destruction")
 
     def write() -> LedgerEntry:
         entry = entry_append(
@@ -428,19 +467,20 @@ def destruction_witnessed(
 # Blind counts ---------------------------------------------------------------------------------
 
 
-def count_record(*, store: Account, lines, by, witness) -> StockCount:
+def count_record(
+    *, store: Account, lines, by, witness, witness_password: str, witness_code: str = "", request: HttpRequest | None = None,
+) -> StockCount:
     """Sign a blind count of ``store``: ``lines`` maps each batch (or ``(batch, grams)`` pairs)
     to the grams counted on the shelf.
 
     Every batch the store holds must be counted (``count_incomplete`` names the missing batch
     codes, never their grams); a batch the ledger says is not there may be counted too (stock
-    found). Under the locks of the store's balance rows, each line's difference from the
+    found). The witness signs with their own password (and two-factor code). Under the locks of the store's balance rows, each line's difference from the
     balance becomes a ``count_difference`` adjustment against the outside world.
     """
     store = _store(store)
     if not handles_store(by, store):
         raise ServiceError("not_permitted", f"You may not count {store}.")
-    _second_person(by, witness, store, what="A count")
     pairs = list(lines.items()) if isinstance(lines, dict) else list(lines)
     counted: dict[int, tuple[Batch, Decimal]] = {}
     for batch, grams in pairs:
@@ -452,6 +492,8 @@ def count_record(*, store: Account, lines, by, witness) -> StockCount:
             counted[batch.pk] = (batch, parse_weight(grams, field=batch.code))
         except ServiceError as error:
             raise ServiceError(error.code, f"Batch {batch.code}: {error.message_text}", batch=batch.code)
+    _store_witness(by, witness, store, password=witness_password, code=witness_code, request=request,
+                   what="A count", action="signing a count")
 
     with transaction.atomic(durable=True):
         Balance.objects.bulk_create(
@@ -524,11 +566,14 @@ def batch_receipt_record(
     received_on,
     by,
     witness,
+    witness_password: str,
+    witness_code: str = "",
+    request: HttpRequest | None = None,
     best_before=None,
 ) -> BatchReceipt:
     """Receive a batch into quarantine as weighed on arrival, with the supplier's code and lot
-    and the number of packages; ``witness`` confirmed the weight (the admin page has them type
-    their password). The intake entry is the weighed grams."""
+    and the number of packages; ``witness`` confirmed the weight with their own password (and
+    two-factor code). The intake entry is the weighed grams."""
     ref, lot = _code(supplier_ref, SUPPLIER_REF_REGEX), _code(supplier_lot, SUPPLIER_LOT_REGEX)
     if ref is None:
         raise ServiceError("supplier_ref_invalid",
@@ -540,12 +585,12 @@ def batch_receipt_record(
     grams = parse_weight(weighed_grams, field="weighed_grams")
     if grams == 0:
         raise ServiceError("grams_not_positive", "A batch must weigh more than 0 g.")
-    if witness is None or witness.pk == by.pk:
-        raise ServiceError("witness_same_person", "A receipt needs a second person to confirm the weight: the witness cannot be you.")
-    if not (witness.is_active and witness.is_staff and (
-        witness.has_perm("testing_results.add_batch") or witness.has_perm("distributions.transfer_stock")
-    )):
-        raise ServiceError("witness_not_permitted", f"{witness} cannot confirm a receipt: choose a drug checker or programme staff.")
+    _second_person(
+        by, witness, permitted=witness is not None and witness.is_active and witness.is_staff and (
+            witness.has_perm("testing_results.add_batch") or witness.has_perm("distributions.transfer_stock")),
+        password=witness_password, code=witness_code, request=request, what="A receipt", action="confirming a receipt",
+        not_permitted_message=f"{witness} cannot confirm a receipt: choose a drug checker or programme staff.",
+    )
     with transaction.atomic(durable=True):
         batch = testing.batch_receive(substance=substance, grams=grams, received_on=received_on, by=by, best_before=best_before)
         receipt = BatchReceipt.objects.create(

@@ -15,15 +15,18 @@ from tests.distributions.race import race
 
 def _people_and_stock():
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
 
     from members.models import MemberGroup
     from tests.distributions.ledger_helpers import batch_in_central
+    from tests.factories import PASSWORD
 
     User = get_user_model()
     suffix = uuid.uuid4().hex[:6]
     admin = User.objects.create(username=f"admin-{suffix}", is_staff=True, is_superuser=True)
     group = MemberGroup.objects.create(short_name=f"C{suffix}", name=f"Custody group {suffix}", region="island")
-    coordinators = [User.objects.create(username=f"coord{i}-{suffix}", is_staff=True) for i in range(2)]
+    password = make_password(PASSWORD)  # the second coordinator witnesses the count
+    coordinators = [User.objects.create(username=f"coord{i}-{suffix}", is_staff=True, password=password) for i in range(2)]
     group.coordinators.add(*coordinators)
     batch = batch_in_central(grams="1000", by=admin, created_by=admin)
     return admin, group, coordinators, batch
@@ -71,6 +74,7 @@ def count_while_distributing(n: int = 8) -> dict:
     from distributions.services.ledger import group_account, system_account
     from distributions.verify import verify_ledger
     from tests.distributions.ledger_helpers import member_in, store_grams
+    from tests.factories import PASSWORD
 
     admin, group, coordinators, batch = _people_and_stock()
     store = group_account(group)
@@ -83,7 +87,8 @@ def count_while_distributing(n: int = 8) -> dict:
 
     def act(i: int):
         if i == 0:
-            return services.count_record(store=store, lines={batch: "15.500"}, by=coordinators[0], witness=coordinators[1])
+            return services.count_record(store=store, lines={batch: "15.500"}, by=coordinators[0], witness=coordinators[1],
+                                         witness_password=PASSWORD)
         return services.distribution_record(member=members[i - 1], batch=batch, grams=Decimal("1.000"),
                                             by=coordinators[1], idempotency_key=uuid.uuid4().hex)
 

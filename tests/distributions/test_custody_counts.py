@@ -9,6 +9,7 @@ from distributions.services.ledger import group_account, system_account
 from distributions.verify import verify_ledger
 from tests.distributions.ledger_helpers import D, batch_at_group, batch_in_central, store_grams
 from tests.distributions.test_custody_manifests import refused
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +19,9 @@ def batches(group_a, pat):
     return batch_at_group(group_a, pat, grams="10.000"), batch_at_group(group_a, pat, grams="40.000")
 
 
-def count(store, lines, by, witness):
-    return services.count_record(store=store, lines=lines, by=by, witness=witness)
+def count(store, lines, by, witness, **credentials):
+    credentials.setdefault("witness_password", PASSWORD)
+    return services.count_record(store=store, lines=lines, by=by, witness=witness, **credentials)
 
 
 def test_a_count_that_matches_writes_no_entry(batches, alice, carol, group_a):
@@ -92,8 +94,6 @@ def test_the_counter_cannot_sign_their_own_count_nor_can_someone_without_a_right
             by=alice, witness=carol)
     assert not StockCount.objects.exists()
 
-
-PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 def test_the_count_page_shows_batches_but_never_their_grams_and_redirects_after_signing(client, batches, alice, carol, group_a):

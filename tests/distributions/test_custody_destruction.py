@@ -11,9 +11,9 @@ from distributions.services.ledger import group_account
 from distributions.verify import verify_ledger
 from tests.distributions.ledger_helpers import D, batch_at_group, store_grams
 from tests.distributions.test_custody_manifests import refused
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 @pytest.fixture
@@ -23,6 +23,7 @@ def batch(group_a, pat):
 
 def destroy(batch, store, by, witness, grams="2.000", **kw):
     fields = {"reason": "damaged", "method": "incineration", **kw}
+    fields.setdefault("witness_password", PASSWORD)
     return services.destruction_witnessed(batch=batch, store=store, grams=D(grams), by=by, witness=witness, **fields)
 
 

@@ -15,6 +15,7 @@ from tests import factories as f
 from tests.builders import receipt_fields
 from tests.distributions.ledger_helpers import D, store_grams
 from tests.distributions.test_custody_manifests import refused
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def frank(db):
 
 def receive(substance, by, witness, **kw):
     fields = {"supplier_ref": "sup-0014", "supplier_lot": "L-2026/07", "packages": 4, "weighed_grams": "250.125",
-              "received_on": timezone.localdate(), **kw}
+              "received_on": timezone.localdate(), "witness_password": PASSWORD, **kw}
     return services.batch_receipt_record(substance=substance, by=by, witness=witness, **fields)
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db.models import Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from distributions.models import Account, Balance, LedgerEntry, Manifest
 from distributions.services.ledger import store_account
 from members.models import MemberGroup
 from tests.distributions.ledger_helpers import D, batch_in_central, member_in
+from tests.factories import PASSWORD
 
 GRAMS = st.sampled_from(["0.001", "0.250", "1.000", "2.500", "7.000", "14.000", "40.000"]).map(D)
 STORES = st.sampled_from(["central", "A", "B"])
@@ -36,7 +38,8 @@ class LedgerMachine(RuleBasedStateMachine):
         User = get_user_model()
         tag = uuid.uuid4().hex[:6]
         self.admin = User.objects.create(username=f"admin-{tag}", is_staff=True, is_superuser=True)
-        self.witness = User.objects.create(username=f"witness-{tag}", is_staff=True, is_superuser=True)
+        self.witness = User.objects.create(username=f"witness-{tag}", is_staff=True, is_superuser=True,
+                                           password=make_password(PASSWORD))
         self.groups = {}
         self.coordinators = {}
         self.members = {}
@@ -188,7 +191,8 @@ class LedgerMachine(RuleBasedStateMachine):
         lines = {b.batch: D(b.grams) for b in Balance.objects.filter(account=self.account(store), grams__gt=0)
                  .exclude(batch=self.batch).select_related("batch")}
         lines[self.batch] = counted
-        result = services.count_record(store=self.account(store), lines=lines, by=by, witness=self.witness)
+        result = services.count_record(store=self.account(store), lines=lines, by=by, witness=self.witness,
+                                       witness_password=PASSWORD)
         line = result.lines.get(batch=self.batch)
         assert D(line.ledger_grams) == held
         self.model[store] = counted
@@ -200,7 +204,7 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             record = services.destruction_witnessed(
                 batch=self.batch, store=self.account(store), grams=grams, reason="damaged", method="incineration",
-                by=self.admin, witness=self.witness,
+                by=self.admin, witness=self.witness, witness_password=PASSWORD,
             )
         except ServiceError as error:
             self.expect_refusal(error, "insufficient_stock")

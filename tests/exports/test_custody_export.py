@@ -17,6 +17,7 @@ from tests import factories as f
 from tests.builders import clean_findings, record_checks
 from tests.distributions.ledger_helpers import D, key, member_in
 from tests.exports.helpers import run_csv, run_csv_text
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def story(erin, dana, pat, alice, carol, bob, group_a):
     substance = f.SubstanceFactory(name="Heroin")
     receipt = services.batch_receipt_record(
         substance=substance, supplier_ref="SUP-0014", supplier_lot="L-77", packages=2, weighed_grams="100.000",
-        received_on=timezone.localdate(), by=erin, witness=frank,
+        received_on=timezone.localdate(), by=erin, witness=frank, witness_password=PASSWORD,
     )
     batch = receipt.batch
     for method, findings in clean_findings(substance).items():
@@ -42,9 +43,9 @@ def story(erin, dana, pat, alice, carol, bob, group_a):
     member = member_in(group_a)
     for grams in ("1.000", "2.000"):
         services.distribution_record(member=member, batch=batch, grams=D(grams), by=alice, idempotency_key=key())
-    services.count_record(store=store, lines={batch: "16.700"}, by=alice, witness=carol)
+    services.count_record(store=store, lines={batch: "16.700"}, by=alice, witness=carol, witness_password=PASSWORD)
     services.destruction_witnessed(batch=batch, store=store, grams="1.000", reason="damaged", method="incineration",
-                                   by=alice, witness=carol)
+                                   by=alice, witness=carol, witness_password=PASSWORD)
     return {"batch": batch, "manifest": manifest, "member": member}
 
 
