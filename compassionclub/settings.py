@@ -7,6 +7,9 @@ without SECRET_KEY and ALLOWED_HOSTS; it is the mode ``check --deploy`` is run i
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 from pathlib import Path
 
 import environ
@@ -261,6 +264,32 @@ TWO_FACTOR_ENROLMENT_CODE_HOURS = env.int("TWO_FACTOR_ENROLMENT_CODE_HOURS", def
 # Signed checkpoints (manage.py checkpoint): the Ed25519 key pair lives outside the database.
 CHECKPOINT_KEY_FILE = env.str("CHECKPOINT_KEY_FILE", default="")
 CHECKPOINT_PUBLIC_KEY_FILE = env.str("CHECKPOINT_PUBLIC_KEY_FILE", default="")
+
+# The key of the digest of staff addresses that the audit chain covers (see
+# compassionclub.audit.services.address_digest). Kept out of the database; derived from
+# SECRET_KEY when not set. Changing it does not break the chain (the digests are stored), but
+# verify_audit then reports addresses not yet purged as not matching their digest.
+AUDIT_ADDRESS_KEY = env.str("AUDIT_ADDRESS_KEY", default="") or hmac.new(
+    SECRET_KEY.encode(), b"audit:address-digest", hashlib.sha256).hexdigest()
+
+# Retention: how long each kind of record that says something about a person is kept before
+# `manage.py purge` removes it (README, "Retention"). Run the purge daily.
+# - status_page_counters: the status page's try counters (keyed digests of a code or an address);
+#   a code's lock level is forgotten this long after its last lock, every other counter when its
+#   window ends (an hour at most).
+# - audit_addresses: the staff address on each audit record; its keyed digest stays in the chain.
+# - sign_in_records: django-axes' records of sign-ins and failed sign-ins (username, address,
+#   browser).
+# - members_left: a member withdrawn this long ago is forgotten: a new code nobody holds, the PIN
+#   hash and consent dropped, the ledger history kept under the new code. The programme sets it.
+RETENTION = {
+    "status_page_counters": dt.timedelta(hours=env.int("RETENTION_STATUS_COUNTER_HOURS", default=24)),
+    "audit_addresses": dt.timedelta(days=env.int("RETENTION_AUDIT_ADDRESS_DAYS", default=90)),
+    "sign_in_records": dt.timedelta(days=env.int("RETENTION_SIGN_IN_DAYS", default=90)),
+    "members_left": dt.timedelta(days=env.int("RETENTION_MEMBERS_LEFT_DAYS", default=365)),
+}
+if any(period <= dt.timedelta(0) for period in RETENTION.values()):
+    raise ImproperlyConfigured("Every RETENTION_* period must be positive.")
 
 BODY_LIMIT_SMALL = env.int("BODY_LIMIT_SMALL", default=16 * 1024)
 BODY_LIMIT_UPLOAD = env.int("BODY_LIMIT_UPLOAD", default=11 * 1024 * 1024)

@@ -151,5 +151,20 @@ def audit_extends(payload: dict[str, Any]) -> str:
     if found is None:
         return f"audit record #{seq}, the checkpoint's head, is gone (the trail was truncated)"
     if found != expected:
-        return f"audit record #{seq} no longer has the hash the checkpoint signed: the trail up to it was rewritten"
+        return rehashed_since(seq, expected) or (
+            f"audit record #{seq} no longer has the hash the checkpoint signed: the trail up to it was rewritten")
     return ""
+
+
+def rehashed_since(seq: int, expected: str) -> str:
+    """Why a checkpoint taken before the upgrade that rehashed the trail (audit migration 0004,
+    the chain covering a digest of staff addresses) cannot be matched, when the record the
+    upgrade appended names that checkpoint's head. Not accepted as a match: whoever rewrote the
+    trail could append such a record too. The checkpoint is verified with the release before."""
+    bridge = AuditRecord.objects.filter(action="audit.rehashed", seq__gt=seq).order_by("seq").first()
+    if bridge is None or not isinstance(bridge.old, dict) or bridge.old.get("last_seq", 0) < seq:
+        return ""
+    named = bridge.old.get("last_seq") == seq and bridge.old.get("last_hash") == expected
+    return (f"the checkpoint predates the upgrade that rehashed the trail at record #{bridge.seq} "
+            f"({'which names this checkpoint' + chr(39) + 's head' if named else 'which names a later head'}); "
+            "verify it with the release before that upgrade and take a new checkpoint after it")

@@ -5,7 +5,8 @@ and the change commit together or not at all. Records are hash-chained: each car
 of its own content and of the record before it, and ``AuditChainHead`` (one row, locked while
 appending) makes appends strictly sequential so the chain never forks. Records cannot be
 changed or deleted through the ORM (``compassionclub.audit.append_only``), nor on PostgreSQL
-through SQL; the admin shows them read-only.
+through SQL; the admin shows them read-only. The one change allowed is the retention purge
+clearing a staff address (``audit_forget_addresses``), which the chain does not cover.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ class AuditRecord(AppendOnlyModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     actor_username = models.CharField(max_length=150, blank=True)
-    # The address of a staff user's request; never set from the public status page.
+    # The address of a staff user's request; never set from the public status page. The chain
+    # covers ``ip_digest`` (a keyed digest of it, ``compassionclub.audit.services.address_digest``)
+    # and not the address, so ``manage.py purge`` can clear the address after its retention
+    # period without breaking the chain.
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_digest = models.CharField(max_length=64, blank=True, editable=False)
     action = models.CharField(max_length=80, db_index=True)
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=64, blank=True, db_index=True)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import ipaddress
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -40,15 +44,30 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def address_digest(address: str | None) -> str:
+    """The keyed digest of a staff address that the chain covers: HMAC-SHA256 with
+    ``AUDIT_ADDRESS_KEY`` (from the environment, never the database), '' for no address. Without
+    the key a digest cannot be tested against the 2^32 IPv4 addresses; with it, an investigator
+    can still tell whether a given address made a change after the address itself was purged."""
+    if not address:
+        return ""
+    normalised = str(ipaddress.ip_address(address))
+    return hmac.new(settings.AUDIT_ADDRESS_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
 def record_hash(record: AuditRecord) -> str:
-    """The hash of a record's content and the hash of the record before it."""
+    """The hash of a record's content and the hash of the record before it.
+
+    Format 2: the staff address is covered by its keyed digest (``ip_digest``), not in clear, so
+    clearing the address after its retention period leaves the hash intact."""
     payload = canonical_json(
         {
+            "format": 2,
             "seq": record.seq,
             "created_at": record.created_at.astimezone(dt.UTC).isoformat(),
             "actor": record.actor_id,
             "actor_username": record.actor_username,
-            "ip_address": record.ip_address,
+            "ip_digest": record.ip_digest,
             "action": record.action,
             "target_type": record.target_type,
             "target_id": record.target_id,
@@ -85,6 +104,7 @@ def audit_log(
             actor=actor if getattr(actor, "pk", None) else None,
             actor_username=getattr(actor, "get_username", lambda: "")() if actor is not None else "",
             ip_address=ip_address,
+            ip_digest=address_digest(ip_address),
             action=action,
             target_type=target._meta.label_lower if target is not None else "",
             target_id=str(target.pk) if target is not None else "",
@@ -114,6 +134,9 @@ def audit_verify() -> tuple[int, AuditRecord | None, str]:
             return count, record, "does not link to the record before it"
         if record_hash(record) != record.hash:
             return count, record, "its content does not match its hash (it was edited)"
+        if record.ip_address and address_digest(record.ip_address) != record.ip_digest:
+            return count, record, ("its address does not match the digest the chain covers (the address was "
+                                   "edited, or AUDIT_ADDRESS_KEY is not the key it was written with)")
         prev = record.hash
         expected_seq += 1
         count += 1
@@ -121,3 +144,30 @@ def audit_verify() -> tuple[int, AuditRecord | None, str]:
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != prev):
         return count, None, f"the chain head says {head.last_seq} records but {expected_seq - 1} were found"
     return count, None, ""
+
+
+def audit_forget_addresses(
+    *, before: dt.datetime, dry_run: bool = False, batch: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Clear the staff address of every record written before ``before``; returns how many.
+
+    The only change ever made to a record: the chain covers the address's keyed digest, which
+    stays, so ``verify_audit`` and checkpoints still hold. In batches, each its own transaction,
+    so a long purge holds no lock for long and a second run carries on where one stopped."""
+    due = AuditRecord.objects.filter(created_at__lt=before, ip_address__isnull=False)
+    total = due.count()
+    if dry_run or not total:
+        return total
+    done = 0
+    while True:
+        ids = list(due.order_by("seq").values_list("id", flat=True)[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            # Past the append-only queryset on purpose: this update touches nothing hashed, and on
+            # PostgreSQL the trigger lets through an update that only clears the address.
+            done += models.QuerySet.update(AuditRecord.objects.filter(id__in=ids), ip_address=None)
+        if progress is not None:
+            progress(done, total)
+    return done

@@ -57,7 +57,9 @@ CODE_WINDOW = dt.timedelta(seconds=getattr(settings, "STATUS_PAGE_CODE_WINDOW_SE
 CODE_DELAYS: tuple[dt.timedelta, ...] = tuple(
     dt.timedelta(minutes=m) for m in getattr(settings, "STATUS_PAGE_CODE_DELAY_MINUTES", (5, 10, 20, 40, 60))
 )
-LOCK_MEMORY = dt.timedelta(hours=24)
+# How long a code's lock level is remembered after its last lock: the retention period of the
+# status page's counters (settings.RETENTION).
+LOCK_MEMORY: dt.timedelta = settings.RETENTION["status_page_counters"]
 
 
 @dataclass(frozen=True)
