@@ -41,7 +41,8 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
     list_select_related = ["group"]
     search_fields = ["code"]
     # Every change goes through a service page (enrol, status, PIN, renewal), never this form.
-    fields = ["code", "member_actions", "group", "status", "enrolled_on", "renewal_due", "consent_version",
+    # The code as printed on the card (dashed), the only way a code is shown anywhere.
+    fields = ["display_code", "member_actions", "group", "status", "enrolled_on", "renewal_due", "consent_version",
               "consent_given_at", "age_attested", "created_at", "created_by"]
     readonly_fields = fields
     inlines = [StatusChangeInline]
@@ -114,6 +115,8 @@ class RetiredCodeAdmin(MemberCodeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
     list_filter = ["reason"]
     list_select_related = ["member", "retired_by"]
     search_fields = ["code", "member__code"]
+    fields = ["display_code", "member", "reason", "retired_at", "retired_by"]
+    readonly_fields = fields
 
     @admin.display(description="old code", ordering="code")
     def display_code(self, obj: RetiredCode) -> str:
