@@ -4,8 +4,9 @@
 on a scheduled job (membership systems that rely on cron leave expired members active). It
 runs a constant number of queries whatever the member's history: the member's group (unless
 already loaded) and one statement (``eligibility_facts``) that reads the substances, the
-policies that could apply, the member's overrides and the member's distributions inside the
-longest window. The rule itself is ``eligibility_from``, a pure function of those facts, so
+policies that could apply, the member's overrides and the member's distributions summed in SQL
+per substance and window length (the rows never travel: a member with hundreds of entries in
+the window costs what one with none does). The rule itself is ``eligibility_from``, a pure function of those facts, so
 ``distribution_record`` can read the same facts under its locks and decide by the same rule.
 
 Rules, where the issue leaves room:
@@ -126,8 +127,11 @@ class OverrideFact(NamedTuple):
 class FactRow(NamedTuple):
     """A row of the facts statement. Every row is tagged; which columns it fills depends on the
     tag: ``s`` (a substance: ``days`` is its rank by name), ``p`` (a policy: ``ref`` is its
-    group), ``o`` (an override: ``ref`` is its id, ``first``/``second`` its validity) and ``d``
-    (a distribution: ``ref`` is its id, ``first`` when it occurred). Moments are ISO text in UTC."""
+    group), ``o`` (an override: ``ref`` is its id, ``first``/``second`` its validity) and ``w``
+    (the member's unreversed distributions of a substance inside a window of ``days`` days
+    ending at a moment: ``ref`` is the moment, 0 for ``since`` and 1 for ``until``; ``grams``
+    their sum, ``first`` the oldest's time, ``amount`` the grams handed out at that time).
+    Moments are ISO text in UTC."""
 
     tag: str
     substance_id: int | None
@@ -137,28 +141,33 @@ class FactRow(NamedTuple):
     first: str | None
     second: str | None
     name: str | None
+    amount: Decimal | float | int | None
 
 
-class DistributionFact(NamedTuple):
-    id: int
-    substance_id: int
-    occurred_at: dt.datetime
-    grams: Decimal
+class WindowFact(NamedTuple):
+    """The member's unreversed distributions of one substance in one window: their grams,
+    when the oldest was handed out and how many grams were handed out at that moment."""
+
+    used_grams: Decimal
+    oldest_at: dt.datetime
+    oldest_grams: Decimal
 
 
 @dataclass(frozen=True)
 class EligibilityFacts:
-    """Everything the rule needs besides the member, for any moment in ``[since, until]``:
-    the substances (in name order), the programme's policies and the member's group's, the
-    member's overrides valid at some point of the span, and the member's unreversed
-    distributions from the longest window before ``since`` up to ``until`` (oldest first)."""
+    """Everything the rule needs besides the member, at ``since`` and at ``until``: the
+    substances (in name order), the programme's policies and the member's group's, the member's
+    overrides valid at some point between the two, and the member's distributions summed per
+    substance for every window length a policy could set, ending at either moment
+    (``windows``, keyed by substance, days and moment: 0 for ``since``, 1 for ``until``; a
+    window with nothing in it has no key)."""
 
     since: dt.datetime
     until: dt.datetime
     substances: list[tuple[int, str]]
     policies: list[PolicyFact]
     overrides: list[OverrideFact]
-    distributions: list[DistributionFact]
+    windows: dict[tuple[int, int, int], WindowFact]
 
 
 def tightens(grams: Decimal, window_days: int, *, base_grams: Decimal, base_days: int) -> bool:
@@ -203,45 +212,63 @@ def _facts_sql(vendor: str) -> str:
         def null(sql_type: str) -> str:
             return f"CAST(NULL AS {sql_type})"
 
-        longest = "GREATEST(%s, COALESCE(MAX(p.window_days), 0))"
-        window_start = (
-            f"%s - make_interval(days => (SELECT {longest} FROM {policy} p "  # noqa: S608
-            f"WHERE p.group_id IS NULL OR p.group_id = %s))"
-        )
+        def moment(param: str) -> str:
+            return f"CAST({param} AS timestamptz)"
+
+        def days_before(at: str, days: str, *, exact: bool = True) -> str:
+            return f"{at} - make_interval(days => {days})"
+
+        # Moments as ISO text in UTC, parsed by ``datetime.fromisoformat``: a tenth of the cost
+        # of the driver's timestamp parsing.
+        def text(column: str) -> str:
+            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     else:
         def null(sql_type: str) -> str:
             return "NULL"
 
-        # A bound to the second, so a little wider than the window; the rule counts exactly.
-        longest = "MAX(%s, COALESCE(MAX(p.window_days), 0))"
-        window_start = (
-            f"datetime(%s, '-' || (SELECT {longest} FROM {policy} p "  # noqa: S608
-            f"WHERE p.group_id IS NULL OR p.group_id = %s) || ' days')"
-        )
-    if vendor == "postgresql":
-        # Moments as ISO text in UTC, parsed by ``datetime.fromisoformat``: a tenth of the cost
-        # of the driver's timestamp parsing, which adds up over a member's window.
-        def text(column: str) -> str:
-            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-    else:
-        # SQLite stores moments as ISO text in UTC already.
+        def moment(param: str) -> str:
+            return param
+
+        # SQLite stores moments as ISO text in UTC, and ``datetime()`` drops the fraction of a
+        # second: whole days back, then (where it counts) the same fraction put back.
+        def days_before(at: str, days: str, *, exact: bool = True) -> str:
+            bound = f"datetime({at}, '-' || ({days}) || ' days')"
+            return f"{bound} || substr({at}, 20)" if exact else bound
+
         def text(column: str) -> str:
             return column
 
-    moment = "text"
-    # One row per fact, tagged: s(ubstance), p(olicy), o(verride), d(istribution), in the
-    # columns of ``FactRow``.
+    # The moments asked about (``until`` only when later than ``since``), every window length a
+    # policy of the programme or of the member's group could set (and the default), and the
+    # member's unreversed distributions inside the longest of them; then each distribution in
+    # each window it falls in, ranked by time so the oldest moment's grams can be summed too.
+    ctes = (
+        f"moments AS (SELECT 0 AS k, {moment('%s')} AS at UNION ALL "  # noqa: S608
+        f"SELECT 1, {moment('%s')} WHERE {moment('%s')} > {moment('%s')}), "
+        f"windows AS (SELECT p.window_days AS days FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
+        f"UNION SELECT CAST(%s AS integer)), "
+        f"d AS (SELECT t.substance_id, e.occurred_at, e.grams FROM {entry} e INNER JOIN {batch} t ON t.id = e.batch_id "
+        f"WHERE e.member_id = %s AND e.kind = 'distribution' AND e.occurred_at <= {moment('%s')} "
+        f"AND e.occurred_at > {days_before(moment('%s'), '(SELECT MAX(days) FROM windows)', exact=False)} "
+        f"AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)), "
+        f"ranked AS (SELECT d.substance_id, w.days, m.k, d.occurred_at, d.grams, "
+        f"RANK() OVER (PARTITION BY d.substance_id, w.days, m.k ORDER BY d.occurred_at) AS r "
+        f"FROM d CROSS JOIN windows w INNER JOIN moments m "
+        f"ON d.occurred_at <= m.at AND d.occurred_at > {days_before('m.at', 'w.days')})"
+    )
+    # One row per fact, tagged: s(ubstance), p(olicy), o(verride), w(indow), in the columns of
+    # ``FactRow``.
     return (
-        f"SELECT 's', s.id, {null('integer')}, {null('numeric')}, ROW_NUMBER() OVER (ORDER BY s.name, s.id), "  # noqa: S608
-        f"{null(moment)}, {null(moment)}, s.name FROM {substance} s "
-        f"UNION ALL SELECT 'p', p.substance_id, p.group_id, p.max_grams, p.window_days, NULL, NULL, NULL "
+        f"WITH {ctes} "  # noqa: S608
+        f"SELECT 's', s.id, {null('integer')}, {null('numeric')}, ROW_NUMBER() OVER (ORDER BY s.name, s.id), "
+        f"{null('text')}, {null('text')}, s.name, {null('numeric')} FROM {substance} s "
+        f"UNION ALL SELECT 'p', p.substance_id, p.group_id, p.max_grams, p.window_days, NULL, NULL, NULL, NULL "
         f"FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
-        f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, {text('o.valid_from')}, {text('o.valid_until')}, NULL "
-        f"FROM {override} o WHERE o.member_id = %s AND o.valid_from <= %s AND o.valid_until > %s "
-        f"UNION ALL SELECT 'd', t.substance_id, e.id, e.grams, NULL, {text('e.occurred_at')}, NULL, NULL "
-        f"FROM {entry} e INNER JOIN {batch} t ON t.id = e.batch_id "
-        f"WHERE e.member_id = %s AND e.kind = 'distribution' AND e.occurred_at <= %s AND e.occurred_at > {window_start} "
-        f"AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)"
+        f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, {text('o.valid_from')}, {text('o.valid_until')}, "
+        f"NULL, NULL FROM {override} o WHERE o.member_id = %s AND o.valid_from <= {moment('%s')} "
+        f"AND o.valid_until > {moment('%s')} "
+        f"UNION ALL SELECT 'w', substance_id, k, SUM(grams), days, {text('MIN(occurred_at)')}, NULL, NULL, "
+        f"SUM(grams) FILTER (WHERE r = 1) FROM ranked GROUP BY substance_id, days, k"
     )
 
 
@@ -251,9 +278,10 @@ _FACTS_SQL: dict[str, str] = {}
 def facts_statement(
     *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None
 ) -> tuple[str, list, dt.datetime, dt.datetime]:
-    """The SQL and parameters that read the facts for every moment from ``since`` to ``until``
-    (default ``since``), with both moments in UTC; ``facts_from_rows`` reads its rows. Every
-    row's first column is a one-letter tag, so a caller may add rows of its own to the result."""
+    """The SQL and parameters that read the facts at ``since`` and at ``until`` (default
+    ``since``), with both moments in UTC; ``facts_from_rows`` reads its rows. The statement
+    starts with ``WITH`` and every row's first column is a one-letter tag, so a caller may put
+    common table expressions of its own first and add rows of its own to the result."""
     since = _utc(since)
     until = _utc(until) if until is not None else since
     vendor = connection.vendor
@@ -261,10 +289,13 @@ def facts_statement(
     if sql is None:
         sql = _FACTS_SQL[vendor] = _facts_sql(vendor)
     adapt = connection.ops.adapt_datetimefield_value
+    s, u = adapt(since), adapt(until)
     params = [
-        group_id,
-        member_id, adapt(until), adapt(since),
-        member_id, adapt(until), adapt(since), DEFAULT_WINDOW_DAYS, group_id,
+        s, u, u, s,  # moments
+        group_id, DEFAULT_WINDOW_DAYS,  # windows
+        member_id, u, s,  # d
+        group_id,  # policies
+        member_id, u, s,  # overrides
     ]
     return sql, params, since, until
 
@@ -273,7 +304,7 @@ def facts_from_rows(rows, since: dt.datetime, until: dt.datetime) -> Eligibility
     ranked: list[tuple[int, int, str]] = []
     policies: list[PolicyFact] = []
     overrides: list[OverrideFact] = []
-    distributions: list[DistributionFact] = []
+    windows: dict[tuple[int, int, int], WindowFact] = {}
     for row in map(FactRow._make, rows):
         if row.tag == "s":
             ranked.append((row.days, row.substance_id, row.name))
@@ -281,23 +312,23 @@ def facts_from_rows(rows, since: dt.datetime, until: dt.datetime) -> Eligibility
             policies.append(PolicyFact(row.substance_id, row.ref, to_grams(row.grams), row.days))
         elif row.tag == "o":
             overrides.append(OverrideFact(row.ref, row.substance_id, to_grams(row.grams), _moment(row.first), _moment(row.second)))
-        elif row.tag == "d":
-            distributions.append(DistributionFact(row.ref, row.substance_id, _moment(row.first), to_grams(row.grams)))
+        elif row.tag == "w":
+            windows[(row.substance_id, row.days, row.ref)] = WindowFact(
+                to_grams(row.grams), _moment(row.first), to_grams(row.amount)
+            )
     ranked.sort()
-    distributions.sort(key=lambda d: (d.occurred_at, d.id))
     return EligibilityFacts(
         since=since,
         until=until,
         substances=[(substance_id, name) for _rank, substance_id, name in ranked],
         policies=policies,
         overrides=overrides,
-        distributions=distributions,
+        windows=windows,
     )
 
 
 def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None) -> EligibilityFacts:
-    """The facts for every moment from ``since`` to ``until`` (default ``since``), in one
-    statement. Inside a transaction holding the member's lock, the member's distributions it
+    """The facts at ``since`` and at ``until`` (default ``since``), in one statement. Inside a transaction holding the member's lock, the member's distributions it
     reads cannot change until the transaction ends."""
     sql, params, since, until = facts_statement(member_id=member_id, group_id=group_id, since=since, until=until)
     with connection.cursor() as cursor:
@@ -309,11 +340,15 @@ def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, unti
 
 
 def eligibility_from(member: Member, facts: EligibilityFacts, at: dt.datetime | None = None) -> Eligibility:
-    """The eligibility of ``member`` at ``at``, from facts read for a span that includes it.
-    Pure: no query (``member.group`` must be loaded)."""
+    """The eligibility of ``member`` at ``at``, from facts read for that moment (``since`` or
+    ``until`` of the facts). Pure: no query (``member.group`` must be loaded)."""
     at = _utc(at)
-    if not facts.since <= at <= facts.until:
-        raise ValueError(f"The facts cover {facts.since} to {facts.until}, not {at}.")
+    if at == facts.since:
+        moment = 0
+    elif at == facts.until:
+        moment = 1
+    else:
+        raise ValueError(f"The facts are for {facts.since} and {facts.until}, not {at}.")
     reasons = membership_reasons(member, at)
 
     limits: dict[int, tuple[Decimal, int, str]] = {}
@@ -326,23 +361,15 @@ def eligibility_from(member: Member, facts: EligibilityFacts, at: dt.datetime | 
             grams, source = override.max_grams, Source.OVERRIDE
         limits[substance_id] = (grams, days, source)
 
-    by_substance: dict[int, list[tuple[dt.datetime, Decimal]]] = {}
-    for d in facts.distributions:
-        if d.occurred_at <= at:
-            by_substance.setdefault(d.substance_id, []).append((d.occurred_at, d.grams))
-
     allowances: dict[int, SubstanceAllowance] = {}
     for substance_id, name in facts.substances:
         limit, days, source = limits[substance_id]
-        start = at - dt.timedelta(days=days)
-        in_window = [(t, g) for t, g in by_substance.get(substance_id, []) if t > start]
-        used = sum((g for _t, g in in_window), ZERO)
-        next_at = None
-        next_grams = ZERO
-        if in_window:
-            oldest = in_window[0][0]
-            next_at = oldest + dt.timedelta(days=days)
-            next_grams = sum((g for t, g in in_window if t == oldest), ZERO)
+        window = facts.windows.get((substance_id, days, moment))
+        used, next_at, next_grams = ZERO, None, ZERO
+        if window is not None:
+            used = window.used_grams
+            next_at = window.oldest_at + dt.timedelta(days=days)
+            next_grams = window.oldest_grams
         allowances[substance_id] = SubstanceAllowance(
             substance_id=substance_id,
             substance_name=name,

@@ -234,7 +234,7 @@ def lock_store_balance(store_id: int, batch_id: int) -> StockRow | None:
 def facts_and_stock(
     member: Member, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime
 ) -> tuple[EligibilityFacts, StockRow | None]:
-    """The eligibility facts of the (locked) member for ``since`` to ``until``, and
+    """The eligibility facts of the (locked) member at ``since`` and at ``until``, and
     ``lock_store_balance``'s row.
 
     One statement on PostgreSQL: the balance row is locked in a materialised CTE (after the
@@ -250,9 +250,10 @@ def facts_and_stock(
             facts = facts_from_rows(cursor.fetchall(), since, until)
         return facts, (lock_store_balance(store_id, batch_id) if store_id is not None else None)
     combined = (
-        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t) {sql} "  # noqa: S608
-        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash FROM stock "
-        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status FROM stock"
+        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t), "  # noqa: S608
+        f"{sql.removeprefix('WITH ')} "
+        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash, NULL FROM stock "
+        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status, NULL FROM stock"
     )
     with connection.cursor() as cursor:
         cursor.execute(combined, [store_id, batch_id, *params])

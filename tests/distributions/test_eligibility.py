@@ -224,5 +224,33 @@ def test_it_runs_a_constant_number_of_queries(hand_out, member, heroin, cocaine)
     f.SubstanceFactory(name="methamphetamine")
     with CaptureQueriesContext(connection) as many:
         check_eligibility(member, at=T0 + dt.timedelta(hours=1))
-    # substances, policies, overrides, distributions in the longest window: one statement
+    # substances, policies, overrides, the window sums per substance: one statement
     assert len(few) == len(many) == 1
+
+
+def test_the_window_is_exact_to_the_microsecond(hand_out, member, heroin):
+    # The window is summed in SQL; on SQLite it compares text, so the fraction of a second counts.
+    handed = T0 + dt.timedelta(microseconds=250_000)
+    hand_out(member, heroin, "2.000", handed)
+    window_end = handed + dt.timedelta(days=7)
+    assert check_eligibility(member, at=window_end - dt.timedelta(microseconds=1)).allowances[heroin.pk].used_grams == Decimal("2.000")
+    assert check_eligibility(member, at=window_end).allowances[heroin.pk].used_grams == 0
+
+
+def test_grams_handed_out_at_the_same_moment_free_up_together(hand_out, member, heroin):
+    hand_out(member, heroin, "1.500", T0)
+    hand_out(member, heroin, "2.000", T0)
+    hand_out(member, heroin, "3.000", T0 + dt.timedelta(days=1))
+    allowance = check_eligibility(member, at=T0 + dt.timedelta(days=2)).allowances[heroin.pk]
+    assert allowance.used_grams == Decimal("6.500")
+    assert (allowance.next_frees_at, allowance.next_frees_grams) == (T0 + dt.timedelta(days=7), Decimal("3.500"))
+
+
+def test_each_substance_is_counted_over_its_own_window(hand_out, member, heroin, cocaine):
+    f.AllowancePolicyFactory(substance=cocaine, group=None, max_grams=Decimal("14.000"), window_days=30)
+    hand_out(member, heroin, "1.000", T0)
+    hand_out(member, cocaine, "1.000", T0)
+    result = check_eligibility(member, at=T0 + dt.timedelta(days=10))
+    assert result.allowances[heroin.pk].used_grams == 0
+    assert result.allowances[cocaine.pk].used_grams == Decimal("1.000")
+    assert result.allowances[cocaine.pk].next_frees_at == T0 + dt.timedelta(days=30)
