@@ -88,6 +88,11 @@ DEMO_USERS = [
 # Members enrolled per group, and a known PIN for the demo status page.
 MEMBERS_PER_GROUP = {"VANDU": 6, "SOLID": 4, "BCAPOM": 3, "WAHRS": 3}
 DEMO_PIN = "731946"
+# Members enrolled a year ago, so the renewals worklist has work: days until each one's
+# membership runs out (negative: overdue, so the desk refuses them until renewed).
+RENEWALS_DUE = {"VANDU": [-5, 3, 12, 25], "SOLID": [8]}
+# One VANDU member (the third enrolled, who has a visit) lost the card and got a new one.
+REPLACED_CARD = ("VANDU", 2)
 
 # substance, grams received, what the checks found: {method: [(compound, result, pct)]}
 D_, N_ = "detected", "not_detected"

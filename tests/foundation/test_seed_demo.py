@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from compassionclub import demo
 from distributions.models import LedgerEntry
-from members.models import MemberGroup
+from members.models import Member, MemberGroup, RetiredCode
 from testing_results.models import Batch
 
 PROJECT_APPS = {"audit", "members", "testing_results", "distributions"}
@@ -34,6 +36,7 @@ def test_seed_demo_twice_leaves_the_same_data():
     assert _snapshot() == first
     assert "demo_coordinator" in out.getvalue()
     assert demo.DEMO_PASSWORD in out.getvalue()
+    assert "a replaced card: new code" in out.getvalue() and "members due for renewal" in out.getvalue()
 
     # What it loads: the ten groups, three released batches, one with fentanyl kept back,
     # and a ledger whose chains verify.
@@ -42,7 +45,15 @@ def test_seed_demo_twice_leaves_the_same_data():
     fentanyl_batch = Batch.objects.get(status=Batch.Status.QUARANTINED)
     assert fentanyl_batch.checks.filter(findings__compound__name="Fentanyl", findings__result="detected").exists()
     assert not LedgerEntry.objects.filter(batch=fentanyl_batch, kind=LedgerEntry.Kind.DISTRIBUTION).exists()
-    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).count() == 3
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).count() == 4
+    # The renewals worklist has work (one overdue), and one member has a replaced card with
+    # visits on both cards.
+    today = timezone.localdate()
+    due = Member.objects.filter(renewal_due__lte=today + dt.timedelta(days=30))
+    assert due.count() == sum(len(days) for days in demo.RENEWALS_DUE.values())
+    assert due.filter(renewal_due__lt=today, group__short_name="VANDU").count() == 1
+    replaced = RetiredCode.objects.get()
+    assert LedgerEntry.objects.filter(member=replaced.member, kind=LedgerEntry.Kind.DISTRIBUTION).count() == 2
     out = StringIO()
     call_command("verify_ledger", stdout=out)
     assert "OK" in out.getvalue()

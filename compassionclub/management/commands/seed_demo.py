@@ -17,7 +17,8 @@ from distributions import services as ledger
 from distributions.models import AllowancePolicy, LedgerEntry
 from members import services as member_services
 from members.codes import format_code
-from members.models import Member, MemberGroup
+from members.models import Member, MemberGroup, RetiredCode
+from members.services import MEMBERSHIP_DAYS
 from testing_results import services as testing
 from testing_results.models import Batch, Compound, DetectionLimit, Instrument, Method, StripLot, Substance
 
@@ -41,6 +42,8 @@ class Command(BaseCommand):
             ("batches and checks", self.seed_batches),
             ("transfers to groups", self.seed_transfers),
             ("distributions", self.seed_distributions),
+            ("renewals due", self.seed_renewals_due),
+            ("a replaced card", self.seed_replaced_card),
         ]
         created_total = 0
         for i, (name, step) in enumerate(steps, 1):
@@ -194,12 +197,44 @@ class Command(BaseCommand):
         batches = list(Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id"))
         for i, member in enumerate(members):
             batch = batches[i % len(batches)]
-            key = f"demo-distribution-{member.code}-{batch.code}"
+            # By the member's id, not code: a card replaced since keeps its member's visits.
+            key = f"demo-distribution-{member.pk}-{batch.code}"
             if LedgerEntry.objects.filter(idempotency_key=key).exists():
                 continue
             ledger.distribution_record(member=member, batch=batch, grams=demo.DISTRIBUTION_GRAMS, by=coordinator, idempotency_key=key)
             created += 1
         return created
+
+    def seed_renewals_due(self) -> int:
+        """Members enrolled about a year ago, due for renewal soon or overdue, so a new user sees
+        the renewals worklist working. Counted, so a second run adds none."""
+        created = 0
+        today = timezone.localdate()
+        for short_name, days_left in demo.RENEWALS_DUE.items():
+            group = MemberGroup.objects.get(short_name=short_name)
+            coordinator = group.coordinators.order_by("username").first()
+            due = group.members.filter(renewal_due__lte=today + dt.timedelta(days=30)).count()
+            for days in days_left[due:]:
+                member_services.member_enrol(
+                    group=group, pin=demo.DEMO_PIN, consent_version="2022-04", by=coordinator,
+                    enrolled_on=today + dt.timedelta(days=days - MEMBERSHIP_DAYS),
+                )
+                created += 1
+        return created
+
+    def seed_replaced_card(self) -> int:
+        """A member who lost their card: visits on the old card, a new card (same PIN), a visit
+        on the new one. The old code is refused at the desk and on the status page."""
+        short_name, index = demo.REPLACED_CARD
+        if RetiredCode.objects.filter(member__group__short_name=short_name).exists():
+            return 0
+        coordinator = self.user("demo_coordinator")
+        member = Member.objects.filter(group__short_name=short_name).order_by("id")[index]
+        member_services.member_card_reissue(member=member, pin=demo.DEMO_PIN, reason=RetiredCode.Reason.LOST, by=coordinator)
+        batch = Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id").first()
+        ledger.distribution_record(member=member, batch=batch, grams=demo.DISTRIBUTION_GRAMS, by=coordinator,
+                                   idempotency_key=f"demo-after-new-card-{member.pk}")
+        return 2
 
     def user(self, username: str):
         return get_user_model().objects.get(username=username)
@@ -215,4 +250,10 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write("Member status page at http://127.0.0.1:8000/status/ (demo members all use one PIN):")
             self.stdout.write(f"  member code {format_code(sample.code)}   PIN {demo.DEMO_PIN}")
+        replaced = RetiredCode.objects.select_related("member").order_by("id").first()
+        if replaced is not None:
+            self.stdout.write(f"  a replaced card: new code {format_code(replaced.member.code)}, "
+                              f"the lost one {format_code(replaced.code)} is refused")
+        due = Member.objects.filter(renewal_due__lte=timezone.localdate() + dt.timedelta(days=30)).count()
+        self.stdout.write(f"  {due} members due for renewal: the dashboard links the worklist (demo_coordinator sees VANDU's)")
         self.stdout.write("")
