@@ -14,6 +14,7 @@ from distributions.recalls.selectors import adverse_counts, adverse_outcomes, ba
 from distributions.selectors import (
     batch_reach_by_group,
     batch_recipients,
+    reference_sample,
     sees_batch_reach_everywhere,
     stock_by_group,
 )
@@ -26,6 +27,23 @@ from testing_results.models import Batch
 
 def _local(at) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+
+
+def _reference_panel(batch: Batch) -> dict:
+    """The reference sample: what was retained at receipt, what is held, where it went."""
+    ref = reference_sample(batch)
+    if not ref.movements:
+        title = "Reference sample: none retained"
+    elif ref.held > 0:
+        title = f"Reference sample: {ref.held} g held for retests (not distributable, not store stock)"
+    else:
+        title = "Reference sample: none left" + (" (destroyed, witnessed)" if ref.destroyed else "")
+    return {
+        "title": title,
+        "columns": ["When", "Movement", "Grams", "By", "Witness"],
+        "rows": [[_local(m.at), m.what, f"{m.grams} g", m.by, m.witness or "-"] for m in ref.movements],
+        "empty": "No reference sample was retained when this batch was received.",
+    }
 
 
 class LedgerBatchAdmin(BatchAdmin):
@@ -98,6 +116,7 @@ class LedgerBatchAdmin(BatchAdmin):
                 ],
                 "empty": "",
             })
+        panels.append(_reference_panel(batch))
         if sees_all_stock(user):
             panels.append({
                 "title": "Stock of this batch by store",

@@ -324,6 +324,9 @@ class DestroyForm(WitnessForm):
         stores = stores_for(user, sending=True)
         if not user.has_perm("distributions.adjust_stock"):
             stores = stores.filter(kind=Account.Kind.GROUP, group__in=coordinated_group_ids(user))
+        else:  # and the reference samples, once their batch is finished (the service checks)
+            stores = Account.objects.filter(Q(pk__in=stores.values("pk")) | Q(kind=Account.Kind.REFERENCE)).select_related(
+                "group").order_by("kind", "group__short_name")
         self.fields["store"].queryset = stores
 
 

@@ -38,7 +38,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 def stock_on_hand(user) -> list[dict[str, Any]]:
     released = Q(batch__status=Batch.Status.RELEASED)
-    qs = stock_visible_to(user, Balance.objects.filter(internal=True))
+    qs = stock_visible_to(user, Balance.objects.filter(internal=True).exclude(account__kind=Account.Kind.REFERENCE))
     return list(
         qs.values("account__kind", "account__group__short_name", "batch__substance__name")
         .annotate(on_hand=Sum("grams"), distributable=Sum("grams", filter=released))

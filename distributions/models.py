@@ -62,9 +62,12 @@ class Account(models.Model):
         LAB = "lab", "Lab (samples)"
         DESTROYED = "destroyed", "Destroyed"
         IN_TRANSIT = "in_transit", "In transit"
+        REFERENCE = "reference", "Reference samples (retained)"
 
-    # In transit is internal: the programme still holds those grams, on the road.
-    INTERNAL_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP, Kind.IN_TRANSIT})
+    # In transit is internal: the programme still holds those grams, on the road. So are the
+    # reference samples retained at receipt (kept for retests, never handed out, not store
+    # stock): internal so their balance can never go below zero and their entries are chained.
+    INTERNAL_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP, Kind.IN_TRANSIT, Kind.REFERENCE})
     STORE_KINDS = frozenset({Kind.CENTRAL, Kind.GROUP})
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -76,7 +79,9 @@ class Account(models.Model):
         ordering = ["kind", "group__short_name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["supplier", "central", "group", "members", "lab", "destroyed", "in_transit"]),
+                condition=Q(kind__in=[
+                    "supplier", "central", "group", "members", "lab", "destroyed", "in_transit", "reference",
+                ]),
                 name="account_kind_valid",
             ),
             models.CheckConstraint(
@@ -116,6 +121,10 @@ class LedgerEntry(AppendOnlyModel):
         # Grams handed to a member in place of a recalled distribution (distributions.recalls):
         # group store → members like a distribution, never counted against the allowance.
         REPLACEMENT = "replacement", "Replacement for a recall"
+        # The reference sample retained at receipt (distributions.services.reference): central
+        # store → reference account; it leaves only as a sample for a retest or by witnessed
+        # destruction once the batch is finished.
+        REFERENCE = "reference", "Reference sample retained"
 
     CUSTODY_KINDS = frozenset({Kind.MANIFEST_SEND, Kind.MANIFEST_RECEIVE, Kind.MANIFEST_CANCEL, Kind.MANIFEST_DIFF})
 
@@ -143,6 +152,7 @@ class LedgerEntry(AppendOnlyModel):
         EXPIRED = "expired", "Past its best-before date"
         DAMAGED = "damaged", "Damaged or contaminated"
         RETURNED = "returned", "Handed back and not reusable"
+        REFERENCE_FINISHED = "reference_finished", "Reference sample no longer needed: the batch is finished"
 
     class ReversalReason(models.TextChoices):
         ENTERED_BY_MISTAKE = "entered_by_mistake", "Entered by mistake"
@@ -205,6 +215,7 @@ class LedgerEntry(AppendOnlyModel):
                     kind__in=[
                         "intake", "transfer", "distribution", "sample", "destruction", "adjustment", "reversal",
                         "manifest_send", "manifest_receive", "manifest_cancel", "manifest_diff", "replacement",
+                        "reference",
                     ]
                 ),
                 name="ledgerentry_kind_valid",

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from compassionclub.quantities import to_grams
@@ -71,6 +71,7 @@ def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
     rows = (
         stock_visible_to(user, Balance.objects.filter(batch=batch, internal=True))
         .exclude(grams=0)
+        .exclude(account__kind=Account.Kind.REFERENCE)
         .order_by("account__kind", "account__group__short_name")
         .values_list("account__kind", "account__group__short_name", "grams")
     )
@@ -151,3 +152,56 @@ def weekly_received(visits: list[LedgerEntry], weeks: list[dt.date]) -> dict[str
         by_week = result.setdefault(entry.batch.substance.name, {})
         by_week[week] = by_week.get(week, Decimal("0.000")) + entry.grams
     return result
+
+
+@dataclass(frozen=True)
+class ReferenceMovement:
+    at: dt.datetime
+    what: str
+    grams: Decimal
+    by: str
+    witness: str = ""
+
+
+@dataclass(frozen=True)
+class ReferenceSample:
+    """A batch's reference sample as the ledger records it: retained at receipt, used by
+    retests, destroyed witnessed; ``held`` is what the reference account holds now."""
+
+    retained: Decimal
+    held: Decimal
+    movements: list[ReferenceMovement]
+
+    @property
+    def destroyed(self) -> bool:
+        return any(m.witness for m in self.movements)
+
+
+def reference_sample(batch: Batch) -> ReferenceSample:
+    """Every entry into or out of the reference account for ``batch``, in order. Two queries."""
+    K = LedgerEntry.Kind
+    reference = Account.Kind.REFERENCE
+    entries = (
+        LedgerEntry.objects.filter(batch=batch)
+        .filter(Q(from_account__kind=reference) | Q(to_account__kind=reference))
+        .select_related("recorded_by", "to_account", "witnessed__witness")
+        .order_by("recorded_at", "id")
+    )
+    movements, retained = [], ZERO
+    for e in entries:
+        witnessed = getattr(e, "witnessed", None)
+        if e.kind == K.REFERENCE:
+            what = "Retained at receipt"
+            retained += e.grams
+        elif e.kind == K.SAMPLE:
+            what = "Used by a retest"
+        elif e.kind == K.DESTRUCTION:
+            what = f"Destroyed ({witnessed.get_method_display().lower()})" if witnessed else "Destroyed"
+        else:
+            what = e.get_kind_display()
+        movements.append(ReferenceMovement(
+            e.occurred_at, what, to_grams(e.grams), e.recorded_by.get_username(),
+            witnessed.witness.get_username() if witnessed else "",
+        ))
+    held = Balance.objects.filter(batch=batch, account__kind=reference).values_list("grams", flat=True).first()
+    return ReferenceSample(to_grams(retained), to_grams(held or ZERO), movements)

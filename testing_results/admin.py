@@ -33,6 +33,7 @@ from testing_results.forms import (
     MethodForm,
     ReasonForm,
     ReceiveForm,
+    ReferencePolicyForm,
     ReportForm,
     findings_from,
     quiet,
@@ -48,6 +49,7 @@ from testing_results.models import (
     Instrument,
     Method,
     MethodCapability,
+    ReferenceSamplePolicy,
     StripLot,
     Substance,
 )
@@ -532,3 +534,44 @@ class BatchStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["batch", "changed_by"]
     search_fields = ["batch__code"]
 
+
+
+@admin.register(ReferenceSamplePolicy)
+class ReferenceSamplePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+    """One setting on one page: the grams retained from each batch at receipt."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        policy = ReferenceSamplePolicy.current()
+        may_change = self.has_change_permission(request, policy)
+        form = ReferencePolicyForm(request.POST or None, initial={"grams": policy.grams})
+        if request.method == "POST":
+            if not may_change:
+                raise PermissionDenied
+            if form.is_valid():
+                try:
+                    services.reference_policy_set(grams=form.cleaned_data["grams"], by=request.user)
+                except ServiceError as exc:
+                    form.add_error(None, exc)
+                else:
+                    self.message_user(request, "Reference sample setting saved.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))
+        if not may_change:
+            for field in form.fields.values():
+                field.disabled = True
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": "Reference sample", "form": form,
+            "may_change": may_change,
+            "note": "At receipt, this many grams of each batch move from the central store to the reference account: "
+                    "kept for retests, never handed out, destroyed witnessed when the batch is finished.",
+        }
+        return TemplateResponse(request, "admin/testing_results/referencesamplepolicy/form.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))

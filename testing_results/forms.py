@@ -209,3 +209,10 @@ class DetectionLimitForm(forms.ModelForm):
                 compound=data.get("compound"), drug_class=data.get("drug_class") or "", exclude_pk=self.instance.pk,
             )
         return data
+
+
+class ReferencePolicyForm(forms.Form):
+    grams = forms.DecimalField(
+        label="Reference sample (g)", min_value=0, max_value=1000, decimal_places=3,
+        help_text="Retained from each batch at receipt; 0 keeps none. Batches already received keep theirs.",
+    )

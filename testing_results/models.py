@@ -12,6 +12,8 @@ the data the release rule reads. Writes go through ``testing_results.services``.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -407,3 +409,38 @@ def method_label(code: str) -> str:
     if code in DrugCheck.Method.values:
         return str(DrugCheck.Method(code).label)
     return Method.objects.filter(code=code).values_list("name", flat=True).first() or code
+
+
+DEFAULT_REFERENCE_GRAMS = Decimal("1.000")
+
+
+class ReferenceSamplePolicy(models.Model):
+    """How much of each batch is retained at receipt as its reference sample (one row,
+    ``pk=1``; the default when none is saved). The grams move from the central store to the
+    ledger's reference account (``distributions.services.reference``): kept for retests, never
+    handed out, destroyed witnessed when the batch is finished. Set by a programme admin
+    through ``services.reference_policy_set``; 0 keeps no reference sample."""
+
+    grams = models.DecimalField(
+        "reference sample (g)", max_digits=8, decimal_places=3, default=DEFAULT_REFERENCE_GRAMS,
+        help_text="Retained from each batch at receipt for retests; 0 keeps none.",
+    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "reference sample policy"
+        verbose_name_plural = "reference sample policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="referencesamplepolicy_single_row"),
+            models.CheckConstraint(
+                condition=Q(grams__gte=0) & Q(grams__lte=1000), name="referencesamplepolicy_grams_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reference sample: {self.grams.normalize():f} g per batch"
+
+    @classmethod
+    def current(cls) -> ReferenceSamplePolicy:
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

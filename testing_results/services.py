@@ -43,6 +43,7 @@ from testing_results.models import (
     Instrument,
     Method,
     MethodCapability,
+    ReferenceSamplePolicy,
     StripLot,
     Substance,
 )
@@ -66,7 +67,7 @@ __all__ = [
     "assess_release", "batch_hold", "batch_hold_within", "batch_recall", "batch_receive", "batch_reject", "batch_release",
     "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "method_capability_set",
     "method_capability_validate", "method_save", "method_validate", "TRANSITIONS",
-    "detection_limit_set", "detection_limit_validate",
+    "detection_limit_set", "detection_limit_validate", "reference_policy_set",
 ]
 
 S = Batch.Status
@@ -701,3 +702,25 @@ def detection_limit_set(*, limit: DetectionLimit, by) -> DetectionLimit:
                  "drug_class": limit.drug_class, "limit_pct": limit.limit_pct, "note": limit.note},
         )
     return limit
+
+
+# The reference sample ---------------------------------------------------------------------------
+
+def reference_policy_set(*, grams, by) -> ReferenceSamplePolicy:
+    """Set the grams retained from each batch at receipt as its reference sample (0 keeps none).
+    Batches already received keep what they retained. Not durable: the admin's change view
+    runs in a transaction already."""
+    require_permission(by, "testing_results.change_referencesamplepolicy", "set the reference sample")
+    try:
+        grams = Decimal(str(grams).strip().replace(",", "."))
+    except (InvalidOperation, ValueError, TypeError):
+        raise ServiceError("reference_grams_invalid", "Enter the reference sample in grams, e.g. 1.")
+    if not grams.is_finite() or not (Decimal("0") <= grams <= Decimal("1000")) or grams != grams.quantize(PLACES):
+        raise ServiceError("reference_grams_invalid", "Enter the reference sample in grams, from 0 to 1000, to the milligram.")
+    with transaction.atomic():
+        policy = ReferenceSamplePolicy.objects.select_for_update().filter(pk=1).first() or ReferenceSamplePolicy(pk=1)
+        old = {"grams": policy.grams} if policy.updated_at else None
+        policy.grams, policy.updated_by, policy.updated_at = grams.quantize(PLACES), by, timezone.now()
+        policy.save()
+        audit_log(action="reference_policy.set", actor=by, target=policy, old=old, new={"grams": policy.grams})
+    return policy

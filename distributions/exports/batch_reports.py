@@ -30,6 +30,7 @@ from distributions.exports.custody import custody_events
 from distributions.exports.render import pdf_from_html
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.recalls.selectors import adverse_counts
+from distributions.selectors import reference_sample
 from distributions.visibility import batches_visible_to, stock_visible_to
 from testing_results.limits import finding_result_text
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
@@ -89,13 +90,15 @@ _BY_KIND = {
     LedgerEntry.Kind.INTAKE: "received", LedgerEntry.Kind.DISTRIBUTION: "distributed",
     LedgerEntry.Kind.SAMPLE: "sampled", LedgerEntry.Kind.DESTRUCTION: "destroyed",
     LedgerEntry.Kind.MANIFEST_SEND: "sent", LedgerEntry.Kind.MANIFEST_RECEIVE: "arrived",
-    LedgerEntry.Kind.MANIFEST_CANCEL: "cancelled",
+    LedgerEntry.Kind.MANIFEST_CANCEL: "cancelled", LedgerEntry.Kind.REFERENCE: "retained",
 }
 
 
 def _movement(kind: str, src: str, dst: str, internal: set) -> str:
     """Which line of the report a movement of ``kind`` from ``src`` to ``dst`` adds to."""
     A = Account.Kind
+    if src == A.REFERENCE:
+        return "reference_sampled" if kind == LedgerEntry.Kind.SAMPLE else "reference_destroyed"
     if kind == LedgerEntry.Kind.TRANSFER:
         return {(A.CENTRAL, A.GROUP): "to_groups", (A.GROUP, A.GROUP): "between_groups"}.get((src, dst), "to_central")
     if kind == LedgerEntry.Kind.ADJUSTMENT:
@@ -114,12 +117,14 @@ def ledger_totals(batch: Batch) -> dict[str, Any]:
         .annotate(grams=Sum("grams"))
         .order_by("kind", "from_account__kind", "to_account__kind")
     )
-    # Stock in transit is still the programme's: on hand, on the road.
-    internal = set(Account.INTERNAL_KINDS)
+    # Stock in transit is still the programme's: on hand, on the road. The reference sample is
+    # not store stock: retaining it takes grams off hand (its own lines say what became of it).
+    internal = set(Account.INTERNAL_KINDS) - {Account.Kind.REFERENCE}
     sums = {
         "received": ZERO, "to_groups": ZERO, "between_groups": ZERO, "to_central": ZERO,
         "distributed": ZERO, "sampled": ZERO, "destroyed": ZERO, "adjusted_in": ZERO, "adjusted_out": ZERO,
         "sent": ZERO, "arrived": ZERO, "cancelled": ZERO, "transit_in": ZERO, "transit_out": ZERO,
+        "retained": ZERO, "reference_sampled": ZERO, "reference_destroyed": ZERO,
     }
     on_hand_from_entries = ZERO
     for row in rows:
@@ -152,12 +157,13 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
     )
     decisions = [h for h in history if h.to_status in (Batch.Status.RELEASED, Batch.Status.REJECTED) and h.from_status == Batch.Status.QUARANTINED]
     totals = ledger_totals(batch)
+    stores = Balance.objects.filter(batch=batch, internal=True).exclude(account__kind=Account.Kind.REFERENCE)
     balances = list(
         stock_visible_to(
-            user, Balance.objects.filter(batch=batch, internal=True).select_related("account__group")
+            user, stores.select_related("account__group")
         ).order_by("account__kind", "account__group__short_name")
     )
-    balance_total = q(Balance.objects.filter(batch=batch, internal=True).aggregate(g=Sum("grams"))["g"])
+    balance_total = q(stores.aggregate(g=Sum("grams"))["g"])
     last_entry = (
         LedgerEntry.objects.filter(batch=batch).order_by("-recorded_at", "-chain_seq", "-id").first()
     )
@@ -177,6 +183,9 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
         Movement("Manifests cancelled, back to the sender", totals["cancelled"]),
         Movement("More than sent, found at receipt", totals["transit_in"]),
         Movement("Missing at receipt (spillage, weighing, missing)", totals["transit_out"]),
+        Movement("Retained as the reference sample", totals["retained"]),
+        Movement("Reference sample used by retests", totals["reference_sampled"]),
+        Movement("Reference sample destroyed (witnessed)", totals["reference_destroyed"]),
     ]
     return {
         "batch": batch,
@@ -197,6 +206,7 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
         "last_entry": last_entry,
         "custody": custody_events(Batch.objects.filter(pk=batch.pk), user),
         "adverse": adverse_counts(batch),
+        "reference": reference_sample(batch),
     }
 
 

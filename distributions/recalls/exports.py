@@ -124,7 +124,8 @@ def recall_record(batch: Batch) -> dict[str, Any]:
         .order_by("entry__occurred_at")
     )
     events = list(AdverseEvent.objects.filter(batch=batch).order_by("occurred_at", "id"))
-    internal = batch.balances.filter(internal=True)
+    # Store stock; the reference sample is kept apart (destroyed witnessed when the batch is finished).
+    internal = batch.balances.filter(internal=True).exclude(account__kind=Account.Kind.REFERENCE)
     return {
         "batch": batch,
         "found": harmful_found(batch),

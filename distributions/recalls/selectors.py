@@ -159,6 +159,7 @@ def open_recalls(user) -> list[OpenRecall]:
     stock = {}
     for batch_id, kind, short_name, grams in (
         Balance.objects.filter(batch__in=recalled, internal=True, grams__gt=0)
+        .exclude(account__kind=Account.Kind.REFERENCE)
         .order_by("batch_id", "account__kind", "account__group__short_name")
         .values_list("batch_id", "account__kind", "account__group__short_name")
         .annotate(g=Sum("grams"))

@@ -2,7 +2,8 @@
 
 ``ledger`` holds the stock movements (intake, sample, transfer, distribution, destruction,
 adjustment, reversal); ``custody`` the manifests, counts, witnessed destruction and receipts;
-``allowances`` the allowance policies and two-coordinator overrides; ``visits`` a desk visit's
+``allowances`` the allowance policies and two-coordinator overrides; ``reference`` the
+reference sample retained at receipt; ``visits`` a desk visit's
 several distributions, all or none.
 Callers import from ``distributions.services``.
 """
@@ -10,4 +11,5 @@ Callers import from ``distributions.services``.
 from distributions.services.allowances import *  # noqa: F403
 from distributions.services.custody import *  # noqa: F403
 from distributions.services.ledger import *  # noqa: F403
+from distributions.services.reference import *  # noqa: F403
 from distributions.services.visits import *  # noqa: F403

@@ -56,6 +56,7 @@ from distributions.models import (
 from distributions.services.allowances import _confirm_approver_present as confirm_present
 from distributions.services.arguments import MAX_GRAMS, MG, parse_grams, parse_key, parse_reason
 from distributions.services.ledger import entry_append, ledger_write, system_account
+from distributions.services.reference import reference_destruction_check
 from members.scoping import is_coordinator_of
 from testing_results import services as testing
 from testing_results.models import Batch, Substance
@@ -438,7 +439,8 @@ def destruction_witnessed(
     if method not in WitnessedDestruction.Method.values:
         allowed = ", ".join(WitnessedDestruction.Method.values)
         raise ServiceError("method_invalid", f"Choose how the stock was destroyed ({allowed}).")
-    store = _store(store)
+    if not reference_destruction_check(batch=batch, store=store, reason=reason):
+        store = _store(store)
     key = parse_key(idempotency_key)
     if not (by.is_active and (by.has_perm("distributions.adjust_stock")
                               or (store.kind == Account.Kind.GROUP and is_coordinator_of(by, store.group_id)))):

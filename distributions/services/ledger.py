@@ -453,6 +453,8 @@ def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
     if entry.kind in LedgerEntry.CUSTODY_KINDS:
         # A manifest's entries follow its state: cancel it while in transit, or count the store.
         raise ServiceError("custody_entry", "A manifest's entries are not reversed: cancel the manifest while it is in transit.")
+    if entry.kind == LedgerEntry.Kind.REFERENCE:
+        raise ServiceError("reference_entry", "A reference sample does not go back into stock: it leaves for a retest or by witnessed destruction.")
     if entry.kind == LedgerEntry.Kind.DISTRIBUTION:
         group_id = Member.objects.values_list("group_id", flat=True).get(pk=entry.member_id)
         if not (is_coordinator_of(by, group_id) or (by.is_active and by.has_perm("distributions.adjust_stock"))):

@@ -42,8 +42,9 @@ def test_a_receipt_records_the_supplier_the_packages_and_the_weighed_grams(heroi
     assert (receipt.weighed_grams, receipt.received_by, receipt.confirmed_by) == (D("250.125"), erin, frank)
     batch = receipt.batch
     assert batch.status == Batch.Status.QUARANTINED and batch.received_grams == D("250.125")
-    assert LedgerEntry.objects.get(batch=batch).kind == LedgerEntry.Kind.INTAKE
-    assert store_grams(batch) == D("250.125")
+    intake, reference = LedgerEntry.objects.filter(batch=batch).order_by("id")
+    assert (intake.kind, intake.grams, reference.kind, reference.grams) == ("intake", D("250.125"), "reference", D("1"))
+    assert store_grams(batch) == D("249.125")  # the reference sample (1 g by default) is not store stock
 
 
 def test_programme_staff_may_confirm_the_weight(heroin, erin, pat):

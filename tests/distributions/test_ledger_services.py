@@ -65,9 +65,12 @@ def test_a_received_batch_enters_the_central_store_from_the_supplier(erin):
     batch = f.BatchFactory(received_grams=D("250.000"), created_by=erin)
     with transaction.atomic():
         batch_received.send(sender=Batch, batch=batch, by=erin)
-    entry = LedgerEntry.objects.get(batch=batch)
+    entry, reference = LedgerEntry.objects.filter(batch=batch).order_by("id")
     assert (entry.kind, entry.from_account.kind, entry.to_account.kind, entry.grams) == ("intake", "supplier", "central", D("250"))
-    assert store_grams(batch) == D("250.000")
+    # Then the reference sample (1 g by default) leaves the central store for the reference account.
+    assert (reference.kind, reference.from_account.kind, reference.to_account.kind, reference.grams) == (
+        "reference", "central", "reference", D("1"))
+    assert store_grams(batch) == D("249.000")
     assert_ledger_ok()
 
 

@@ -61,8 +61,10 @@ def test_the_pdf_holds_every_section_and_figure_of_the_batch(world, charlie):
     assert "Distributed to members 25.000" in flat  # 7 x 3.5 - 3.5 reversed + 2 x 2
     assert "Sampled by drug checks 0.017" in flat
     assert "Destroyed 1.000" in flat
-    assert "On hand in the stores, from the entries 173.983" in flat
-    assert "On hand in the stores, from the balances 173.983" in flat
+    # The 1 g reference sample retained at receipt is not store stock.
+    assert "Retained as the reference sample 1.000" in flat
+    assert "On hand in the stores, from the entries 172.983" in flat
+    assert "On hand in the stores, from the balances 172.983" in flat
     assert "agree to the milligram" in flat
     last = LedgerEntry.objects.filter(batch=world.her).order_by("-recorded_at", "-id").first()
     assert last.hash in "".join(text.split())

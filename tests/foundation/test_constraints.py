@@ -44,6 +44,10 @@ def _detection_limit(**kw):
     return apps.get_model("testing_results", "DetectionLimit").objects.create(**fields)
 
 
+def _reference_policy(**kw):
+    return apps.get_model("testing_results", "ReferenceSamplePolicy").objects.create(**{"pk": 1, **kw})
+
+
 def _lot(**kw):
     fields = {"maker": "BTNX", "lot_number": "FYL-1", "drug_class": "fentanyl", "cutoff_ng_ml": Decimal("20"),
               "expires_on": dt.date(2027, 1, 1), **kw}
@@ -218,6 +222,8 @@ CASES = {
     "methodcapability_one_per_method_class": lambda: _capability().create(method_id="ftir", drug_class="fentanyl", can_rule_out=False),
     "methodcapability_ftir_never_rules_out_potent_classes": lambda: _capability().filter(method="ftir", drug_class="nitazene").update(can_rule_out=True),
     "methodcapability_required_can_rule_out": lambda: _capability().filter(method="immunoassay", drug_class="opioid").update(required=True),
+    "referencesamplepolicy_single_row": lambda: _reference_policy(pk=2),
+    "referencesamplepolicy_grams_range": lambda: _reference_policy(grams=Decimal("-1")),
     # distributions
     "account_kind_valid": lambda: Account.objects.create(kind="bank"),
     "account_group_iff_group_kind": lambda: Account.objects.create(kind=Account.Kind.GROUP, group=None),
