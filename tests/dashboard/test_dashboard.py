@@ -29,12 +29,13 @@ def section(html: str, element_id: str) -> str:
 def test_an_auditor_sees_stock_waiting_and_held_batches_and_the_chart(client, world, charlie):
     html = dashboard(client, charlie)
     stock = section(html, "dashboard-stock")
-    # Central heroin: HER 200 - 0.017 sampled - 120 transferred - 1 destroyed = 78.983 released,
-    # plus the quarantined batch's 50 - 0.005. VANDU 80 - 21; SOLID 40 - 4; cocaine recalled.
+    # Central heroin: HER 200 - 1 reference sample - 0.017 sampled - 120 transferred - 1 destroyed
+    # = 77.983 released, plus the quarantined batch's 50 - 1 - 0.005. VANDU 80 - 21; SOLID 40 - 4;
+    # cocaine recalled. Reference samples are not store stock.
     for store, substance, on_hand, released in [
-        ("Central store", "Heroin", "128.978", "78.983"), ("VANDU", "Heroin", "59.000", "59.000"),
+        ("Central store", "Heroin", "126.978", "77.983"), ("VANDU", "Heroin", "59.000", "59.000"),
         ("SOLID", "Heroin", "36.000", "36.000"), ("VANDU", "Cocaine", "28.000", "0.000"),
-        ("Central store", "Cocaine", "69.983", "0.000"),
+        ("Central store", "Cocaine", "68.983", "0.000"),
     ]:
         assert f"<td>{store}</td><td>{substance}</td><td>{on_hand}</td><td>{released}</td>" in stock, (store, substance)
     waiting = section(html, "dashboard-waiting")
