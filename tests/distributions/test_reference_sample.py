@@ -19,6 +19,7 @@ from tests.builders import D, clean_findings, record_checks, released_batch
 from tests.distributions.test_custody_manifests import refused
 
 pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 def held(batch, kind) -> Decimal:
@@ -30,7 +31,8 @@ def receive(heroin, by, grams="50"):
 
 
 def destroy_reference(batch, by, witness, grams="1.000", **kw):
-    fields = {"reason": LedgerEntry.DestructionReason.REFERENCE_FINISHED, "method": "incineration", **kw}
+    fields = {"reason": LedgerEntry.DestructionReason.REFERENCE_FINISHED, "method": "incineration",
+              "witness_password": PASSWORD, **kw}
     return services.destruction_witnessed(
         batch=batch, store=system_account(Account.Kind.REFERENCE), grams=D(grams), by=by, witness=witness, **fields
     )
@@ -117,7 +119,7 @@ def test_a_batch_with_no_stock_left_is_finished(heroin, erin, dana, pat, root):
     batch = released_batch(heroin, checker=erin, officer=dana, grams="3")
     refused("reference_batch_not_finished", destroy_reference, batch=batch, by=pat, witness=root)
     services.destruction_witnessed(batch=batch, store=system_account(Account.Kind.CENTRAL), grams=D("2"), by=pat,
-                                   witness=root, reason="expired", method="incineration")
+                                   witness=root, witness_password=PASSWORD, reason="expired", method="incineration")
     destroy_reference(batch, pat, root)
     assert held(batch, Account.Kind.REFERENCE) == D("0")
 
@@ -125,7 +127,7 @@ def test_a_batch_with_no_stock_left_is_finished(heroin, erin, dana, pat, root):
 def test_the_reference_reason_is_for_the_reference_only(heroin, erin, pat, root):
     batch = receive(heroin, erin)
     refused("reason_invalid", services.destruction_witnessed, batch=batch, store=system_account(Account.Kind.CENTRAL),
-            grams=D("1"), by=pat, witness=root, reason="reference_finished", method="incineration")
+            grams=D("1"), by=pat, witness=root, witness_password=PASSWORD, reason="reference_finished", method="incineration")
 
 
 def test_the_batch_page_and_the_report_show_it(client, heroin, erin, dana):
