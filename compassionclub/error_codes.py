@@ -53,6 +53,8 @@ ERROR_CODES: dict[str, str] = {
     "code_typo": "The member code's check character does not match the rest: a typo.",
     "member_not_active": "The membership is suspended or withdrawn.",
     "member_withdrawn": "A withdrawn membership is not renewed and gets no new card; enrol the member again.",
+    "member_forgotten": "The member left and was forgotten by the retention schedule; nothing can be done on that record.",
+    "member_not_withdrawn": "Only a withdrawn member can be forgotten.",
     "renewal_overdue": "The membership's renewal date has passed.",
     "status_invalid": "Not a membership status.",
     "status_unchanged": "The member already has that status.",

@@ -4,7 +4,8 @@
 Each kind is a ``Rule``: what it counts as due at a moment and how it purges that, in batches
 with progress. Nothing here touches what the hash chains cover: the audit trail loses staff
 addresses (the chain covers their keyed digests), and the ledger keeps every entry of a member
-who is forgotten (the entries point at the member's row, which keeps its id under a new code).
+who is forgotten (the entries, and their hashes, point at the member's row by its id, which
+stays; the code on the row is replaced).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils import timezone
 from compassionclub.audit.models import AuditRecord
 from compassionclub.audit.services import audit_forget_addresses, audit_log
 from distributions.status_page.models import AttemptCounter
+from members.services import member_forget, members_left_before
 
 Progress = Callable[[int, int], None]
 BATCH = 1000
@@ -81,6 +83,21 @@ def _purge_sign_ins(now: dt.datetime, progress: Progress | None) -> int:
     return sum(_delete_in_batches(queryset, progress) for queryset in _sign_ins(now))
 
 
+# Members withdrawn longer than the programme keeps members who left: forgotten one by one,
+# each in its own transaction (members.services.member_forget).
+def _members_left(now: dt.datetime):
+    return members_left_before(now - _period("members_left"))
+
+
+def _forget_members(now: dt.datetime, progress: Progress | None) -> int:
+    due = list(_members_left(now).order_by("pk"))
+    for done, member in enumerate(due, start=1):
+        member_forget(member=member)
+        if progress is not None and (done % 100 == 0 or done == len(due)):
+            progress(done, len(due))
+    return len(due)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("status_page_counters", "status-page try counters", "until their window ends; a lock's level a day",
          lambda now: _counters(now).count(), lambda now, progress: _delete_in_batches(_counters(now), progress)),
@@ -89,6 +106,8 @@ RULES: tuple[Rule, ...] = (
          lambda now, progress: audit_forget_addresses(before=now - _period("audit_addresses"), progress=progress)),
     Rule("sign_in_records", "sign-in records (username, address, browser)", "90 days",
          lambda now: sum(q.count() for q in _sign_ins(now)), _purge_sign_ins),
+    Rule("members_left", "members who left (code replaced, PIN and consent dropped)", "set by the programme",
+         lambda now: _members_left(now).count(), _forget_members),
     Rule("sessions", "expired staff sessions", "until they expire",
          lambda now: _sessions(now).count(), lambda now, progress: _delete_in_batches(_sessions(now), progress)),
 )

@@ -43,7 +43,7 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
     # Every change goes through a service page (enrol, status, PIN, renewal), never this form.
     # The code as printed on the card (dashed), the only way a code is shown anywhere.
     fields = ["display_code", "member_actions", "group", "status", "enrolled_on", "renewal_due", "consent_version",
-              "consent_given_at", "age_attested", "created_at", "created_by"]
+              "consent_given_at", "age_attested", "created_at", "created_by", "forgotten_at"]
     readonly_fields = fields
     inlines = [StatusChangeInline]
     show_full_result_count = False

@@ -60,8 +60,8 @@ class Member(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     enrolled_on = models.DateField()
     renewal_due = models.DateField()
-    consent_version = models.CharField(max_length=20)
-    consent_given_at = models.DateTimeField()
+    consent_version = models.CharField(max_length=20, blank=True)
+    consent_given_at = models.DateTimeField(null=True, blank=True)
     age_attested = models.BooleanField(
         default=False, help_text="The member attested being 19 or over. No birth date is stored."
     )
@@ -70,6 +70,10 @@ class Member(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Set by the retention purge (``members.services.member_forget``) once a member has been
+    # withdrawn longer than the programme keeps members who left: the code is replaced by one
+    # no card carries, the PIN hash and the consent are dropped, the history stays.
+    forgotten_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -82,7 +86,12 @@ class Member(models.Model):
             models.CheckConstraint(condition=Q(status__in=["active", "suspended", "withdrawn"]), name="member_status_valid"),
             models.CheckConstraint(condition=Q(age_attested=True), name="member_age_attested"),
             models.CheckConstraint(condition=Q(renewal_due__gte=F("enrolled_on")), name="member_renewal_after_enrolment"),
-            models.CheckConstraint(condition=~Q(consent_version=""), name="member_consent_version_not_empty"),
+            models.CheckConstraint(condition=~Q(consent_version="") | Q(forgotten_at__isnull=False),
+                                   name="member_consent_version_not_empty"),
+            models.CheckConstraint(condition=Q(consent_given_at__isnull=False) | Q(forgotten_at__isnull=False),
+                                   name="member_consent_given_at_set"),
+            models.CheckConstraint(condition=Q(forgotten_at__isnull=True) | Q(status="withdrawn"),
+                                   name="member_forgotten_only_when_withdrawn"),
             models.CheckConstraint(condition=~Q(pin=""), name="member_pin_not_empty"),
             models.CheckConstraint(condition=Q(code__regex=r"^[0-9A-HJKMNP-TV-Z]{12}$"), name="member_code_format"),
         ]
@@ -162,3 +171,13 @@ class RetiredCode(models.Model):
     @property
     def display_code(self) -> str:
         return format_code(self.code)
+
+
+class ForgottenCode(models.Model):
+    """A keyed digest of each code a forgotten member held (``members.services.member_forget``),
+    so that no new card ever carries it, with nothing that leads back to the member."""
+
+    digest = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]}…"

@@ -13,15 +13,19 @@ card) but the PIN is only ever held as a password hash and never logged.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError, not_permitted
 from members.codes import generate_code
-from members.models import Member, MemberGroup, MemberStatusChange, RetiredCode, StatusReason
+from members.models import ForgottenCode, Member, MemberGroup, MemberStatusChange, RetiredCode, StatusReason
 from members.pins import pin_validate
 from members.scoping import is_coordinator_of
 
@@ -29,6 +33,7 @@ __all__ = [
     "MEMBERSHIP_DAYS",
     "member_card_reissue",
     "member_enrol",
+    "member_forget",
     "member_renew",
     "member_reset_pin",
     "member_set_status",
@@ -64,11 +69,24 @@ def _today() -> dt.date:
 
 
 def _unused_code() -> str:
-    """A fresh code that no card, current or replaced, has ever carried."""
+    """A fresh code that no card, current, replaced or forgotten, has ever carried."""
     while True:
         code = generate_code()
-        if not RetiredCode.objects.filter(code=code).exists():
+        if not RetiredCode.objects.filter(code=code).exists() and not ForgottenCode.objects.filter(
+                digest=forgotten_code_digest(code)).exists():
             return code
+
+
+def forgotten_code_digest(code: str) -> str:
+    """Keyed with a key derived from SECRET_KEY: without it, a seized card's code cannot be
+    matched against the table of forgotten codes."""
+    key = hmac.new(settings.SECRET_KEY.encode(), b"members:forgotten-code", hashlib.sha256).digest()
+    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+
+
+def _refuse_forgotten(member: Member) -> None:
+    if member.forgotten_at is not None:
+        raise ServiceError("member_forgotten", "This member left and was forgotten; enrol them again if they return.")
 
 
 def member_enrol(
@@ -165,6 +183,7 @@ def member_set_status(*, member: Member, status: str, reason: str, by) -> Member
     now = timezone.now()
     with transaction.atomic(durable=True):
         locked = Member.objects.select_for_update().get(pk=member.pk)
+        _refuse_forgotten(locked)
         if locked.status == status:
             raise ServiceError("status_unchanged", f"The member is already {locked.get_status_display().lower()}.")
         old = locked.status
@@ -189,6 +208,7 @@ def member_reset_pin(*, member: Member, pin: str, by) -> None:
     pin_validate(pin)
     pin_hash = make_password(pin)
     with transaction.atomic(durable=True):
+        _refuse_forgotten(Member.objects.select_for_update().get(pk=member.pk))
         Member.objects.filter(pk=member.pk).update(pin=pin_hash)
         audit_log(action="member.pin_reset", actor=by, target=member, new={"pin_changed": True})
     member.pin = pin_hash
@@ -212,6 +232,7 @@ def member_renew(
     today = _today()
     with transaction.atomic(durable=True):
         locked = Member.objects.select_for_update().get(pk=member.pk)
+        _refuse_forgotten(locked)
         if locked.status == Member.Status.WITHDRAWN:
             raise ServiceError("member_withdrawn", "A withdrawn membership cannot be renewed; enrol the member again.")
         # Renewing early never shortens the membership.
@@ -255,6 +276,7 @@ def member_card_reissue(*, member: Member, pin: str, reason: str, by) -> Member:
     now = timezone.now()
     with transaction.atomic(durable=True):
         locked = Member.objects.select_for_update().get(pk=member.pk)
+        _refuse_forgotten(locked)
         if locked.status == Member.Status.WITHDRAWN:
             raise ServiceError("member_withdrawn", "A withdrawn membership gets no new card; enrol the member again.")
         old_code = locked.code
@@ -279,3 +301,43 @@ def member_card_reissue(*, member: Member, pin: str, reason: str, by) -> Member:
         )
     member.code, member.pin = new_code, pin_hash
     return member
+
+
+def members_left_before(cutoff: dt.datetime) -> QuerySet[Member]:
+    """Members withdrawn since before ``cutoff`` and not yet forgotten: the retention purge's due."""
+    return (
+        Member.objects.filter(status=Member.Status.WITHDRAWN, forgotten_at__isnull=True)
+        .annotate(left_at=Max("status_history__changed_at", filter=Q(status_history__to_status=Member.Status.WITHDRAWN)))
+        .filter(left_at__lt=cutoff)
+    )
+
+
+def member_forget(*, member: Member) -> Member:
+    """Forget a member who left (run by the retention purge, ``manage.py purge``).
+
+    The ledger, status history, recall and adverse-event records stay, pointing at the same row,
+    so every chain and every total still holds; but the row gets a new random code that no card
+    carries, the PIN hash and the consent are dropped, and the codes of the member's earlier
+    cards are deleted. A keyed digest of each dropped code is kept so that no card is ever
+    issued with it again. Nothing is left that a seized card, or a member's own memory of their
+    code, can be looked up with in the members, the ledger or its exports. The audit records
+    written while the member was enrolled still name the codes they held (auditors only; the
+    chain forbids editing them)."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = Member.objects.select_for_update().get(pk=member.pk)
+        _refuse_forgotten(locked)
+        if locked.status != Member.Status.WITHDRAWN:
+            raise ServiceError("member_not_withdrawn", "Only a member who was withdrawn can be forgotten.")
+        dropped = [locked.code, *RetiredCode.objects.filter(member=locked).values_list("code", flat=True)]
+        ForgottenCode.objects.bulk_create([ForgottenCode(digest=forgotten_code_digest(c)) for c in dropped],
+                                          ignore_conflicts=True)
+        RetiredCode.objects.filter(member=locked).delete()
+        new_code = _unused_code()
+        # make_password(None): a hash no PIN matches.
+        Member.objects.filter(pk=locked.pk).update(code=new_code, pin=make_password(None), consent_version="",
+                                                   consent_given_at=None, forgotten_at=now)
+        locked.refresh_from_db()
+        audit_log(action="member.forgotten", target=locked,
+                  new={"codes_dropped": len(dropped), "consent_dropped": True, "pin_dropped": True})
+    return locked

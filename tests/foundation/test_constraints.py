@@ -184,6 +184,8 @@ CASES = {
     "member_age_attested": lambda: f.MemberFactory(age_attested=False),
     "member_renewal_after_enrolment": _member_renewal_before_enrolment,
     "member_consent_version_not_empty": lambda: f.MemberFactory(consent_version=""),
+    "member_consent_given_at_set": lambda: f.MemberFactory(consent_given_at=None),
+    "member_forgotten_only_when_withdrawn": lambda: f.MemberFactory(forgotten_at=timezone.now(), consent_version=""),
     "member_pin_not_empty": lambda: f.MemberFactory(pin=""),
     "member_code_format": lambda: f.MemberFactory(code="ilou12345678"),
     "retiredcode_code_format": lambda: _retired_code(code="ilou12345678"),
