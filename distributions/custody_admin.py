@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from compassionclub.admin_mixins import NoDeleteAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from compassionclub.roles import Role
@@ -36,7 +37,6 @@ from distributions.models import (
 )
 from distributions.services.custody import handles_store, receives_into
 from distributions.visibility import counts_visible_to, entries_visible_to, manifests_visible_to
-from members.admin_mixins import NoDeleteAdminMixin
 from members.scoping import coordinated_group_ids, sees_all_groups
 from testing_results.forms import ReceiveForm as BatchReceiveForm
 from testing_results.models import Batch

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import AuditedViewAdminMixin
 from members.admin_mixins import GroupScopedAdminMixin, MemberCodeSearchMixin, ReadOnlyInline
+from members.admin_views import MemberPagesMixin
 from members.models import Member, MemberGroup, MemberStatusChange, RetiredCode
 
 
@@ -35,7 +36,7 @@ class StatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Member)
-class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+class MemberAdmin(MemberPagesMixin, MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["display_code", "group", "status", "enrolled_on", "renewal_due"]
     list_filter = ["status", "group"]
     list_select_related = ["group"]
@@ -68,12 +69,6 @@ class MemberAdmin(MemberCodeSearchMixin, AuditedViewAdminMixin, GroupScopedAdmin
             ],
             "empty": "",
         }]
-
-    def add_view(self, request, form_url="", extra_context=None):
-        # Enrolment is its own page, so the code is generated and the PIN hashed by the service.
-        from members.admin_views import enrol_view
-
-        return enrol_view(self.admin_site)(request)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Every field is read-only here (changes go through the action links), so no Save buttons.

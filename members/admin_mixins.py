@@ -13,13 +13,6 @@ from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.core.exceptions import FieldDoesNotExist
 
-# Imported from here by modules written before the shared mixins moved to the project package.
-from compassionclub.admin_mixins import (  # noqa: F401
-    AuditedSaveAdminMixin,
-    CappedCountPaginator,
-    NoDeleteAdminMixin,
-    ReadOnlyAdminMixin,
-)
 from members.scoping import scope_queryset, sees_all_groups
 
 

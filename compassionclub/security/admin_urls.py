@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compassionclub.security.views import two_factor_view
+from compassionclub.security.views import two_factor
 
 
 def admin_urls(site) -> list:
-    return [path("two-factor/", two_factor_view(site), name="two_factor")]
+    # Not wrapped in ``site.admin_view``: it opens before the second factor is given.
+    return [path("two-factor/", two_factor, {"site": site}, name="two_factor")]

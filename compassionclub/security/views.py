@@ -49,33 +49,30 @@ def _next_url(request: HttpRequest) -> str:
     return admin_index
 
 
-def two_factor_view(site):
-    @csrf_protect
-    @require_http_methods(["GET", "POST"])
-    def view(request: HttpRequest) -> HttpResponse:
-        user = request.user
-        if not (user.is_active and user.is_staff):
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        verified = user.is_verified()
-        context = {
-            **site.each_context(request),
-            "title": "Two-factor sign-in",
-            "next": _next_url(request),
-            "verified": verified,
-        }
-        if not verified:
-            context.update(available_apps=[], is_nav_sidebar_enabled=False)
-        if request.method == "GET" and SESSION_NEW_CODES in request.session:
-            context.update(codes=request.session.pop(SESSION_NEW_CODES), available_apps=site.get_app_list(request))
-            return _render(request, context, "backup_codes.html")
-        enrolled = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-        if not enrolled:
-            return _enrol(request, context, site)
-        if not verified:
-            return _verify(request, context)
-        return _status(request, context)
-
-    return view
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def two_factor(request: HttpRequest, site) -> HttpResponse:
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    verified = user.is_verified()
+    context = {
+        **site.each_context(request),
+        "title": "Two-factor sign-in",
+        "next": _next_url(request),
+        "verified": verified,
+    }
+    if not verified:
+        context.update(available_apps=[], is_nav_sidebar_enabled=False)
+    if request.method == "GET" and SESSION_NEW_CODES in request.session:
+        context.update(codes=request.session.pop(SESSION_NEW_CODES), available_apps=site.get_app_list(request))
+        return _render(request, context, "backup_codes.html")
+    enrolled = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    if not enrolled:
+        return _enrol(request, context, site)
+    if not verified:
+        return _verify(request, context)
+    return _status(request, context)
 
 
 def _render(request: HttpRequest, context: dict, template: str, status: int = 200) -> TemplateResponse:

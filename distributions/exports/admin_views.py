@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.views.decorators.cache import never_cache
 
 from compassionclub.errors import ServiceError
 from distributions.exports.base import registry
@@ -21,54 +20,56 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
     return response
 
 
+def index(request: HttpRequest, site) -> TemplateResponse:
+    if not may_export(request.user):
+        raise PermissionDenied
+    context = {**site.each_context(request), "title": "Exports", "exports": exports_for(request.user)}
+    return TemplateResponse(request, "admin/exports/index.html", context)
+
+
+def export(request: HttpRequest, identifier: str, site) -> HttpResponse:
+    if not may_export(request.user):
+        raise PermissionDenied
+    exporter_class = registry().get(identifier)
+    if exporter_class is None:
+        raise Http404("No such export.")
+    initial = {}
+    if request.method == "GET" and request.GET.get("batch", "").isdigit():
+        initial["batch_id"] = int(request.GET["batch"])
+    form = ExportForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        exporter_class=exporter_class,
+        user=request.user,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            output = export_run(
+                identifier=identifier,
+                user=request.user,
+                params=form.params(),
+                fmt=form.cleaned_data["format"],
+                ip_address=request.META.get("REMOTE_ADDR"),
+            )
+        except ServiceError as error:
+            form.add_error(None, error)
+        else:
+            if output.content is not None:
+                return _attachment(HttpResponse(output.content, content_type=output.content_type), output.filename)
+            return _attachment(
+                StreamingHttpResponse(output.chunks, content_type=output.content_type), output.filename
+            )
+    context = {
+        **site.each_context(request),
+        "title": exporter_class.verbose_name,
+        "exporter": exporter_class,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/exports/export.html", context)
+
+
 def admin_urls(site) -> list:
-    def index(request: HttpRequest) -> TemplateResponse:
-        if not may_export(request.user):
-            raise PermissionDenied
-        context = {**site.each_context(request), "title": "Exports", "exports": exports_for(request.user)}
-        return TemplateResponse(request, "admin/exports/index.html", context)
-
-    def export(request: HttpRequest, identifier: str) -> HttpResponse:
-        if not may_export(request.user):
-            raise PermissionDenied
-        exporter_class = registry().get(identifier)
-        if exporter_class is None:
-            raise Http404("No such export.")
-        initial = {}
-        if request.method == "GET" and request.GET.get("batch", "").isdigit():
-            initial["batch_id"] = int(request.GET["batch"])
-        form = ExportForm(
-            request.POST if request.method == "POST" else None,
-            initial=initial,
-            exporter_class=exporter_class,
-            user=request.user,
-        )
-        if request.method == "POST" and form.is_valid():
-            try:
-                output = export_run(
-                    identifier=identifier,
-                    user=request.user,
-                    params=form.params(),
-                    fmt=form.cleaned_data["format"],
-                    ip_address=request.META.get("REMOTE_ADDR"),
-                )
-            except ServiceError as error:
-                form.add_error(None, error)
-            else:
-                if output.content is not None:
-                    return _attachment(HttpResponse(output.content, content_type=output.content_type), output.filename)
-                return _attachment(
-                    StreamingHttpResponse(output.chunks, content_type=output.content_type), output.filename
-                )
-        context = {
-            **site.each_context(request),
-            "title": exporter_class.verbose_name,
-            "exporter": exporter_class,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/exports/export.html", context)
-
     return [
-        path("exports/", site.admin_view(never_cache(index)), name="exports"),
-        path("exports/<slug:identifier>/", site.admin_view(never_cache(export)), name="export"),
+        path("exports/", site.admin_view(index), {"site": site}, name="exports"),
+        path("exports/<slug:identifier>/", site.admin_view(export), {"site": site}, name="export"),
     ]

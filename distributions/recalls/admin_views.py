@@ -3,8 +3,6 @@ group's affected members, what to tell them) and its acknowledgement (POST, then
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -122,12 +120,12 @@ def threshold_page(request: HttpRequest, site) -> HttpResponse:
 
 def admin_urls(site) -> list:
     return [
-        path("recalls/adverse-event/", site.admin_view(partial(adverse_event_page, site=site)), name="recalls_adverse_event"),
-        path("recalls/threshold/", site.admin_view(partial(threshold_page, site=site)), name="recalls_threshold"),
-        path("recalls/notice/<int:pk>/", site.admin_view(partial(notice_page, site=site)), name="recalls_notice"),
+        path("recalls/adverse-event/", site.admin_view(adverse_event_page), {"site": site}, name="recalls_adverse_event"),
+        path("recalls/threshold/", site.admin_view(threshold_page), {"site": site}, name="recalls_threshold"),
+        path("recalls/notice/<int:pk>/", site.admin_view(notice_page), {"site": site}, name="recalls_notice"),
         path(
             "recalls/notice/<int:pk>/acknowledge/",
-            site.admin_view(partial(notice_acknowledge, site=site)),
+            site.admin_view(notice_acknowledge), {"site": site},
             name="recalls_notice_acknowledge",
         ),
     ]

@@ -21,6 +21,7 @@ from compassionclub.roles import ROLE_PERMISSIONS, Role, role_matrix_markdown
 from compassionclub.security.management.commands.roles_matrix import readme_with_matrix
 from members.admin_mixins import related_group_path
 from members.models import Member, MemberGroup
+from tests.admin_urls import project_admin_patterns
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,10 +96,8 @@ def _objects(model, data) -> list:
 
 
 def _custom_admin_urls(site) -> list[str]:
-    from compassionclub.admin_urls import extra_admin_urls
-
     urls = []
-    for pattern in extra_admin_urls(site):
+    for pattern in project_admin_patterns(site):
         try:
             urls.append(reverse(f"admin:{pattern.name}"))
         except NoReverseMatch:
