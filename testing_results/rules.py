@@ -13,7 +13,8 @@ The rule (DESIGN.md, "testing_results"):
 4. every required result present and negative: fentanyl and benzodiazepine strips always, plus
    whatever programme admins require in ``MethodCapability``. Of several results by one method
    for one class, the latest decides whether it is "missing or invalid" (a repeated strip after
-   an invalid one counts); a positive anywhere is already rule 3;
+   an invalid one counts); a positive anywhere is already rule 3, and a class in which a
+   harmful compound was found is not asked for (it is blocked by rule 3: the batch is rejected);
 5. fentanyl (and analogues), benzodiazepines and nitazenes ruled out, i.e. reported absent by a
    method that can see them at the levels that kill. FTIR's detection limit is about 5-10 %,
    so its "not detected" never counts for these classes, whatever the table says. A class in
@@ -27,6 +28,10 @@ The rule (DESIGN.md, "testing_results"):
    instruments and lots were kept only for checks performed before then (``source_unrecorded``).
    ``services.check_record`` refuses a lot or instrument out of date when the check is recorded;
    the rule catches results whose validity is judged again later (a backdated due date, say).
+   A check that found a harmful compound is not listed here: its finding stands (rule 3), and
+   "cannot be trusted, retest" beside "found" would read as a way to clear it.
+
+So the list never contradicts itself: a compound found is said once, as found.
 
 An invalidated check is no evidence at all: ``selectors.release_evidence`` leaves it out, so it
 neither blocks nor clears anything (its entrant still counts for the two-person rule).
@@ -293,8 +298,15 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
             subject=name,
         ))
 
+    # A class found is never also "not ruled out", nor asked for a strip; a check that found a
+    # harmful compound is not asked to be retested (its finding stands: the batch is rejected).
+    found_classes = {f.drug_class for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
+    found_by = {f.check_id for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
+
     # 4. required results present, and the latest of each one valid
     for method, drug_class in sorted(caps.required):
+        if drug_class in found_classes:
+            continue
         results = sorted(
             (f for f in facts if f.method == method and f.drug_class == drug_class),
             key=lambda f: (f.performed_at, f.check_id),
@@ -311,7 +323,6 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
             ))
 
     # 5. the potent classes ruled out by a method that can see them
-    found_classes = {f.drug_class for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
     for drug_class in MUST_RULE_OUT:
         if drug_class in found_classes:
             continue  # already blocked by rule 3: "found" is not followed by "not ruled out"
@@ -339,6 +350,8 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
 
     # 8. every result produced within the validity of its lot or instrument
     for src in sorted(evidence.sources, key=lambda s: (s.performed_at, s.check_id)):
+        if src.check_id in found_by:
+            continue
         # The programme's (Vancouver) day, as the service judged it when the check was recorded:
         # UTC's date is a day ahead each evening, which would expire a lot on its last day.
         day = timezone.localtime(src.performed_at).date()
