@@ -82,7 +82,26 @@ class Eligibility:
     checked_at: dt.datetime
 
 
-def membership_reasons(member: Member, at: dt.datetime) -> list[Reason]:
+class GroupState(NamedTuple):
+    pk: int
+    is_active: bool
+
+
+class MemberState(NamedTuple):
+    """What the rule reads of a member and its group, for a caller that read those columns
+    itself (the distribution's locked read) rather than load a model instance."""
+
+    pk: int
+    group_id: int
+    status: str
+    renewal_due: dt.date
+    consent_version: str
+    consent_given_at: dt.datetime | None
+    age_attested: bool
+    group: GroupState
+
+
+def membership_reasons(member: Member | MemberState, at: dt.datetime) -> list[Reason]:
     """Every reason the member may not pick up at ``at``, in plain words."""
     reasons: list[Reason] = []
     if member.status != Member.Status.ACTIVE:
@@ -275,6 +294,16 @@ def _facts_sql(vendor: str) -> str:
 _FACTS_SQL: dict[str, str] = {}
 
 
+def facts_sql() -> str:
+    """The facts statement's text for this connection's vendor (``facts_statement`` gives its
+    parameters)."""
+    vendor = connection.vendor
+    sql = _FACTS_SQL.get(vendor)
+    if sql is None:
+        sql = _FACTS_SQL[vendor] = _facts_sql(vendor)
+    return sql
+
+
 def facts_statement(
     *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None
 ) -> tuple[str, list, dt.datetime, dt.datetime]:
@@ -284,10 +313,7 @@ def facts_statement(
     common table expressions of its own first and add rows of its own to the result."""
     since = _utc(since)
     until = _utc(until) if until is not None else since
-    vendor = connection.vendor
-    sql = _FACTS_SQL.get(vendor)
-    if sql is None:
-        sql = _FACTS_SQL[vendor] = _facts_sql(vendor)
+    sql = facts_sql()
     adapt = connection.ops.adapt_datetimefield_value
     s, u = adapt(since), adapt(until)
     params = [
@@ -339,7 +365,7 @@ def eligibility_facts(*, member_id: int, group_id: int, since: dt.datetime, unti
 # The rule ------------------------------------------------------------------------------------
 
 
-def eligibility_from(member: Member, facts: EligibilityFacts, at: dt.datetime | None = None) -> Eligibility:
+def eligibility_from(member: Member | MemberState, facts: EligibilityFacts, at: dt.datetime | None = None) -> Eligibility:
     """The eligibility of ``member`` at ``at``, from facts read for that moment (``since`` or
     ``until`` of the facts). Pure: no query (``member.group`` must be loaded)."""
     at = _utc(at)

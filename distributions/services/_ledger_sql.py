@@ -23,14 +23,24 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from distributions.eligibility import EligibilityFacts, FactRow, facts_from_rows, facts_statement
-from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry
+from distributions.eligibility import (
+    EligibilityFacts,
+    FactRow,
+    GroupState,
+    MemberState,
+    facts_from_rows,
+    facts_sql,
+    facts_statement,
+)
+from distributions.hashing import HASHED_FIELDS, entry_hash
+from distributions.models import GENESIS_HASH, Account, Balance, LedgerEntry, chain_name
 from distributions.services.arguments import MG
 from members.models import Member, MemberGroup
 from testing_results.models import Batch
 
 # The entry's columns as ``insert_entry`` writes them (the primary key comes from the database).
 ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
+ENTRY_ATTNAMES = ["id", *(f.attname for f in ENTRY_FIELDS)]
 
 
 def decimal(value) -> Decimal:
@@ -42,7 +52,7 @@ class MemberRow(NamedTuple):
     """``lock_member``'s answer: the member as the eligibility rule reads it (with its group's
     ``is_active``), and the ids the distribution needs next."""
 
-    member: Member
+    member: MemberState
     store_id: int | None  # the member's group's store account
     members_account_id: int | None  # the system account stock handed out goes to
     existing_id: int | None  # an entry already written under the idempotency key
@@ -116,6 +126,90 @@ def _append_sql(vendor: str, moves: tuple[str, ...]) -> list[str]:
     return [f"WITH {', '.join(ctes)} SELECT id FROM e"]  # noqa: S608
 
 
+def entry_params(values: dict) -> list:
+    """An entry's column values (by attribute name) in ``ENTRY_FIELDS`` order, as the driver
+    takes them: psycopg adapts Python's Decimal, aware datetime, str and int itself (Django's
+    PostgreSQL preparation of these fields returns them unchanged); elsewhere each field
+    prepares its own."""
+    if connection.vendor == "postgresql":
+        return [values[f.attname] for f in ENTRY_FIELDS]
+    return [f.get_db_prep_save(values[f.attname], connection) for f in ENTRY_FIELDS]
+
+
+def _append_statements(vendor: str, moves: tuple[str, ...]) -> list[str]:
+    shape = (vendor, *moves)
+    statements = _APPEND_SQL.get(shape)
+    if statements is None:
+        statements = _APPEND_SQL[shape] = _append_sql(vendor, moves)
+    return statements
+
+
+def entry_values(
+    *,
+    kind: str,
+    batch_id: int,
+    from_account_id: int,
+    to_account_id: int,
+    chain_account_id: int,
+    last_seq: int,
+    last_hash: str,
+    grams: Decimal,
+    by,
+    idempotency_key: str,
+    occurred_at: dt.datetime | None = None,
+    reason: str = "",
+    member_id: int | None = None,
+    reverses_id: int | None = None,
+) -> dict:
+    """A new entry's column values by attribute name, hashed onto the chain of
+    ``chain_account_id`` for the batch, whose head is at ``last_seq`` / ``last_hash``."""
+    now = timezone.now()
+    values = {
+        "kind": kind,
+        "batch_id": batch_id,
+        "from_account_id": from_account_id,
+        "to_account_id": to_account_id,
+        "grams": grams,
+        "member_id": member_id,
+        "recorded_by_id": by.pk,
+        "recorded_at": now,
+        "occurred_at": occurred_at or now,
+        "idempotency_key": idempotency_key,
+        "reason": reason,
+        "reverses_id": reverses_id,
+        "chain": chain_name(chain_account_id, batch_id),
+        "chain_seq": last_seq + 1,
+        "prev_hash": last_hash,
+    }
+    values["hash"] = entry_hash(*(values[name] for name in HASHED_FIELDS))
+    return values
+
+
+def saved_entry(entry_id: int, values: dict) -> LedgerEntry:
+    """The entry just inserted, as the ORM would have loaded it."""
+    return LedgerEntry.from_db(connection.alias, ENTRY_ATTNAMES, [entry_id, *(values[a] for a in ENTRY_ATTNAMES[1:])])
+
+
+def insert_distribution(cursor, values: dict, *, head_id: int) -> int:
+    """Insert a distribution (``values`` by attribute name, hashed onto the store's chain),
+    move the store's balance row ``head_id`` (locked by ``facts_and_stock``) with its chain
+    head, then the members' account's balance, created if missing (the lock order); the new
+    entry's id. One statement on PostgreSQL."""
+    grams, batch_id = values["grams"], values["batch_id"]
+    head = [-grams, values["chain_seq"], values["hash"], head_id]
+    external = [values["to_account_id"], batch_id, grams, False]
+    vendor = connection.vendor
+    statements = _append_statements(vendor, ("head", "external"))
+    if vendor == "postgresql":
+        cursor.execute(statements[0], [*entry_params(values), *head, *external])
+        return cursor.fetchone()[0]
+    cursor.execute(statements[0], entry_params(values))
+    entry_id = cursor.lastrowid
+    cursor.execute(statements[1], head)
+    cursor.execute(statements[2], external)
+    return entry_id
+
+
 def insert_entry(entry: LedgerEntry, *, from_account: Account, to_account: Account, heads: dict[int, Balance]) -> int:
     """Insert ``entry`` (hashed, not yet saved) and move both balances; the new entry's id.
 
@@ -138,11 +232,8 @@ def insert_entry(entry: LedgerEntry, *, from_account: Account, to_account: Accou
     if external is not None:
         moves.append(external)
     vendor = connection.vendor
-    shape = (vendor, *(kind for kind, _params in moves))
-    statements = _APPEND_SQL.get(shape)
-    if statements is None:
-        statements = _APPEND_SQL[shape] = _append_sql(vendor, shape[1:])
-    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in ENTRY_FIELDS]
+    statements = _append_statements(vendor, tuple(kind for kind, _params in moves))
+    values = entry_params({f.attname: getattr(entry, f.attname) for f in ENTRY_FIELDS})
     with connection.cursor() as cursor:
         if vendor == "postgresql":
             cursor.execute(statements[0], values + [v for _kind, params in moves for v in params])
@@ -171,14 +262,15 @@ class _MemberColumns(NamedTuple):
     existing_id: int | None
 
 
-def lock_member(member_id: int, key: str) -> MemberRow | None:
-    """The member as the eligibility rule reads it (with its group), locked on PostgreSQL
-    (first in the lock order), and the ids of the group's store, of the members' account and
-    of an entry already written under ``key``, in one statement. None if there is no such member."""
+_SQL: dict[tuple[str, str], str] = {}
+
+
+def _lock_member_sql(vendor: str) -> str:
     q = connection.ops.quote_name
     member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
-    locking = " FOR UPDATE OF m" if connection.vendor == "postgresql" else ""
-    sql = (
+    locking = " FOR UPDATE OF m" if vendor == "postgresql" else ""
+    # The columns of ``_MemberColumns``, in order.
+    return (
         f"SELECT m.group_id, m.status, m.renewal_due, m.consent_version, m.consent_given_at, m.age_attested, "  # noqa: S608
         f"g.is_active, "
         f"(SELECT a.id FROM {account} a WHERE a.kind = 'group' AND a.group_id = m.group_id), "
@@ -186,9 +278,23 @@ def lock_member(member_id: int, key: str) -> MemberRow | None:
         f"(SELECT e.id FROM {entry} e WHERE e.idempotency_key = %s) "
         f"FROM {member} m INNER JOIN {group} g ON g.id = m.group_id WHERE m.id = %s{locking}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, member_id])
-        row = cursor.fetchone()
+
+
+def _sql(name: str, build) -> str:
+    """The statement ``name`` for this connection's vendor, built once."""
+    key = (name, connection.vendor)
+    text = _SQL.get(key)
+    if text is None:
+        text = _SQL[key] = build(connection.vendor)
+    return text
+
+
+def lock_member(cursor, member_id: int, key: str) -> MemberRow | None:
+    """The member as the eligibility rule reads it (with its group), locked on PostgreSQL
+    (first in the lock order), and the ids of the group's store, of the members' account and
+    of an entry already written under ``key``, in one statement. None if there is no such member."""
+    cursor.execute(_sql("lock_member", _lock_member_sql), [key, member_id])
+    row = cursor.fetchone()
     if row is None:
         return None
     c = _MemberColumns._make(row)
@@ -196,7 +302,7 @@ def lock_member(member_id: int, key: str) -> MemberRow | None:
     consent_given_at = parse_datetime(c.consent_given_at) if isinstance(c.consent_given_at, str) else c.consent_given_at
     if consent_given_at is not None and timezone.is_naive(consent_given_at):
         consent_given_at = consent_given_at.replace(tzinfo=dt.UTC)
-    locked = Member(
+    locked = MemberState(
         pk=member_id,
         group_id=c.group_id,
         status=c.status,
@@ -204,8 +310,8 @@ def lock_member(member_id: int, key: str) -> MemberRow | None:
         consent_version=c.consent_version,
         consent_given_at=consent_given_at,
         age_attested=bool(c.age_attested),
+        group=GroupState(c.group_id, bool(c.group_active)),
     )
-    locked.group = MemberGroup(pk=c.group_id, is_active=bool(c.group_active))
     return MemberRow(locked, c.store_id, c.members_account_id, c.existing_id)
 
 
@@ -220,19 +326,29 @@ def _stock_select() -> str:
     )
 
 
-def lock_store_balance(store_id: int, batch_id: int) -> StockRow | None:
+def lock_store_balance(cursor, store_id: int, batch_id: int) -> StockRow | None:
     """The store's balance row for the batch, locked, with the batch row share-locked on
     PostgreSQL (so a recall waits for the distributions that saw the batch released), in one
     statement. None when the store never held the batch."""
     locking = " FOR UPDATE OF b FOR SHARE OF t" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(_stock_select() + locking, [store_id, batch_id])
-        row = cursor.fetchone()
+    cursor.execute(_stock_select() + locking, [store_id, batch_id])
+    row = cursor.fetchone()
     return None if row is None else StockRow._make(row)
 
 
+def _facts_and_stock_sql(vendor: str) -> str:
+    # The facts statement with the stock's CTE first and its two rows last (see below).
+    sql = facts_sql()
+    return (
+        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t), "  # noqa: S608
+        f"{sql.removeprefix('WITH ')} "
+        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash, NULL FROM stock "
+        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status, NULL FROM stock"
+    )
+
+
 def facts_and_stock(
-    member: Member, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime
+    cursor, member: MemberState, store_id: int | None, batch_id: int, *, since: dt.datetime, until: dt.datetime
 ) -> tuple[EligibilityFacts, StockRow | None]:
     """The eligibility facts of the (locked) member at ``since`` and at ``until``, and
     ``lock_store_balance``'s row.
@@ -245,19 +361,11 @@ def facts_and_stock(
     """
     sql, params, since, until = facts_statement(member_id=member.pk, group_id=member.group_id, since=since, until=until)
     if connection.vendor != "postgresql" or store_id is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            facts = facts_from_rows(cursor.fetchall(), since, until)
-        return facts, (lock_store_balance(store_id, batch_id) if store_id is not None else None)
-    combined = (
-        f"WITH stock AS MATERIALIZED ({_stock_select()} FOR UPDATE OF b FOR SHARE OF t), "  # noqa: S608
-        f"{sql.removeprefix('WITH ')} "
-        f"UNION ALL SELECT 'b', substance_id, id, grams, last_seq, NULL, NULL, last_hash, NULL FROM stock "
-        f"UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, status, NULL FROM stock"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(combined, [store_id, batch_id, *params])
-        rows = [FactRow._make(r) for r in cursor.fetchall()]
+        cursor.execute(sql, params)
+        facts = facts_from_rows(cursor.fetchall(), since, until)
+        return facts, (lock_store_balance(cursor, store_id, batch_id) if store_id is not None else None)
+    cursor.execute(_sql("facts_and_stock", _facts_and_stock_sql), [store_id, batch_id, *params])
+    rows = [FactRow._make(r) for r in cursor.fetchall()]
     stock = None
     balance = next((r for r in rows if r.tag == "b"), None)
     if balance is not None:

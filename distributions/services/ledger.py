@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from compassionclub.audit.services import audit_log
 from compassionclub.errors import ServiceError
-from distributions.models import Account, Balance, LedgerEntry, chain_name
+from distributions.models import Account, Balance, LedgerEntry
 from distributions.services import _ledger_sql as sql
 from distributions.services.arguments import (
     MG,
@@ -106,28 +106,24 @@ def _append(
     checked the stock; an external balance is updated last (created if it is missing)."""
     chain_account = from_account if from_account.is_internal else to_account
     head = heads[chain_account.pk]
-    now = timezone.now()
-    entry = LedgerEntry(
+    values = sql.entry_values(
         kind=kind,
         batch_id=batch_id,
-        from_account=from_account,
-        to_account=to_account,
+        from_account_id=from_account.pk,
+        to_account_id=to_account.pk,
+        chain_account_id=chain_account.pk,
+        last_seq=head.last_seq,
+        last_hash=head.last_hash,
         grams=grams,
-        member_id=member_id,
-        recorded_by=by,
-        recorded_at=now,
-        occurred_at=occurred_at or now,
+        by=by,
         idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
         reason=reason,
+        member_id=member_id,
         reverses_id=reverses_id,
-        chain=chain_name(chain_account.pk, batch_id),
-        chain_seq=head.last_seq + 1,
-        prev_hash=head.last_hash,
     )
-    entry.hash = entry.compute_hash()
+    entry = sql.saved_entry(0, values)
     entry.pk = sql.insert_entry(entry, from_account=from_account, to_account=to_account, heads=heads)
-    entry._state.adding = False
-    entry._state.db = connection.alias
     return entry
 
 
@@ -517,8 +513,7 @@ def distribution_record(
     key = parse_key(idempotency_key, required=True)
     expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
     return ledger_write(
-        lambda: distribution_write(member=member, batch=batch, grams=grams, by=by, idempotency_key=key,
-                                   occurred_at=occurred_at),
+        lambda: _distribution_write(member=member, batch=batch, grams=grams, by=by, key=key, occurred_at=occurred_at),
         key, **expected,
     )
 
@@ -530,8 +525,15 @@ def distribution_write(
     the caller's to commit (``distributions.services.visits`` records a visit's lines in one)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("distribution_write runs inside the caller's transaction; use distribution_record.")
-    grams = parse_grams(grams)
-    key = parse_key(idempotency_key, required=True)
+    return _distribution_write(
+        member=member, batch=batch, grams=parse_grams(grams), by=by, key=parse_key(idempotency_key, required=True),
+        occurred_at=occurred_at,
+    )
+
+
+def _distribution_write(
+    *, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None
+) -> LedgerEntry:
     if occurred_at is not None:
         occurred_at = parse_occurred(occurred_at, timezone.now())
     expected = {"kind": LedgerEntry.Kind.DISTRIBUTION, "member_id": member.pk, "batch_id": batch.pk, "grams": grams}
@@ -547,31 +549,60 @@ def distribution_write(
 
 
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
+    # One cursor for the three statements; the rows come back as named tuples, and the only
+    # model instance built is the entry returned.
+    with connection.cursor() as cursor:
+        found = sql.lock_member(cursor, member.pk, key)
+        if found is None:
+            raise ServiceError("member_not_found", "There is no member with this code.")
+        locked = found.member
+        if found.existing_id is not None:
+            existing = _existing(key, kind=LedgerEntry.Kind.DISTRIBUTION, member_id=member.pk, batch_id=batch.pk, grams=grams)
+            if existing is not None:
+                return existing
+        if not is_coordinator_of(by, locked.group_id):
+            raise ServiceError("not_coordinator", "Only a coordinator of the member's group can record this.")
+
+        # "Now" and the member's window are read only once the member is locked, in a statement
+        # of their own: a time or a snapshot taken before waiting for the lock would leave out
+        # the distributions committed while we waited, and over-serve the member.
+        now = timezone.now()
+        at = occurred_at or now
+        facts, stock = sql.facts_and_stock(cursor, locked, found.store_id, batch.pk, since=min(at, now), until=max(at, now))
+        _distribution_allowed(locked, facts, stock, batch=batch, grams=grams, at=at, now=now)
+
+        values = sql.entry_values(
+            kind=LedgerEntry.Kind.DISTRIBUTION,
+            batch_id=batch.pk,
+            from_account_id=found.store_id,
+            to_account_id=found.members_account_id or system_account(Account.Kind.MEMBERS).pk,
+            chain_account_id=found.store_id,
+            last_seq=stock.last_seq,
+            last_hash=stock.last_hash,
+            grams=grams,
+            by=by,
+            idempotency_key=key,
+            occurred_at=at,
+            member_id=locked.pk,
+        )
+        entry_id = sql.insert_distribution(cursor, values, head_id=stock.balance_id)
+    return sql.saved_entry(entry_id, values)
+
+
+def _distribution_allowed(
+    locked, facts, stock: sql.StockRow | None, *, batch: Batch, grams: Decimal, at: dt.datetime, now: dt.datetime
+) -> None:
+    """The distribution's rules once the member, the store's balance and the facts are read:
+    the membership, the batch's status, the allowance (at ``at`` and, for a backdated entry,
+    now), the store's stock. Raises the first refusal."""
     from distributions.eligibility import eligibility_from
 
-    found = sql.lock_member(member.pk, key)
-    if found is None:
-        raise ServiceError("member_not_found", "There is no member with this code.")
-    locked = found.member
-    if found.existing_id is not None:
-        existing = _existing(key, kind=LedgerEntry.Kind.DISTRIBUTION, member_id=member.pk, batch_id=batch.pk, grams=grams)
-        if existing is not None:
-            return existing
-    if not is_coordinator_of(by, locked.group_id):
-        raise ServiceError("not_coordinator", "Only a coordinator of the member's group can record this.")
-
-    # "Now" and the member's window are read only once the member is locked, in a statement of
-    # their own: a time or a snapshot taken before waiting for the lock would leave out the
-    # distributions committed while we waited, and over-serve the member.
-    now = timezone.now()
-    at = occurred_at or now
-    facts, stock = sql.facts_and_stock(locked, found.store_id, batch.pk, since=min(at, now), until=max(at, now))
     eligibility = eligibility_from(locked, facts, at)
     if not eligibility.eligible:
         first = eligibility.reasons[0]
         raise ServiceError(first.code, first.message, reasons=[r.code for r in eligibility.reasons])
     allowances = [eligibility.allowances]
-    if occurred_at is not None and occurred_at < now:
+    if at < now:
         # A backdated entry (a paper record typed in later) must also fit the window that ends
         # now, which counts everything handed out since.
         allowances.append(eligibility_from(locked, facts, now).allowances)
@@ -598,20 +629,3 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
             f"The group's store holds only {held} g of batch {batch.code}; {grams} g were asked for.",
             available=held,
         )
-
-    store_id = found.store_id
-    store = Account(pk=store_id, kind=Account.Kind.GROUP, group_id=locked.group_id)
-    to_account = Account(pk=found.members_account_id or system_account(Account.Kind.MEMBERS).pk, kind=Account.Kind.MEMBERS)
-    head = Balance(pk=stock.balance_id, account_id=store_id, batch_id=batch.pk, last_seq=stock.last_seq, last_hash=stock.last_hash)
-    return _append(
-        kind=LedgerEntry.Kind.DISTRIBUTION,
-        batch_id=batch.pk,
-        from_account=store,
-        to_account=to_account,
-        grams=grams,
-        by=by,
-        heads={store_id: head},
-        idempotency_key=key,
-        occurred_at=at,
-        member_id=locked.pk,
-    )
