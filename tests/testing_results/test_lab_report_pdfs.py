@@ -32,7 +32,7 @@ def test_a_plain_pdf_is_accepted():
 
 @pytest.mark.django_db
 def test_the_upload_form_refuses_a_pdf_with_javascript(client, erin):
-    from testing_results.services import _validate_report
+    from testing_results.services.batches import _validate_report
 
     upload = SimpleUploadedFile("report.pdf", pdfs.open_action_javascript(), content_type="application/pdf")
     with pytest.raises(ServiceError) as refused:
