@@ -16,7 +16,7 @@ The rule (DESIGN.md, "testing_results"):
    an invalid one counts); a positive anywhere is already rule 3, and a class in which a
    harmful compound was found is not asked for (it is blocked by rule 3: the batch is rejected);
 5. fentanyl (and analogues), benzodiazepines and nitazenes ruled out, i.e. reported absent by a
-   method that can see them at the levels that kill. FTIR's detection limit is about 5-10 %,
+   method that can see them at the levels that kill. FTIR's detection limit is about 5 %,
    so its "not detected" never counts for these classes, whatever the table says. A class in
    which a harmful compound was found is already blocked by rule 3 and not listed again;
 6. every compound on the watch list (a public drug alert) ruled out the same way, compound by
@@ -49,6 +49,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from testing_results.limits import FLOOR_PCT
 from testing_results.models import Compound, DrugCheck, Finding
 
 M = DrugCheck.Method
@@ -58,6 +59,8 @@ R = Finding.Result
 FTIR_BLIND = frozenset({D.FENTANYL, D.NITAZENE, D.BENZODIAZEPINE})
 REQUIRED_FLOOR = frozenset({(M.IMMUNOASSAY, D.FENTANYL), (M.IMMUNOASSAY, D.BENZODIAZEPINE)})
 MUST_RULE_OUT = (D.FENTANYL, D.BENZODIAZEPINE, D.NITAZENE)
+# A recorded limit this coarse (FTIR's floor) cannot rule out the classes FTIR is blind to.
+POTENT_LIMIT_PCT = FLOOR_PCT[M.FTIR]
 
 ABSENT = frozenset({R.NOT_DETECTED, R.NEGATIVE})
 PRESENT = frozenset({R.DETECTED, R.POSITIVE})
@@ -93,7 +96,7 @@ RESULTS_FOR_METHOD = {code: RESULTS_FOR_KIND[info.kind] for code, info in BUILT_
 DEFAULT_CAPABILITIES: dict[tuple[str, str], tuple[bool, bool, str]] = {
     **{
         (M.FTIR, c): (c not in FTIR_BLIND and c != D.ALPHA2_AGONIST, False,
-                      "FTIR sees about 5-10 % and up: too coarse for compounds that kill at traces.")
+                      f"FTIR sees about {FLOOR_PCT[M.FTIR].normalize():f} % and up: too coarse for compounds that kill at traces.")
         for c in D.values
     },
     **{(M.MASS_SPEC, c): (True, False, "Mass spectrometry quantifies down to traces.") for c in D.values},
@@ -158,6 +161,7 @@ class Fact:
     result: str
     concentration_pct: Decimal | None
     below: str = ""  # a "not detected" or negative: the limit it is below ("20 ng/mL", "0.05 %"), if recorded
+    limit_pct: Decimal | None = None  # a spectrum's "not detected": the recorded limit it is below (% by weight)
 
 
 @dataclass(frozen=True)
@@ -252,10 +256,24 @@ def class_name(drug_class: str) -> str:
     }.get(drug_class, str(D(drug_class).label).lower())
 
 
+def too_coarse(fact: Fact, drug_class: str) -> bool:
+    """A "not detected" whose recorded limit (this instrument's, else the method's; for this
+    compound, else its class) is at or above the floor FTIR is held to (5 %) is as blind to the
+    classes that kill at traces as FTIR is: it rules none of them out, whatever the capability
+    table grants. A limit never makes a method see more than the table grants."""
+    return drug_class in FTIR_BLIND and fact.limit_pct is not None and fact.limit_pct >= POTENT_LIMIT_PCT
+
+
+def rules_out(fact: Fact, drug_class: str, caps: Capabilities) -> bool:
+    """Whether this absent result counts for ``drug_class``: the method is trusted for it (the
+    capability table, within the floor) and its recorded limit is fine enough."""
+    return fact.result in ABSENT and caps.rules_out(fact.method, drug_class) and not too_coarse(fact, drug_class)
+
+
 def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capabilities) -> bool:
     """Does this finding show ``compound`` absent at dangerous levels? A strip answers for its
     whole class; a spectrum only for the compound it names."""
-    if fact.result not in ABSENT or not caps.rules_out(fact.method, drug_class):
+    if not rules_out(fact, drug_class, caps):
         return False
     if caps.is_strip(fact.method):
         return fact.drug_class == drug_class
@@ -327,12 +345,21 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
         if drug_class in found_classes:
             continue  # already blocked by rule 3: "found" is not followed by "not ruled out"
         class_facts = [f for f in facts if f.drug_class == drug_class and f.result in ABSENT]
-        if any(caps.rules_out(f.method, drug_class) for f in class_facts):
+        if any(rules_out(f, drug_class, caps) for f in class_facts):
             continue
-        if any(f.method == M.FTIR for f in class_facts):
+        coarse = [f for f in class_facts if caps.rules_out(f.method, drug_class) and too_coarse(f, drug_class)]
+        if coarse:
             message = (
-                f"Only FTIR reported {class_name(drug_class)} as not detected. FTIR cannot see them below "
-                "about 5-10 %, so that does not rule them out: mass spectrometry or a strip must."
+                f"{_cap(method_name(coarse[0].method))} reported {class_name(drug_class)} below {coarse[0].below}: too "
+                f"coarse to rule them out (they kill far below {POTENT_LIMIT_PCT.normalize():f} %). Mass spectrometry "
+                "with a finer limit or a strip must."
+            )
+        elif ftir := [f for f in class_facts if f.method == M.FTIR]:
+            below = f" (below {ftir[0].below})" if ftir[0].below else ""
+            message = (
+                f"Only FTIR reported {class_name(drug_class)} as not detected{below}. FTIR cannot see anything "
+                f"below about {POTENT_LIMIT_PCT.normalize():f} %, and they kill far below that, so it does not rule "
+                "them out: mass spectrometry or a strip must."
             )
         else:
             message = f"Nothing has ruled out {class_name(drug_class)}: mass spectrometry or a strip must report them absent."

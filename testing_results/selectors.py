@@ -46,9 +46,10 @@ def limit_table() -> LimitTable:
     )
 
 
-def _facts(findings: QuerySet) -> list[Fact]:
-    """Findings with the limit each absent result is below: its lot's cut-off for a strip, the
-    recorded limit for a spectrum."""
+def _facts_rows(findings: QuerySet) -> list[tuple[int, Fact]]:
+    """(batch id, finding) with the limit each absent result is below: its lot's cut-off for a
+    strip, the recorded limit for a spectrum (this instrument's where it has one), which is also
+    the limit the rule judges it by."""
     limits = limit_table()
     facts = []
     for row in findings.values_list(*_FACT_FIELDS, "drug_check__instrument_id", "drug_check__strip_lot_id",
@@ -58,17 +59,22 @@ def _facts(findings: QuerySet) -> list[Fact]:
             instrument_id, lot_id, cutoff = row[11:14]
             below = limits.below(method=fact.method, strip=lot_id is not None, instrument_id=instrument_id,
                                  cutoff_ng_ml=cutoff, compound_id=fact.compound_id, drug_class=fact.drug_class)
-            fact = replace(fact, below=below)
-        facts.append(fact)
+            pct = None if lot_id is not None else limits.pct(fact.method, instrument_id, fact.compound_id, fact.drug_class)
+            fact = replace(fact, below=below, limit_pct=pct)
+        facts.append((row[10], fact))
     return facts
 
 
+def _facts(findings: QuerySet) -> list[Fact]:
+    return [fact for _batch_id, fact in _facts_rows(findings)]
+
+
 def facts_by_batch(batch_ids: Iterable[int]) -> dict[int, list[Fact]]:
-    """The findings of the valid (not invalidated) checks of each batch."""
+    """The findings of the valid (not invalidated) checks of each batch, with their limits."""
     found: dict[int, list[Fact]] = defaultdict(list)
     valid = Finding.objects.filter(drug_check__batch_id__in=list(batch_ids), drug_check__invalidated_at__isnull=True)
-    for row in valid.values_list(*_FACT_FIELDS):
-        found[row[10]].append(Fact(*row[:10]))
+    for batch_id, fact in _facts_rows(valid):
+        found[batch_id].append(fact)
     return found
 
 

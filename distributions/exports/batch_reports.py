@@ -32,7 +32,7 @@ from distributions.models import Account, Balance, LedgerEntry
 from distributions.recalls.selectors import adverse_counts
 from distributions.selectors import reference_sample
 from distributions.visibility import batches_visible_to, stock_visible_to
-from testing_results.limits import finding_result_text
+from testing_results.limits import FLOOR_PCT, finding_result_text
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
 from testing_results.selectors import limit_table
 
@@ -40,8 +40,9 @@ ZERO = Decimal("0.000")
 
 
 GENERAL_LIMITS = {
-    DrugCheck.Method.FTIR: "Sees a compound from roughly 5-10 % of the sample by weight. Its 'not detected' never "
-    "rules out fentanyl, its analogues, nitazenes or benzodiazepines, which kill at far lower levels.",
+    DrugCheck.Method.FTIR: f"Sees a compound from about {FLOOR_PCT['ftir'].normalize():f} % of the sample by weight "
+    "(the floor no recorded limit may go below). Its 'not detected' never rules out fentanyl, its analogues, "
+    "nitazenes or benzodiazepines, which kill at far lower levels.",
     DrugCheck.Method.MASS_SPEC: "Sees traces (well under 0.1 % of the sample) of the compounds in the lab's library; "
     "its 'not detected' rules a compound out only if the compound is in that library.",
     DrugCheck.Method.IMMUNOASSAY: "Answers only for the drug class a strip is made for, above the strip's cut-off "
