@@ -8,9 +8,13 @@ years. Smaller scales shrink every count (with a floor that keeps eight groups, 
 benchmark has a store per worker).
 
 The ledger is played forward in time, one event at a time, exactly as the services would have
-written it: intake and samples into and out of the central store, transfers to groups after
-release, distributions to members, a few reversals, and for recalled or rejected batches the
-destruction of what was left. Each entry is hashed with the ledger's ``entry_hash`` onto the
+written it: intake and samples into and out of the central store, stock sent to groups after
+release on manifests (a ``manifest_send`` into the in-transit account, and 45 minutes later the
+group's coordinator's ``manifest_receive`` of the same grams, with its ``Manifest`` row),
+distributions to members, a few reversals, and for recalled or rejected batches the destruction
+of what was left, each with its ``WitnessedDestruction`` row (the group's coordinator, or the
+root account for the central store, witnessing the programme admin). The generator writes no
+counts and no manifests received short: the services' tests cover those. Each entry is hashed with the ledger's ``entry_hash`` onto the
 chain of the internal balance it belongs to, and the balances (with their chain heads) are the
 running totals, so ``manage.py verify_ledger`` passes on the result. Members are handed at most
 3.5 g at a time and at most once every two days, which keeps everyone inside the default
@@ -45,6 +49,8 @@ from distributions.models import (
     AllowancePolicy,
     Balance,
     LedgerEntry,
+    Manifest,
+    WitnessedDestruction,
     chain_name,
     entry_hash,
 )
@@ -67,6 +73,8 @@ DISTRIBUTION_MG = (500, 1000, 1500, 2000, 2500, 3000, 3500)
 MIN_GAP = 2 * DAY  # at most four pick-ups of 3.5 g in any 7 days: never over 14 g
 DISTRIBUTING_DAYS = 28
 REVERSAL_RATE = 0.003
+# A manifest's time on the road: received before the group's first distribution slot (2 h after release).
+COURIER_SECONDS = 45 * 60
 REJECT_RATE = 0.02
 RECALL_RATE = 0.03
 CHUNK = 20_000
@@ -233,6 +241,7 @@ class Generator:
             created += was
         self.accounts = {kind: Account.objects.get_or_create(kind=kind, group=None)[0].pk for kind in (
             Account.Kind.SUPPLIER, Account.Kind.CENTRAL, Account.Kind.MEMBERS, Account.Kind.LAB, Account.Kind.DESTROYED,
+            Account.Kind.IN_TRANSIT,
         )}
         return created
 
@@ -452,7 +461,8 @@ class Generator:
             if p["status"] == Batch.Status.REJECTED:
                 events.append((p["release"] + 3600, 2, "destroy_central", bi, 0, 0))
             for t, gi, mg in p["transfers"]:
-                events.append((t, 2, "transfer", bi, gi, mg))
+                events.append((t, 2, "send", bi, gi, mg))
+                events.append((t + COURIER_SECONDS, 2, "receive", bi, gi, mg))
             for t, gi, mg in p["slots"]:
                 events.append((t, 3, "distribution", bi, gi, mg))
                 if rng.random() < REVERSAL_RATE and t + 900 < end:
@@ -470,10 +480,10 @@ class Generator:
         events = self._events()
         acc = self.accounts
         central, supplier, members_acc = acc[Account.Kind.CENTRAL], acc[Account.Kind.SUPPLIER], acc[Account.Kind.MEMBERS]
-        lab, destroyed = acc[Account.Kind.LAB], acc[Account.Kind.DESTROYED]
-        internal = {central, *self.store_of.values()}
+        lab, destroyed, in_transit = acc[Account.Kind.LAB], acc[Account.Kind.DESTROYED], acc[Account.Kind.IN_TRANSIT]
+        internal = {central, in_transit, *self.store_of.values()}
         group_pk = [g.pk for g in self.groups]
-        checker, admin = self.users[CHECKER_USERNAME].pk, self.users[ADMIN_USERNAME].pk
+        checker, admin, root = self.users[CHECKER_USERNAME].pk, self.users[ADMIN_USERNAME].pk, self.users[ROOT_USERNAME].pk
         start_id = (LedgerEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
         next_id = start_id
         balances: dict[tuple[int, int], int] = {}
@@ -481,6 +491,9 @@ class Generator:
         open_distributions: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         next_allowed: dict[int, int] = {}
         writer = EntryWriter()
+        on_the_road: dict[tuple[int, int], tuple[int, int]] = {}
+        manifests: list[Manifest] = []
+        witnessed: list[WitnessedDestruction] = []
         skipped = 0
         total = len(events)
         report_every = max(1, total // 10)
@@ -516,8 +529,20 @@ class Generator:
                 append(t, LedgerEntry.Kind.INTAKE, batch_id, supplier, central, a, checker, key=f"intake-{batch_id}")
             elif kind == "sample":
                 append(t, LedgerEntry.Kind.SAMPLE, batch_id, central, lab, b, checker, key=f"sample-{a}")
-            elif kind == "transfer":
-                append(t, LedgerEntry.Kind.TRANSFER, batch_id, central, self.store_of[group_pk[a]], b, admin)
+            elif kind == "send":
+                on_the_road[(bi, a)] = (append(t, LedgerEntry.Kind.MANIFEST_SEND, batch_id, central, in_transit, b, admin), t)
+            elif kind == "receive":
+                gid = group_pk[a]
+                send_id, sent = on_the_road.pop((bi, a))
+                receive_id = append(t, LedgerEntry.Kind.MANIFEST_RECEIVE, batch_id, in_transit, self.store_of[gid], b,
+                                    self.coordinator_of[gid], key=f"seed-manifest-{send_id}-receive")
+                manifests.append(Manifest(
+                    batch_id=batch_id, from_store_id=central, to_store_id=self.store_of[gid], grams_sent=mg_to_grams(b),
+                    packages=max(1, b // 25_000), status=Manifest.Status.RECEIVED, sent_by_id=admin,
+                    sent_at=self.start + dt.timedelta(seconds=sent), send_entry_id=send_id,
+                    received_by_id=self.coordinator_of[gid], received_at=self.start + dt.timedelta(seconds=t),
+                    grams_received=mg_to_grams(b), receive_entry_id=receive_id,
+                ))
             elif kind == "distribution":
                 gid = group_pk[a]
                 pool = self.receivers[gid]
@@ -546,14 +571,20 @@ class Generator:
                 store = self.store_of[group_pk[a]]
                 left = balances.get((store, batch_id), 0)
                 if left > 0:
-                    append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, store, destroyed, left, admin,
-                           reason=LedgerEntry.DestructionReason.RECALLED)
+                    entry_id = append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, store, destroyed, left, admin,
+                                      reason=LedgerEntry.DestructionReason.RECALLED)
+                    witnessed.append(WitnessedDestruction(entry_id=entry_id, destroyed_by_id=admin,
+                                                          witness_id=self.coordinator_of[group_pk[a]], method="incineration"))
             elif kind == "destroy_central":
                 left = balances.get((central, batch_id), 0)
                 if left > 0:
                     reason = LedgerEntry.DestructionReason.RECALLED if p["status"] == Batch.Status.RECALLED else LedgerEntry.DestructionReason.DAMAGED
-                    append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, central, destroyed, left, admin, reason=reason)
+                    entry_id = append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, central, destroyed, left, admin, reason=reason)
+                    witnessed.append(WitnessedDestruction(entry_id=entry_id, destroyed_by_id=admin, witness_id=root,
+                                                          method="hazardous_waste"))
         writer.close()
+        Manifest.objects.bulk_create(manifests, batch_size=5000)
+        WitnessedDestruction.objects.bulk_create(witnessed, batch_size=5000)
         rows = [
             Balance(account_id=account_id, batch_id=batch_id, grams=mg_to_grams(mg), internal=account_id in internal,
                     last_seq=heads.get((account_id, batch_id), (0, GENESIS_HASH))[0],
@@ -565,8 +596,9 @@ class Generator:
             with connection.cursor() as cursor:
                 for sql in connection.ops.sequence_reset_sql(no_style(), [LedgerEntry]):
                     cursor.execute(sql)
-        self.counts.update(entries=next_id - start_id, balances=len(rows), distribution_slots_without_member=skipped)
-        return next_id - start_id + len(rows)
+        self.counts.update(entries=next_id - start_id, balances=len(rows), distribution_slots_without_member=skipped,
+                           manifests=len(manifests), witnessed_destructions=len(witnessed))
+        return next_id - start_id + len(rows) + len(manifests) + len(witnessed)
 
     def analyse(self) -> int:
         with connection.cursor() as cursor:

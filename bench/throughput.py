@@ -39,7 +39,7 @@ from django.utils import timezone
 from bench.generate import ADMIN_USERNAME, Row, _hash
 from compassionclub.errors import ServiceError
 from distributions.models import Account, AllowancePolicy, Balance, LedgerEntry, chain_name
-from distributions.services import distribution_record, stock_transfer
+from distributions.services import distribution_record, manifest_receive, manifest_send, system_account
 from members.models import Member, MemberGroup
 from testing_results.models import Batch
 
@@ -141,8 +141,11 @@ def prepare_lanes(count: int, *, grams_each: Decimal, fresh: bool = False) -> li
             if not members:
                 continue
             batch = Batch.objects.get(pk=batch_id)
-            stock_transfer(batch=batch, to_group=group, grams=grams_each, by=admin,
-                           idempotency_key=f"bench-stock-{uuid.uuid4().hex[:16]}")
+            # Stock reaches the group as it always does: a manifest the group's coordinator receives.
+            manifest = manifest_send(batch=batch, from_store=system_account(Account.Kind.CENTRAL),
+                                     to_store=Account.objects.get(pk=store_id), grams=grams_each, packages=1, by=admin,
+                                     idempotency_key=f"bench-stock-{uuid.uuid4().hex[:16]}")
+            manifest_receive(manifest=manifest, grams_received=grams_each, by=coordinator)
             lanes.append(Lane(group.pk, store_id, members_account.pk, batch_id, substance_id, coordinator.pk,
                               tuple(members), limit, days))
             used_batches.add(batch_id)

@@ -156,6 +156,9 @@ BATCHES = [
 
 # group, grams of each released batch transferred from the central store
 TRANSFERS = {"VANDU": Decimal("80.000"), "SOLID": Decimal("40.000"), "BCAPOM": Decimal("30.000"), "WAHRS": Decimal("30.000")}
+# Each manifest's packages, and one more manifest left on the road (group, grams).
+PACKAGES = 2
+IN_TRANSIT = ("SOLID", Decimal("10.000"))
 
 DEFAULT_ALLOWANCE_GRAMS = Decimal("14.000")
 DISTRIBUTION_GRAMS = Decimal("3.500")

@@ -113,7 +113,6 @@ ERROR_CODES: dict[str, str] = {
     "insufficient_stock": "The store holds less of the batch than was asked for.",
     "over_allowance": "The grams are more than the member's remaining allowance.",
     "same_account": "Stock cannot move from a store to itself.",
-    "transfer_needs_a_group": "A transfer goes to or from a group's store.",
     "already_reversed": "The entry has already been reversed.",
     "cannot_reverse_reversal": "A reversal cannot itself be reversed.",
     "idempotency_key_missing": "The write needs an idempotency key so that a retry is safe.",

@@ -1,14 +1,12 @@
-"""Admin for the ledger: accounts, balances and entries, all read-only, plus two pages that
-call services: a stock transfer (programme admins) and the reversal of one entry with a coded
-reason. Nothing here writes to the ledger except through ``distributions.services``."""
+"""Admin for the ledger: accounts, balances and entries, all read-only, plus the reversal of one
+entry with a coded reason. Nothing here writes to the ledger except through
+``distributions.services``. Stock moves between stores only on a manifest
+(``distributions.custody_admin``): the old transfer address sends there."""
 
 from __future__ import annotations
 
-import uuid
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,8 +18,6 @@ from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.visibility import entries_visible_to, stock_visible_to
 from members.admin_mixins import GroupScopedAdminMixin, MemberCodeSearchMixin
-from members.models import MemberGroup
-from testing_results.models import Batch
 
 
 @admin.register(Account)
@@ -46,19 +42,6 @@ class BalanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class ReverseForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *LedgerEntry.ReversalReason.choices])
-
-
-class TransferForm(forms.Form):
-    batch = forms.ModelChoiceField(queryset=Batch.objects.filter(status=Batch.Status.RELEASED).order_by("code"))
-    from_group = forms.ModelChoiceField(
-        queryset=MemberGroup.objects.all(), required=False, empty_label="Central store", label="From"
-    )
-    to_group = forms.ModelChoiceField(
-        queryset=MemberGroup.objects.filter(is_active=True), required=False, empty_label="Central store", label="To"
-    )
-    grams = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0)
-    # Set once when the page is drawn: a double-submitted form is written once.
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
 
 @admin.register(LedgerEntry)
@@ -108,21 +91,5 @@ class LedgerEntryAdmin(MemberCodeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
         return TemplateResponse(request, "admin/ledger/form.html", context)
 
     def transfer_view(self, request):
-        if not request.user.has_perm("distributions.transfer_stock"):
-            raise PermissionDenied
-        form = TransferForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                entry = services.stock_transfer(
-                    batch=data["batch"], from_group=data["from_group"], to_group=data["to_group"],
-                    grams=data["grams"], by=request.user, idempotency_key=data["idempotency_key"],
-                )
-            except ServiceError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, f"Transferred {entry.grams} g of {entry.batch} to {entry.to_account}.")
-                return HttpResponseRedirect(reverse("admin:distributions_ledgerentry_transfer"))
-        context = {**self.admin_site.each_context(request), "title": "Transfer stock", "form": form,
-                   "submit_label": "Transfer"}
-        return TemplateResponse(request, "admin/ledger/form.html", context)
+        # A transfer is a manifest now (sent, carried, received by weight); old bookmarks land there.
+        return HttpResponseRedirect(reverse("admin:distributions_manifest_add"))

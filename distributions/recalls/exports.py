@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from compassionclub.errors import ServiceError
 from distributions.exports.base import CSV, LOCAL_TZ, MONTH, PDF, Exporter, register
 from distributions.exports.render import pdf_from_html
 from distributions.exports.summary import SMALL, THRESHOLD, _period_end
-from distributions.models import Account, LedgerEntry
+from distributions.models import Account, LedgerEntry, Manifest
 from distributions.recalls.models import AdverseEvent, MemberTold, RecallNotice, Replacement, StatusAlertSeen
 from distributions.recalls.selectors import harmful_found, told_count
 from distributions.visibility import batches_visible_to
@@ -95,6 +96,34 @@ class AdverseEventsCsv(Exporter):
             ]
 
 
+@dataclass(frozen=True)
+class Returned:
+    """Stock a group sent back to the central store, as the report lists it."""
+
+    occurred_at: dt.datetime
+    from_account: Account
+    grams: Decimal
+    recorded_by: Any
+
+
+def pulled_back_to_centre(batch: Batch, since) -> list[Returned]:
+    """Manifests from a group's store received at the central store since ``since`` (the grams
+    weighed on arrival, by the receiver), and the instant transfers the ledger kept from before
+    manifests."""
+    manifests = (
+        Manifest.objects.filter(batch=batch, status=Manifest.Status.RECEIVED, from_store__kind=Account.Kind.GROUP,
+                                to_store__kind=Account.Kind.CENTRAL, received_at__gte=since)
+        .select_related("from_store__group", "received_by")
+    )
+    legacy = LedgerEntry.objects.filter(
+        batch=batch, kind=LedgerEntry.Kind.TRANSFER, from_account__kind=Account.Kind.GROUP,
+        to_account__kind=Account.Kind.CENTRAL, recorded_at__gte=since, reversed_by__isnull=True,
+    ).select_related("from_account__group", "recorded_by")
+    rows = [Returned(m.received_at, m.from_store, m.grams_received, m.received_by) for m in manifests]
+    rows += [Returned(e.occurred_at, e.from_account, e.grams, e.recorded_by) for e in legacy]
+    return sorted(rows, key=lambda r: r.occurred_at)
+
+
 def recall_record(batch: Batch) -> dict[str, Any]:
     """What the recall report shows: notices and acknowledgements, stock pulled back and
     destroyed since the first hold or recall, members told, replacements, adverse events."""
@@ -103,12 +132,7 @@ def recall_record(batch: Batch) -> dict[str, Any]:
         .order_by("issued_at", "group__short_name")
     )
     since = notices[0].issued_at if notices else batch.status_changed_at
-    pulled_back = list(
-        LedgerEntry.objects.filter(
-            batch=batch, kind=LedgerEntry.Kind.TRANSFER, from_account__kind=Account.Kind.GROUP,
-            to_account__kind=Account.Kind.CENTRAL, recorded_at__gte=since, reversed_by__isnull=True,
-        ).select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")
-    )
+    pulled_back = pulled_back_to_centre(batch, since)
     destroyed = list(
         LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DESTRUCTION, recorded_at__gte=since, reversed_by__isnull=True)
         .select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")

@@ -164,7 +164,7 @@ def open_recalls(user) -> list[OpenRecall]:
         .values_list("batch_id", "account__kind", "account__group__short_name")
         .annotate(g=Sum("grams"))
     ):
-        store = "Central store" if kind == Account.Kind.CENTRAL else short_name
+        store = {Account.Kind.CENTRAL: "Central store", Account.Kind.IN_TRANSIT: "In transit"}.get(kind, short_name)
         stock.setdefault(batch_id, []).append((store, Decimal(grams).quantize(Q3)))
     notices: dict[int, tuple[list, list]] = {}
     for batch_id, short_name, acked in (

@@ -59,8 +59,6 @@ __all__ = [
     "ledger_write",
     "sample_record",
     "stock_adjust",
-    "stock_destroy",
-    "stock_transfer",
     "store_account",
     "system_account",
 ]
@@ -314,87 +312,7 @@ def sample_record(*, drug_check: DrugCheck, by) -> LedgerEntry | None:
         )
 
 
-# Stock movements between stores --------------------------------------------------------------
-
-
-def stock_transfer(
-    *,
-    batch: Batch,
-    to_group: MemberGroup | None = None,
-    from_group: MemberGroup | None = None,
-    grams,
-    by,
-    idempotency_key: str | None = None,
-) -> LedgerEntry:
-    """Move stock from the central store to a group, between groups, or back to the centre.
-
-    ``from_group=None`` is the central store, ``to_group=None`` likewise. Stock may only leave
-    the central store or go to another group while the batch is released; a group can always
-    send stock back to the centre (a recalled batch is gathered there for destruction).
-    """
-    grams = parse_grams(grams)
-    key = parse_key(idempotency_key)
-    require_perm(by, "distributions.transfer_stock", "transfer stock")
-    if to_group is None and from_group is None:
-        raise ServiceError("transfer_needs_a_group", "A transfer goes to or from a group's store.")
-    if to_group is not None and from_group is not None and to_group.pk == from_group.pk:
-        raise ServiceError("same_account", "The stock is already in that group's store.")
-    if to_group is not None and not to_group.is_active:
-        raise ServiceError("group_inactive", f"{to_group} is not active in the programme.")
-
-    def write() -> LedgerEntry:
-        existing = _existing(key, kind=LedgerEntry.Kind.TRANSFER, batch_id=batch.pk)
-        if existing is not None:
-            return existing
-        entry = _move_stock(
-            kind=LedgerEntry.Kind.TRANSFER,
-            batch=batch,
-            from_account=store_account(from_group),
-            to_account=store_account(to_group),
-            grams=grams,
-            by=by,
-            idempotency_key=key,
-            require_released=to_group is not None,
-        )
-        _entry_audit("stock.transferred", entry, by)
-        return entry
-
-    return ledger_write(write, key, kind=LedgerEntry.Kind.TRANSFER, batch_id=batch.pk)
-
-
-def stock_destroy(
-    *,
-    batch: Batch,
-    group: MemberGroup | None = None,
-    grams,
-    reason: str,
-    by,
-    idempotency_key: str | None = None,
-) -> LedgerEntry:
-    """Destroy stock held by a group's store (or the central store when ``group`` is None)."""
-    grams = parse_grams(grams)
-    key = parse_key(idempotency_key)
-    reason = parse_reason(reason, LedgerEntry.DestructionReason)
-    require_perm(by, "distributions.adjust_stock", "destroy stock")
-
-    def write() -> LedgerEntry:
-        existing = _existing(key, kind=LedgerEntry.Kind.DESTRUCTION, batch_id=batch.pk)
-        if existing is not None:
-            return existing
-        entry = _move_stock(
-            kind=LedgerEntry.Kind.DESTRUCTION,
-            batch=batch,
-            from_account=store_account(group),
-            to_account=system_account(Account.Kind.DESTROYED),
-            grams=grams,
-            by=by,
-            idempotency_key=key,
-            reason=reason,
-        )
-        _entry_audit("stock.destroyed", entry, by)
-        return entry
-
-    return ledger_write(write, key, kind=LedgerEntry.Kind.DESTRUCTION, batch_id=batch.pk)
+# Stock corrections ---------------------------------------------------------------------------
 
 
 def stock_adjust(

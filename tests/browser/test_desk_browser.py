@@ -23,6 +23,7 @@ from testing_results import services as testing_services
 from testing_results.models import Batch
 from tests import factories as f
 from tests.browser.conftest import admin_login
+from tests.builders import transfer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +39,7 @@ def released_stock(group, substance, by, *, code: str, days: int) -> Batch:
         label_text=f"{substance.name} {code}: drug-checked, no fentanyl or benzodiazepines detected.",
     )
     services.intake_record(batch=batch, by=by)
-    services.stock_transfer(batch=batch, to_group=group, grams=Decimal("50.000"), by=by)
+    transfer(batch=batch, to_group=group, grams=Decimal("50.000"), by=by)
     return batch
 
 

@@ -20,6 +20,7 @@ from distributions.models import LedgerEntry
 from testing_results.models import Batch
 from tests import factories as f
 from tests.browser.conftest import admin_login
+from tests.builders import transfer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ def stock(group, substance, by, code: str) -> Batch:
         label_text=f"{substance.name} {code}: drug-checked, no fentanyl or benzodiazepines detected.",
     )
     services.intake_record(batch=batch, by=by)
-    services.stock_transfer(batch=batch, to_group=group, grams=Decimal("50.000"), by=by)
+    transfer(batch=batch, to_group=group, grams=Decimal("50.000"), by=by)
     return batch
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from distributions import services
 from testing_results.models import Batch
 from tests import factories as f
+from tests.builders import transfer
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def stock(pat):
             **extra,
         )
         services.intake_record(batch=batch, by=pat)
-        services.stock_transfer(batch=batch, to_group=group, grams=Decimal(grams), by=pat)
+        transfer(batch=batch, to_group=group, grams=Decimal(grams), by=pat)
         return batch
 
     return make

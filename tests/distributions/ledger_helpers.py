@@ -9,7 +9,7 @@ from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from testing_results.models import Batch
 from tests import factories as f
-from tests.builders import D
+from tests.builders import D, transfer
 
 
 def batch_in_central(*, grams="500.000", status=Batch.Status.RELEASED, by=None, **kwargs) -> Batch:
@@ -22,7 +22,7 @@ def batch_in_central(*, grams="500.000", status=Batch.Status.RELEASED, by=None, 
 def batch_at_group(group, admin, *, grams="100.000", received="500.000", **kwargs) -> Batch:
     """A released batch with ``grams`` transferred to ``group``'s store."""
     batch = batch_in_central(grams=received, by=admin, **kwargs)
-    services.stock_transfer(batch=batch, to_group=group, grams=D(grams), by=admin)
+    transfer(batch=batch, to_group=group, grams=D(grams), by=admin)
     return batch
 
 

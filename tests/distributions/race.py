@@ -48,8 +48,8 @@ def race(n: int, fn) -> list[tuple[str, object]]:
 def _setup(stock: str):
     from django.contrib.auth import get_user_model
 
-    from distributions import services
     from members.models import MemberGroup
+    from tests.builders import transfer
     from tests.distributions.ledger_helpers import D, batch_in_central
 
     User = get_user_model()
@@ -59,7 +59,7 @@ def _setup(stock: str):
     group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
     group.coordinators.add(coordinator)
     batch = batch_in_central(grams="1000", by=admin, created_by=admin)
-    services.stock_transfer(batch=batch, to_group=group, grams=D(stock), by=admin)
+    transfer(batch=batch, to_group=group, grams=D(stock), by=admin)
     return group, coordinator, batch
 
 

@@ -11,6 +11,7 @@ from distributions import selectors, services
 from distributions.models import LedgerEntry
 from members.codes import format_code
 from testing_results.models import Batch
+from tests.builders import transfer
 from tests.distributions.ledger_helpers import D, batch_at_group, key, member_in, store_grams
 
 
@@ -19,7 +20,7 @@ def recalled(group_a, group_b, alice, bob, pat):
     """A batch in both groups' stores: VANDU handed it to two members (one of them twice, one
     handout reversed), SOLID to one member."""
     batch = batch_at_group(group_a, pat, grams="40.000")
-    services.stock_transfer(batch=batch, to_group=group_b, grams=D("30.000"), by=pat)
+    transfer(batch=batch, to_group=group_b, grams=D("30.000"), by=pat)
     a1, a2, b1 = member_in(group_a), member_in(group_a), member_in(group_b)
     give = services.distribution_record
     give(member=a1, batch=batch, grams=Decimal("2.000"), by=alice, idempotency_key=key())

@@ -42,18 +42,13 @@ def test_another_groups_coordinator_cannot_reach_the_reversal_page(client, bob, 
     assert client.get(reverse("admin:distributions_ledgerentry_reverse", args=[entry.pk])).status_code == 404
 
 
-def test_a_programme_admin_transfers_stock_from_the_admin(client, pat, group_a):
+def test_the_old_transfer_address_sends_to_the_manifest_page_and_moves_nothing(client, pat, group_a):
+    # Stock moves between stores only on a manifest: the instant transfer page is gone.
     batch = batch_in_central(grams="50")
     client.force_login(pat)
     url = reverse("admin:distributions_ledgerentry_transfer")
-    data = {"batch": batch.pk, "to_group": group_a.pk, "grams": "12.5", "idempotency_key": "admin-t-1"}
-    assert client.post(url, data).status_code == 302
-    assert client.post(url, data).status_code == 302
-    assert store_grams(batch, group_a) == D("12.5")
-    too_much = client.post(url, {**data, "grams": "100", "idempotency_key": "admin-t-2"})
-    assert b"holds only 37.500 g" in too_much.content
-
-
-def test_a_coordinator_cannot_open_the_transfer_page(client, alice):
-    client.force_login(alice)
-    assert client.get(reverse("admin:distributions_ledgerentry_transfer")).status_code == 403
+    before = LedgerEntry.objects.count()
+    for response in (client.get(url), client.post(url, {"batch": batch.pk, "to_group": group_a.pk, "grams": "12.5"})):
+        assert response.status_code == 302 and response["Location"] == reverse("admin:distributions_manifest_add")
+    assert LedgerEntry.objects.count() == before
+    assert store_grams(batch, group_a) == D(0)

@@ -62,7 +62,7 @@ def test_a_retry_with_the_same_key_returns_the_first_entry_and_writes_nothing(gr
 
 def test_it_refuses_a_key_used_for_another_movement(group_a, pat):
     batch = batch_at_group(group_a, pat, grams="10.000")
-    transfer = LedgerEntry.objects.get(batch=batch, kind=LedgerEntry.Kind.TRANSFER)
+    transfer = LedgerEntry.objects.get(batch=batch, kind=LedgerEntry.Kind.MANIFEST_RECEIVE)
     with pytest.raises(ServiceError) as excinfo:
         destroy(batch, group_a, pat, idempotency_key=transfer.idempotency_key)
     assert excinfo.value.code == "idempotency_key_reused"

@@ -11,11 +11,13 @@ from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.services.ledger import entry_append, group_account, ledger_write, system_account
 from distributions.verify import verify_ledger
 from members.models import Member
 from testing_results.models import Batch
 from testing_results.signals import batch_received, check_recorded
 from tests import factories as f
+from tests.builders import destroy, transfer
 from tests.distributions.ledger_helpers import D, batch_at_group, batch_in_central, key, member_in, store_grams
 
 pytestmark = pytest.mark.django_db
@@ -104,68 +106,29 @@ def test_a_sample_larger_than_the_central_store_is_refused(erin):
 
 
 # Transfers -----------------------------------------------------------------------------------
+# Stock moves between stores only on a manifest (tests/distributions/test_custody_manifests.py).
+# Entries of the old instant kind stay in the ledger's history, verified and reversible.
 
 
-def test_stock_moves_central_to_group_group_to_group_and_back(group_a, group_b, pat):
+def legacy_transfer(batch, group, grams, by) -> LedgerEntry:
+    """A ``transfer`` entry as the ledger wrote them before manifests."""
+    idem = f"legacy-{key()}"
+    return ledger_write(lambda: entry_append(
+        kind=LedgerEntry.Kind.TRANSFER, batch=batch, from_account=system_account(Account.Kind.CENTRAL),
+        to_account=group_account(group), grams=D(grams), by=by, idempotency_key=idem,
+    ), idem)
+
+
+def test_old_transfer_entries_still_verify_and_count_in_the_stores(group_a, pat):
     batch = batch_in_central(grams="100.000")
-    services.stock_transfer(batch=batch, to_group=group_a, grams=D("60"), by=pat)
-    services.stock_transfer(batch=batch, from_group=group_a, to_group=group_b, grams=D("25"), by=pat)
-    services.stock_transfer(batch=batch, from_group=group_b, grams=D("5"), by=pat)
-    assert (store_grams(batch), store_grams(batch, group_a), store_grams(batch, group_b)) == (D(45), D(35), D(20))
-    assert AuditRecord.objects.filter(action="stock.transferred").count() == 3
+    legacy_transfer(batch, group_a, "60", pat)
+    assert (store_grams(batch), store_grams(batch, group_a)) == (D(40), D(60))
     assert_ledger_ok()
 
 
-def test_a_transfer_retried_with_its_key_is_written_once(group_a, pat):
-    batch = batch_in_central(grams="100.000")
-    first = services.stock_transfer(batch=batch, to_group=group_a, grams=D("10"), by=pat, idempotency_key="t-1")
-    again = services.stock_transfer(batch=batch, to_group=group_a, grams=D("10"), by=pat, idempotency_key="t-1")
-    assert again == first
-    assert store_grams(batch, group_a) == D(10)
-
-
-def test_a_coordinator_cannot_transfer_stock(group_a, alice):
-    batch = batch_in_central()
-    refused("not_permitted", services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=alice)
-
-
-@pytest.mark.parametrize("status", [Batch.Status.QUARANTINED, Batch.Status.ON_HOLD, Batch.Status.RECALLED, Batch.Status.REJECTED])
-def test_it_refuses_to_send_an_unreleased_batch_to_a_group(group_a, pat, status):
-    batch = batch_in_central(status=status)
-    code = {"on_hold": "batch_on_hold", "recalled": "batch_recalled"}.get(status, "batch_not_released")
-    refused(code, services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=pat)
-
-
-def test_a_group_can_send_a_recalled_batch_back_to_the_centre(group_a, pat):
-    batch = batch_at_group(group_a, pat, grams="10")
-    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
-    services.stock_transfer(batch=batch, from_group=group_a, grams=D(10), by=pat)
-    assert store_grams(batch, group_a) == D(0)
-
-
-def test_it_refuses_a_transfer_larger_than_the_stock(group_a, pat):
-    batch = batch_in_central(grams="5.000")
-    error = refused("insufficient_stock", services.stock_transfer, batch=batch, to_group=group_a, grams=D("5.001"), by=pat)
-    assert "5.000 g" in error.message_text
-
-
-def test_it_refuses_a_transfer_without_a_group_or_to_the_same_group(group_a, pat):
-    batch = batch_in_central()
-    refused("transfer_needs_a_group", services.stock_transfer, batch=batch, grams=D(1), by=pat)
-    refused("same_account", services.stock_transfer, batch=batch, from_group=group_a, to_group=group_a, grams=D(1), by=pat)
-
-
-@pytest.mark.parametrize(("grams", "code"), [("0", "grams_not_positive"), ("-1", "grams_not_positive"), ("1.0005", "grams_invalid"), ("lots", "grams_invalid"), ("NaN", "grams_invalid")])
-def test_it_refuses_bad_grams_on_a_transfer(group_a, pat, grams, code):
-    batch = batch_in_central()
-    refused(code, services.stock_transfer, batch=batch, to_group=group_a, grams=grams, by=pat)
-
-
-def test_it_refuses_a_transfer_to_an_inactive_group(group_a, pat):
-    batch = batch_in_central()
-    group_a.is_active = False
-    group_a.save()
-    refused("group_inactive", services.stock_transfer, batch=batch, to_group=group_a, grams=D(1), by=pat)
+def test_the_instant_transfer_and_the_unwitnessed_destruction_are_gone():
+    assert not hasattr(services, "stock_transfer")
+    assert not hasattr(services, "stock_destroy")
 
 
 # Distributions -------------------------------------------------------------------------------
@@ -275,20 +238,13 @@ def test_it_refuses_a_distribution_dated_in_the_future(member, stocked, alice):
 # Destruction and adjustment ------------------------------------------------------------------
 
 
-def test_recalled_stock_at_a_group_can_be_destroyed(group_a, pat):
+def test_recalled_stock_at_a_group_can_be_destroyed_before_a_witness(group_a, pat):
     batch = batch_at_group(group_a, pat, grams="10")
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
-    entry = services.stock_destroy(batch=batch, group=group_a, grams=D(10), reason="recalled", by=pat)
+    entry = destroy(batch=batch, group=group_a, grams=D(10), reason="recalled", by=pat)
     assert entry.to_account.kind == Account.Kind.DESTROYED
     assert store_grams(batch, group_a) == D(0)
     assert_ledger_ok()
-
-
-def test_it_refuses_destruction_without_a_listed_reason_or_beyond_the_stock(group_a, pat, alice):
-    batch = batch_at_group(group_a, pat, grams="10")
-    refused("reason_invalid", services.stock_destroy, batch=batch, group=group_a, grams=D(1), reason="because", by=pat)
-    refused("insufficient_stock", services.stock_destroy, batch=batch, group=group_a, grams=D(11), reason="expired", by=pat)
-    refused("not_permitted", services.stock_destroy, batch=batch, group=group_a, grams=D(1), reason="expired", by=alice)
 
 
 def test_an_adjustment_corrects_a_store_either_way(group_a, pat):
@@ -335,18 +291,18 @@ def test_only_the_members_coordinators_may_reverse_a_distribution(member, stocke
 
 def test_reversing_a_transfer_needs_the_stock_still_at_the_group(member, alice, pat, group_a):
     batch = batch_in_central(grams="10")
-    transfer = services.stock_transfer(batch=batch, to_group=group_a, grams=D(10), by=pat)
+    transfer = legacy_transfer(batch, group_a, "10", pat)
     distribute(member, batch, alice, "1")
     refused("insufficient_stock", services.entry_reverse, entry=transfer, reason="wrong_store", by=pat)
     refused("not_permitted", services.entry_reverse, entry=transfer, reason="wrong_store", by=alice)
 
 
 def test_every_batch_sums_to_zero_after_a_busy_day(member, stocked, alice, pat, group_a, group_b):
-    services.stock_transfer(batch=stocked, from_group=group_a, to_group=group_b, grams=D(5), by=pat)
+    transfer(batch=stocked, from_group=group_a, to_group=group_b, grams=D(5), by=pat)
     entry = distribute(member, stocked, alice, "3")
     services.entry_reverse(entry=entry, reason="wrong_grams", by=alice)
     services.stock_adjust(batch=stocked, group=group_b, grams=D("-0.5"), reason="spilled", by=pat)
-    services.stock_destroy(batch=stocked, grams=D(1), reason="damaged", by=pat)
+    destroy(batch=stocked, grams=D(1), reason="damaged", by=pat)
     totals = {}
     for batch_id, grams in Balance.objects.values_list("batch_id", "grams"):
         totals[batch_id] = totals.get(batch_id, D(0)) + grams

@@ -20,7 +20,7 @@ on_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="th
 
 @pytest.fixture
 def ledger(group_a, alice, pat):
-    """A few chains: central (intake, transfer), the group's store (three distributions)."""
+    """A few chains: central (intake, manifest sent), in transit (received), the group's store (three distributions)."""
     batch = batch_at_group(group_a, pat, grams="30")
     member = member_in(group_a)
     entries = [
@@ -88,7 +88,7 @@ def test_postgres_refuses_update_and_delete_by_raw_sql(ledger, sql):
 def test_an_untouched_ledger_verifies(ledger, capsys):
     call_command("verify_ledger")
     out = capsys.readouterr().out
-    assert "Ledger OK: 5 entries in 2 chains" in out
+    assert "Ledger OK: 6 entries in 3 chains" in out
 
 
 def test_it_catches_an_update_and_names_the_entry(ledger):

@@ -23,16 +23,18 @@ from distributions.exports.base import LOCAL_TZ, get_exporter
 from distributions.exports.batch_reports import batch_record
 from distributions.exports.forms import ExportForm
 from distributions.exports.services import may_export
-from distributions.models import Account, Balance, LedgerEntry
+from distributions.models import Account, Balance, LedgerEntry, Manifest
 from distributions.visibility import (
     batches_visible_to,
     entries_visible_to,
+    manifests_visible_to,
     members_visible_to,
     stock_visible_to,
 )
 from members.models import Member
 from testing_results.models import Batch
 from tests import factories as f
+from tests.builders import destroy, transfer
 from tests.distributions.ledger_helpers import D, batch_in_central, key, member_in
 from tests.exports.helpers import run_csv
 
@@ -47,7 +49,6 @@ def movements(group_a, group_b, alice, bob, pat):
     batch = batch_in_central(grams="500.000", by=pat)
     other = batch_in_central(grams="100.000", by=pat)
     waiting = batch_in_central(grams="50.000", by=pat, status=Batch.Status.QUARANTINED)
-    transfer = services.stock_transfer
     transfer(batch=batch, to_group=group_a, grams=D("40"), by=pat)
     transfer(batch=batch, to_group=group_b, grams=D("30"), by=pat)
     transfer(batch=batch, from_group=group_a, to_group=group_b, grams=D("5"), by=pat)
@@ -60,7 +61,7 @@ def movements(group_a, group_b, alice, bob, pat):
     services.entry_reverse(entry=mistake, reason="entered_by_mistake", by=alice)
     give(member=b1, batch=batch, grams=Decimal("3.000"), by=bob, idempotency_key=key())
     give(member=c1, batch=other, grams=Decimal("4.000"), by=carl, idempotency_key=key())
-    services.stock_destroy(batch=batch, group=group_a, grams=D("1"), reason="damaged", by=pat)
+    destroy(batch=batch, group=group_a, grams=D("1"), reason="damaged", by=pat)
     services.stock_adjust(batch=batch, group=group_b, grams=D("-0.5"), reason="spilled", by=pat)
     return {"batches": [batch, other, waiting], "groups": [group_a, group_b, group_c]}
 
@@ -91,9 +92,12 @@ def test_the_selectors_follow_the_rules(movements, alice, bob, charlie, dana, er
 
     assert _ids(entries_visible_to(alice)) == touching(group_a)
     assert _ids(entries_visible_to(bob)) == touching(group_b)
-    # The transfer from VANDU to SOLID shows to both coordinators.
-    between = LedgerEntry.objects.get(from_account=stores[group_a], to_account=stores[group_b])
-    assert between.pk in _ids(entries_visible_to(alice)) & _ids(entries_visible_to(bob))
+    # The manifest from VANDU to SOLID shows to both coordinators; its sending to VANDU's, its
+    # receipt to SOLID's.
+    between = Manifest.objects.get(from_store=stores[group_a], to_store=stores[group_b])
+    assert between.pk in _ids(manifests_visible_to(alice)) & _ids(manifests_visible_to(bob))
+    assert between.send_entry_id in _ids(entries_visible_to(alice)) - _ids(entries_visible_to(bob))
+    assert between.receive_entry_id in _ids(entries_visible_to(bob)) - _ids(entries_visible_to(alice))
     for user in (charlie, pat):
         assert _ids(entries_visible_to(user)) == _ids(LedgerEntry.objects.all())
         assert _ids(members_visible_to(user)) == _ids(Member.objects.all())

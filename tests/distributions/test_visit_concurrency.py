@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from tests.builders import transfer
 from tests.distributions import race
 
 pytestmark = [
@@ -21,11 +22,10 @@ pytestmark = [
 
 
 def _second_batch(group, admin):
-    from distributions import services
     from tests.distributions.ledger_helpers import D, batch_in_central
 
     batch = batch_in_central(grams="1000", by=admin, created_by=admin)
-    services.stock_transfer(batch=batch, to_group=group, grams=D("10.000"), by=admin)
+    transfer(batch=batch, to_group=group, grams=D("10.000"), by=admin)
     return batch
 
 

@@ -24,7 +24,7 @@ from members import services as members
 from testing_results import services as testing
 from testing_results.models import Batch
 from tests import factories as f
-from tests.builders import D, finding, record_checks, vocabulary
+from tests.builders import D, destroy, finding, record_checks, transfer, vocabulary
 
 
 @dataclass
@@ -82,9 +82,9 @@ def world(vocab, group_a, group_b, alice, bob, charlie, dana, erin, pat) -> Worl
     coc = receive_and_check(cocaine, "100", vocab, "cocaine", "81.7", erin)
     for batch in (her, coc):
         testing.batch_release(batch=batch, by=dana, reason="All checks passed.")
-    ledger.stock_transfer(batch=her, to_group=group_a, grams=D("80"), by=pat)
-    ledger.stock_transfer(batch=her, to_group=group_b, grams=D("40"), by=pat)
-    ledger.stock_transfer(batch=coc, to_group=group_a, grams=D("30"), by=pat)
+    transfer(batch=her, to_group=group_a, grams=D("80"), by=pat)
+    transfer(batch=her, to_group=group_b, grams=D("40"), by=pat)
+    transfer(batch=coc, to_group=group_a, grams=D("30"), by=pat)
 
     world = World(vocab=vocab, heroin=heroin, cocaine=cocaine, her=her, coc=coc, waiting=None)
     world.vandu_members = [members.member_enrol(group=group_a, pin="482915", consent_version="2022-04", by=alice) for _ in range(7)]
@@ -95,7 +95,7 @@ def world(vocab, group_a, group_b, alice, bob, charlie, dana, erin, pat) -> Worl
         distribute(m, her, "2", bob)
     for m in world.vandu_members[:2]:
         distribute(m, coc, "1", alice)
-    ledger.stock_destroy(batch=her, grams=D("1"), reason="damaged", by=pat)
+    destroy(batch=her, grams=D("1"), reason="damaged", by=pat)
     testing.batch_hold(batch=her, by=dana, reason="Drug alert under review.")
     testing.batch_release(batch=her, by=dana, reason="Alert does not concern this batch.")
     testing.batch_recall(batch=coc, by=dana, reason="Bromazolam found by a partner lab.")

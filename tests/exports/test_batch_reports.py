@@ -58,7 +58,7 @@ def test_the_pdf_holds_every_section_and_figure_of_the_batch(world, charlie):
     assert "put on hold or recalled 1 time" in flat and "Drug alert under review." in flat
     # Grams by movement, to the milligram, as the ledger has them.
     assert "Received (intake) 200.000" in flat
-    assert "Transferred from the central store to groups 120.000" in flat
+    assert "Sent on manifests 120.000" in flat and "Received from manifests 120.000" in flat
     assert "Distributed to members 25.000" in flat  # 7 x 3.5 - 3.5 reversed + 2 x 2
     assert "Sampled by drug checks 0.017" in flat
     assert "Destroyed 1.000" in flat

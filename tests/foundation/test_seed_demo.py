@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from compassionclub import demo
-from distributions.models import LedgerEntry
+from distributions.models import LedgerEntry, Manifest
 from members.models import Member, MemberGroup, RetiredCode
 from testing_results.models import Batch
 
@@ -54,6 +54,11 @@ def test_seed_demo_twice_leaves_the_same_data():
     assert due.filter(renewal_due__lt=today, group__short_name="VANDU").count() == 1
     replaced = RetiredCode.objects.get()
     assert LedgerEntry.objects.filter(member=replaced.member, kind=LedgerEntry.Kind.DISTRIBUTION).count() == 2
+    # Stock reached the groups on manifests received by their coordinators; one is on the road.
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.TRANSFER).exists()
+    assert Manifest.objects.filter(status=Manifest.Status.RECEIVED).count() == 3 * len(demo.TRANSFERS)
+    on_the_road = Manifest.objects.get(status=Manifest.Status.IN_TRANSIT)
+    assert on_the_road.to_store.group.short_name == demo.IN_TRANSIT[0]
     out = StringIO()
     call_command("verify_ledger", stdout=out)
     assert "OK" in out.getvalue()

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from distributions import services
+from tests.builders import transfer
 from tests.distributions.ledger_helpers import batch_at_group, key, member_in
 
 
@@ -16,7 +17,7 @@ def out_in_groups(group_a, group_b, alice, bob, pat):
     """A released batch: VANDU holds 33.5 g and handed 6.5 g to two members (one twice, a
     mistaken handout reversed), SOLID holds 25 g and handed 5 g to one member."""
     batch = batch_at_group(group_a, pat, grams="40.000")
-    services.stock_transfer(batch=batch, to_group=group_b, grams=Decimal("30.000"), by=pat)
+    transfer(batch=batch, to_group=group_b, grams=Decimal("30.000"), by=pat)
     a1, a2, b1 = member_in(group_a), member_in(group_a), member_in(group_b)
     give = services.distribution_record
     give(member=a1, batch=batch, grams=Decimal("2.000"), by=alice, idempotency_key=key())

@@ -11,13 +11,13 @@ from django.urls import reverse
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
-from distributions import services as ledger
 from distributions.recalls import services
 from distributions.recalls.models import RecallNotice
 from distributions.recalls.selectors import open_recalls
 from members.codes import format_code
 from testing_results import services as testing
 from testing_results.models import Batch
+from tests.builders import destroy, transfer
 from tests.distributions.ledger_helpers import D, batch_at_group, member_in
 
 
@@ -197,14 +197,14 @@ def test_a_recall_stays_open_until_every_store_is_empty_and_every_notice_acknowl
     assert row.outstanding == [("Central store", D("430.000")), ("SOLID", D("25.000")), ("VANDU", D("33.500"))]
     assert row.unacknowledged == ["SOLID", "VANDU"]
     for group, grams in ((group_a, "33.500"), (group_b, "25.000")):
-        ledger.stock_transfer(batch=batch, from_group=group, grams=Decimal(grams), by=pat)
+        transfer(batch=batch, from_group=group, grams=Decimal(grams), by=pat)
     (row,) = open_recalls(dana)
     assert row.outstanding == [("Central store", D("488.500"))]
     services.recall_notice_acknowledge(notice=notices(batch)["VANDU"], by=alice)
     services.recall_notice_acknowledge(notice=notices(batch)["SOLID"], by=bob)
     (row,) = open_recalls(dana)
     assert row.unacknowledged == [] and row.acknowledged == ["SOLID", "VANDU"]
-    ledger.stock_destroy(batch=batch, grams=D("488.500"), reason="recalled", by=pat)
+    destroy(batch=batch, grams=D("488.500"), reason="recalled", by=pat)
     assert open_recalls(dana) == []
 
 

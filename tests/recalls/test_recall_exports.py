@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
-from distributions import services as ledger
 from distributions.exports.base import ExportParams
 from distributions.exports.services import export_run
 from distributions.recalls import services
@@ -20,6 +19,7 @@ from distributions.recalls.exports import RecallPosterPdf, RecallReportPdf
 from distributions.recalls.models import RecallNotice
 from distributions.recalls.replacements import replacement_record
 from testing_results import services as testing
+from tests.builders import destroy, transfer
 from tests.distributions.ledger_helpers import batch_at_group, key
 from tests.exports.helpers import run_csv
 
@@ -66,8 +66,8 @@ def test_the_recall_report_tells_the_whole_story_with_times(out_in_groups, dana,
     testing.batch_recall(batch=batch, by=dana, reason="Fentanyl found.")
     services.recall_notice_acknowledge(notice=RecallNotice.objects.get(batch=batch, group=group_a), by=alice)
     services.member_told_record(member=a1, batch=batch, by=alice)
-    ledger.stock_transfer(batch=batch, from_group=group_a, grams=Decimal("33.500"), by=pat)
-    ledger.stock_destroy(batch=batch, grams=Decimal("10.000"), reason="recalled", by=pat)
+    transfer(batch=batch, from_group=group_a, grams=Decimal("33.500"), by=pat)
+    destroy(batch=batch, grams=Decimal("10.000"), reason="recalled", by=pat)
     good = batch_at_group(group_a, pat, grams="10.000", substance=batch.substance)
     handout = a2.ledger_entries.filter(kind="distribution", reversed_by__isnull=True).get()
     replacement_record(distribution=handout, batch=good, grams=Decimal("3.000"), by=alice, idempotency_key=key())

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.builders import transfer
 from tests.distributions.race import THREADS, race
 
 pytestmark = pytest.mark.concurrency
@@ -33,14 +34,14 @@ def _recalled_handout():
     group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
     group.coordinators.add(coordinator)
     bad = batch_in_central(grams="100", by=admin, created_by=admin)
-    services.stock_transfer(batch=bad, to_group=group, grams=D("10"), by=admin)
+    transfer(batch=bad, to_group=group, grams=D("10"), by=admin)
     member = member_in(group, created_by=coordinator)
     handout = services.distribution_record(
         member=member, batch=bad, grams=Decimal("3.000"), by=coordinator, idempotency_key=uuid.uuid4().hex
     )
     testing.batch_recall(batch=bad, by=admin, reason="Recalled.")
     good = batch_in_central(grams="100", by=admin, created_by=admin, substance=bad.substance)
-    services.stock_transfer(batch=good, to_group=group, grams=D("50"), by=admin)
+    transfer(batch=good, to_group=group, grams=D("50"), by=admin)
     return handout, good, coordinator, group
 
 
@@ -107,7 +108,7 @@ def test_a_distribution_racing_a_severe_report_never_goes_out_after_the_hold_com
     group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
     group.coordinators.add(coordinator)
     batch = batch_in_central(grams="100", by=admin, created_by=admin)
-    services.stock_transfer(batch=batch, to_group=group, grams=D("50"), by=admin)
+    transfer(batch=batch, to_group=group, grams=D("50"), by=admin)
     members = [member_in(group, created_by=coordinator) for _ in range(THREADS - 1)]
 
     def act(i: int):

@@ -19,6 +19,7 @@ from distributions.recalls.replacements import replacement_record
 from distributions.verify import verify_ledger
 from testing_results import services as testing
 from testing_results.models import Batch
+from tests.builders import transfer
 from tests.distributions.ledger_helpers import D, batch_at_group, key, member_in, store_grams
 
 
@@ -125,7 +126,7 @@ def test_a_suspended_member_gets_no_replacement(recalled_handout, alice):
 @pytest.mark.django_db
 def test_the_store_must_hold_the_grams(recalled_handout, alice, group_a, pat):
     _member, handout, good = recalled_handout
-    ledger.stock_transfer(batch=good, from_group=group_a, grams=Decimal("18.000"), by=pat)
+    transfer(batch=good, from_group=group_a, grams=Decimal("18.000"), by=pat)
     with pytest.raises(ServiceError) as refused:
         replace(handout, good, "3.000", alice)
     assert refused.value.code == "insufficient_stock"

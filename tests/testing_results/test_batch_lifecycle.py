@@ -15,6 +15,7 @@ from distributions.models import LedgerEntry
 from testing_results import services
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
 from tests import factories as f
+from tests.builders import transfer
 from tests.testing_results.conftest import finding
 
 S = Batch.Status
@@ -213,7 +214,7 @@ def stocked(heroin, erin, dana, pat, alice, group_a, clean_checks):
     batch = receive(heroin, erin)
     clean_checks(batch)
     services.batch_release(batch=batch, by=dana, reason="All checks agree")
-    ledger.stock_transfer(batch=batch, to_group=group_a, grams=Decimal("50.000"), by=pat, idempotency_key="t1")
+    transfer(batch=batch, to_group=group_a, grams=Decimal("50.000"), by=pat, idempotency_key="t1")
     member = f.MemberFactory(group=group_a)
     return batch, member
 
@@ -239,7 +240,7 @@ def test_a_recalled_batch_page_lists_who_received_it_scoped_to_the_coordinator(
     from members.codes import format_code
 
     batch, member_a = stocked
-    ledger.stock_transfer(batch=batch, to_group=group_b, grams=Decimal("20.000"), by=pat, idempotency_key="t2")
+    transfer(batch=batch, to_group=group_b, grams=Decimal("20.000"), by=pat, idempotency_key="t2")
     member_b = f.MemberFactory(group=group_b)
     ledger.distribution_record(member=member_a, batch=batch, grams=Decimal("3.500"), by=alice, idempotency_key="a1")
     ledger.distribution_record(member=member_b, batch=batch, grams=Decimal("2.000"), by=bob, idempotency_key="b1")

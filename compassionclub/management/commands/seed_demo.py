@@ -14,7 +14,7 @@ from django.utils import timezone
 from compassionclub import demo
 from compassionclub.roles import sync_roles
 from distributions import services as ledger
-from distributions.models import AllowancePolicy, LedgerEntry
+from distributions.models import Account, AllowancePolicy, LedgerEntry, Manifest
 from members import services as member_services
 from members.codes import format_code
 from members.models import Member, MemberGroup, RetiredCode
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             ("allowance policies", self.seed_policies),
             ("members", self.seed_members),
             ("batches and checks", self.seed_batches),
-            ("transfers to groups", self.seed_transfers),
+            ("manifests to groups", self.seed_transfers),
             ("distributions", self.seed_distributions),
             ("renewals due", self.seed_renewals_due),
             ("a replaced card", self.seed_replaced_card),
@@ -179,16 +179,33 @@ class Command(BaseCommand):
         return created
 
     def seed_transfers(self) -> int:
+        """Stock reaches the groups as it does in the programme: on manifests the programme admin
+        sends and each group's coordinator receives by weight. One more package is left on the
+        road to SOLID, for its coordinator to receive (or the admin to cancel)."""
         admin = self.user("demo_admin")
+        central = ledger.system_account(Account.Kind.CENTRAL)
         created = 0
-        for batch in Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id"):
+        batches = list(Batch.objects.filter(status=Batch.Status.RELEASED).order_by("id"))
+        for batch in batches:
             for short_name, grams in demo.TRANSFERS.items():
-                key = f"demo-transfer-{batch.code}-{short_name}"
-                if LedgerEntry.objects.filter(idempotency_key=key).exists():
-                    continue
-                ledger.stock_transfer(batch=batch, to_group=MemberGroup.objects.get(short_name=short_name), grams=grams, by=admin, idempotency_key=key)
-                created += 1
+                created += self.send(batch, short_name, grams, admin, central, key=f"demo-transfer-{batch.code}-{short_name}",
+                                     receive=True)
+        if batches:
+            short_name, grams = demo.IN_TRANSIT
+            created += self.send(batches[0], short_name, grams, admin, central, key=f"demo-in-transit-{batches[0].code}",
+                                 receive=False)
         return created
+
+    def send(self, batch, short_name: str, grams, admin, central, *, key: str, receive: bool) -> int:
+        if Manifest.objects.filter(send_entry__idempotency_key=key).exists():
+            return 0
+        group = MemberGroup.objects.get(short_name=short_name)
+        manifest = ledger.manifest_send(batch=batch, from_store=central, to_store=ledger.group_account(group), grams=grams,
+                                        packages=demo.PACKAGES, by=admin, idempotency_key=key)
+        if receive:
+            ledger.manifest_receive(manifest=manifest, grams_received=grams,
+                                    by=group.coordinators.order_by("username").first())
+        return 1
 
     def seed_distributions(self) -> int:
         coordinator = self.user("demo_coordinator")
