@@ -11,11 +11,11 @@ from compassionclub.audit.models import AuditRecord
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.selectors import reference_sample, stock_by_group
-from distributions.services.ledger import system_account
+from distributions.services.ledger import group_account, system_account
 from distributions.verify import verify_ledger
 from testing_results import services as testing
 from testing_results.models import Batch, ReferenceSamplePolicy
-from tests.builders import D, clean_findings, record_checks, released_batch
+from tests.builders import D, clean_findings, record_checks, released_batch, transfer
 from tests.distributions.test_custody_manifests import refused
 
 pytestmark = pytest.mark.django_db
@@ -75,8 +75,9 @@ def test_a_batch_smaller_than_the_setting_keeps_all_of_it_as_reference(heroin, e
 
 def test_the_reference_is_not_distributable_nor_store_stock(heroin, erin, dana, pat, group_a):
     batch = released_batch(heroin, checker=erin, officer=dana, grams="20")
-    refused("insufficient_stock", services.stock_transfer, batch=batch, to_group=group_a, grams=D("20"), by=pat)
-    services.stock_transfer(batch=batch, to_group=group_a, grams=D("19"), by=pat)
+    refused("insufficient_stock", services.manifest_send, batch=batch, from_store=system_account(Account.Kind.CENTRAL),
+            to_store=group_account(group_a), grams=D("20"), packages=1, by=pat)
+    transfer(batch=batch, to_group=group_a, grams=D("19"), by=pat)
     assert [store for store, _grams in stock_by_group(batch, pat)] == ["VANDU"]
     refused("not_a_store", services.manifest_send, batch=batch, from_store=system_account(Account.Kind.REFERENCE),
             to_store=system_account(Account.Kind.CENTRAL), grams=D("1"), packages=1, by=pat)
