@@ -281,47 +281,70 @@ def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capa
 
 
 def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None = None) -> Assessment:
-    blockers: list[Blocker] = []
     facts = evidence.facts
-    method_name = caps.name
-
-    # 1. every required method (the seeded three always)
-    for method in caps.required_methods:
-        if method not in evidence.checked_methods:
-            blockers.append(Blocker("method_missing", f"No {method_name(method)} check has been recorded."))
-
-    # 2. the expected compound confirmed by FTIR and by mass spectrometry
-    for method in (M.FTIR, M.MASS_SPEC):
-        confirmed = any(
-            f.method == method and f.compound_id == evidence.expected_compound_id and f.result == R.DETECTED
-            for f in facts
-        )
-        if not confirmed:
-            blockers.append(Blocker(
-                "expected_not_confirmed",
-                f"{_cap(method_name(method))} has not confirmed the expected compound, {evidence.expected_compound_name}.",
-            ))
-
-    # 3. no harmful compound detected anywhere
-    harmful: dict[int, tuple[str, list[str]]] = {}
-    for f in facts:
-        if f.category == Compound.Category.HARMFUL and f.result in PRESENT:
-            name, methods = harmful.setdefault(f.compound_id, (f.compound_name, []))
-            if method_name(f.method) not in methods:
-                methods.append(method_name(f.method))
-    for name, methods in sorted(harmful.values()):
-        blockers.append(Blocker(
-            "harmful_detected",
-            f"{name} was found ({', '.join(methods)}). A batch with a harmful compound is never released.",
-            subject=name,
-        ))
-
+    harmful = _harmful_found(facts, caps)
     # A class found is never also "not ruled out", nor asked for a strip; a check that found a
     # harmful compound is not asked to be retested (its finding stands: the batch is rejected).
     found_classes = {f.drug_class for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
     found_by = {f.check_id for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
+    blockers = [
+        *_methods_missing(evidence, caps),
+        *_expected_not_confirmed(evidence, caps),
+        *_harmful_detected(harmful),
+        *_required_results(facts, caps, found_classes),
+        *_classes_not_ruled_out(facts, caps, found_classes),
+        *_watch_list_not_ruled_out(evidence, caps, harmful),
+        *_sources_out_of_date(evidence, caps, found_by),
+        *_checker_releasing(evidence, releasing_user_id),
+    ]
+    return Assessment(releasable=not blockers, blockers=blockers)
 
-    # 4. required results present, and the latest of each one valid
+
+def _methods_missing(evidence: Evidence, caps: Capabilities) -> list[Blocker]:
+    """1. every required method (the seeded three always)"""
+    return [Blocker("method_missing", f"No {caps.name(method)} check has been recorded.")
+            for method in caps.required_methods if method not in evidence.checked_methods]
+
+
+def _expected_not_confirmed(evidence: Evidence, caps: Capabilities) -> list[Blocker]:
+    """2. the expected compound confirmed by FTIR and by mass spectrometry"""
+    blockers = []
+    for method in (M.FTIR, M.MASS_SPEC):
+        confirmed = any(
+            f.method == method and f.compound_id == evidence.expected_compound_id and f.result == R.DETECTED
+            for f in evidence.facts
+        )
+        if not confirmed:
+            blockers.append(Blocker(
+                "expected_not_confirmed",
+                f"{_cap(caps.name(method))} has not confirmed the expected compound, {evidence.expected_compound_name}.",
+            ))
+    return blockers
+
+
+def _harmful_found(facts: list[Fact], caps: Capabilities) -> dict[int, tuple[str, list[str]]]:
+    """Each harmful compound detected: its name and the methods that found it."""
+    harmful: dict[int, tuple[str, list[str]]] = {}
+    for f in facts:
+        if f.category == Compound.Category.HARMFUL and f.result in PRESENT:
+            name, methods = harmful.setdefault(f.compound_id, (f.compound_name, []))
+            if caps.name(f.method) not in methods:
+                methods.append(caps.name(f.method))
+    return harmful
+
+
+def _harmful_detected(harmful: dict[int, tuple[str, list[str]]]) -> list[Blocker]:
+    """3. no harmful compound detected anywhere"""
+    return [
+        Blocker("harmful_detected", f"{name} was found ({', '.join(methods)}). A batch with a harmful compound is never released.",
+                subject=name)
+        for name, methods in sorted(harmful.values())
+    ]
+
+
+def _required_results(facts: list[Fact], caps: Capabilities, found_classes: set[str]) -> list[Blocker]:
+    """4. required results present, and the latest of each one valid"""
+    blockers = []
     for method, drug_class in sorted(caps.required):
         if drug_class in found_classes:
             continue
@@ -330,7 +353,7 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
             key=lambda f: (f.performed_at, f.check_id),
         )
         strip = caps.is_strip(method)
-        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if strip else f"{method_name(method)} result for {class_name(drug_class)}"
+        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if strip else f"{caps.name(method)} result for {class_name(drug_class)}"
         if not results:
             code = "strip_missing" if strip else "result_missing"
             blockers.append(Blocker(code, f"There is no {what}; one is required before release."))
@@ -339,8 +362,12 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
                 "strip_invalid",
                 f"The latest {what} is invalid. An invalid strip is not a negative: repeat the strip.",
             ))
+    return blockers
 
-    # 5. the potent classes ruled out by a method that can see them
+
+def _classes_not_ruled_out(facts: list[Fact], caps: Capabilities, found_classes: set[str]) -> list[Blocker]:
+    """5. the potent classes ruled out by a method that can see them"""
+    blockers = []
     for drug_class in MUST_RULE_OUT:
         if drug_class in found_classes:
             continue  # already blocked by rule 3: "found" is not followed by "not ruled out"
@@ -364,55 +391,69 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
         else:
             message = f"Nothing has ruled out {class_name(drug_class)}: mass spectrometry or a strip must report them absent."
         blockers.append(Blocker("class_not_ruled_out", message))
+    return blockers
 
-    # 6. the watch list, compound by compound
-    for watched in evidence.watch_list:
-        if watched.id in harmful:
-            continue  # already blocked by rule 3
-        if not any(rules_out_compound(f, watched.id, watched.drug_class, caps) for f in facts):
-            blockers.append(Blocker(
-                "watch_list_not_ruled_out",
-                f"{watched.name} is on the watch list and no check that can see it reported it absent.",
-            ))
 
-    # 8. every result produced within the validity of its lot or instrument
+def _watch_list_not_ruled_out(evidence: Evidence, caps: Capabilities, harmful: dict) -> list[Blocker]:
+    """6. the watch list, compound by compound"""
+    return [
+        Blocker("watch_list_not_ruled_out",
+                f"{watched.name} is on the watch list and no check that can see it reported it absent.")
+        for watched in evidence.watch_list
+        # A watched compound already found is blocked by rule 3.
+        if watched.id not in harmful
+        and not any(rules_out_compound(f, watched.id, watched.drug_class, caps) for f in evidence.facts)
+    ]
+
+
+def _sources_out_of_date(evidence: Evidence, caps: Capabilities, found_by: set[int]) -> list[Blocker]:
+    """8. every result produced within the validity of its lot or instrument"""
+    blockers = []
     for src in sorted(evidence.sources, key=lambda s: (s.performed_at, s.check_id)):
-        if src.check_id in found_by:
-            continue
-        # The programme's (Vancouver) day, as the service judged it when the check was recorded:
-        # UTC's date is a day ahead each evening, which would expire a lot on its last day.
-        day = timezone.localtime(src.performed_at).date()
-        when = f"{day:%Y-%m-%d}"
-        if src.unrecorded_before is not None and src.performed_at >= src.unrecorded_before:
-            what = "strip lot" if caps.is_strip(src.method) else "instrument"
-            blockers.append(Blocker(
-                "source_unrecorded",
-                f"The {method_name(src.method)} check of {when} does not name its {what}; "
-                "invalidate it and record a retest that does.",
-            ))
-        elif src.valid_until is not None and day > src.valid_until:
-            if caps.is_strip(src.method):
-                blockers.append(Blocker(
-                    "strip_lot_expired",
-                    f"The strip check of {when} used {src.name}, which expired on {src.valid_until:%Y-%m-%d}; "
-                    "its result cannot be trusted. Invalidate it and retest with a lot in date.",
-                ))
-            else:
-                blockers.append(Blocker(
-                    "instrument_not_verified",
-                    f"The {method_name(src.method)} check of {when} ran on {src.name}, whose verification was due "
-                    f"on {src.valid_until:%Y-%m-%d}; its result cannot be trusted. Invalidate it and retest on a "
-                    "verified instrument.",
-                ))
+        if src.check_id not in found_by:
+            blocker = _source_blocker(src, caps)
+            if blocker is not None:
+                blockers.append(blocker)
+    return blockers
 
-    # 7. two-person rule
+
+def _source_blocker(src: CheckSource, caps: Capabilities) -> Blocker | None:
+    method_name = caps.name
+    # The programme's (Vancouver) day, as the service judged it when the check was recorded:
+    # UTC's date is a day ahead each evening, which would expire a lot on its last day.
+    day = timezone.localtime(src.performed_at).date()
+    when = f"{day:%Y-%m-%d}"
+    if src.unrecorded_before is not None and src.performed_at >= src.unrecorded_before:
+        what = "strip lot" if caps.is_strip(src.method) else "instrument"
+        return Blocker(
+            "source_unrecorded",
+            f"The {method_name(src.method)} check of {when} does not name its {what}; "
+            "invalidate it and record a retest that does.",
+        )
+    if src.valid_until is None or day <= src.valid_until:
+        return None
+    if caps.is_strip(src.method):
+        return Blocker(
+            "strip_lot_expired",
+            f"The strip check of {when} used {src.name}, which expired on {src.valid_until:%Y-%m-%d}; "
+            "its result cannot be trusted. Invalidate it and retest with a lot in date.",
+        )
+    return Blocker(
+        "instrument_not_verified",
+        f"The {method_name(src.method)} check of {when} ran on {src.name}, whose verification was due "
+        f"on {src.valid_until:%Y-%m-%d}; its result cannot be trusted. Invalidate it and retest on a "
+        "verified instrument.",
+    )
+
+
+def _checker_releasing(evidence: Evidence, releasing_user_id: int | None) -> list[Blocker]:
+    """7. two-person rule"""
     if releasing_user_id is not None and releasing_user_id in evidence.checkers:
-        blockers.append(Blocker(
+        return [Blocker(
             "checker_cannot_release",
             "You entered checks for this batch; another release officer must release it (two-person rule).",
-        ))
-
-    return Assessment(releasable=not blockers, blockers=blockers)
+        )]
+    return []
 
 
 def could_rule_out(facts: Iterable[Fact], compound_id: int, drug_class: str, caps: Capabilities) -> bool:
