@@ -101,6 +101,8 @@ class Exporter:
     parameters: ClassVar[tuple[str, ...]] = ()
     required: ClassVar[tuple[str, ...]] = ()
     chunk_size: ClassVar[int] = CHUNK_SIZE
+    # True when rows() and trailer() yield cells already rendered as text (``render.csv_cell``).
+    rendered: ClassVar[bool] = False
     # Templates list the classes themselves; they must not try to call them.
     do_not_call_in_templates: ClassVar[bool] = True
 

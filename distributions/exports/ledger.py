@@ -1,20 +1,26 @@
-"""The ledger as CSV, with every entry's hash and the chain verification of the period.
+"""The ledger as CSV, with every entry's hash and the check of its link in the chain.
 
 The period filters on ``recorded_at`` (the book's own order; ``occurred_at`` may be set back
 for a distribution entered after the fact and is a column of its own). Rows are ordered by
 ``recorded_at`` then id, so the same data and period always give the same file.
 
 Each row carries everything its hash covers (ids included), so anyone can recompute it, and
-``chain_check``: ``ok`` when the entry's content still hashes to its ``hash`` and its
-``prev_hash`` is the hash of the entry before it in its chain, or what is wrong. The
-predecessor's hash is read by a subquery in the same query, so the check costs no query per
-row and works whichever entries the period (or a coordinator's scope) leaves out. The last row
-is the period's verification summary: first cell ``verify_ledger``, then ``ok`` or ``broken``
-and what was checked with its first broken entry.
+``chain_check``: ``ok`` when its ``prev_hash`` is the hash of the entry before it in its chain
+(or the genesis hash for a chain's first entry), or what is wrong: an entry deleted, or a link
+that does not match. The predecessor's hash is read by a subquery in the same query, so the
+check costs no query per row and works whichever entries the period (or a coordinator's scope)
+leaves out. The last row is the period's summary: first cell ``verify_ledger``, then ``ok`` or
+``broken`` and what was checked with its first broken entry.
 
-The whole ledger, chain heads and balances included (what ``manage.py verify_ledger`` runs), is
-a separate export, ``ledger_verification``, for users who see every group: it reads every entry
-ever written, which an export of one period should not have to wait for.
+Recomputing every entry's hash (an entry edited in place keeps its links) is the verification's
+work: ``manage.py verify_ledger``, or the separate ``ledger_verification`` export for users who
+see every group, over the whole ledger, chain heads and balances included. An export of one
+period does not wait for it; a row costs a few microseconds, not a hash.
+
+The file is large (a quarter of a million rows for ninety days of a province), so its cells
+are rendered as text once: on PostgreSQL by the query itself (moments in America/Vancouver with
+their offset, grams with three places, exactly as ``render.csv_cell`` writes them), elsewhere
+by ``csv_cell``; text a person or a client typed is neutralised against spreadsheet formulas.
 
 Coordinators get the entries that touch their groups' stores or members, as in the admin.
 """
@@ -24,11 +30,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db.models import F, OuterRef, Subquery
+from django.db import connection
+from django.db.models import F, Func, OuterRef, Subquery, TextField
+from django.db.models.functions import Cast
 
 from compassionclub.errors import not_permitted
-from distributions.exports.base import CSV, Exporter, register
-from distributions.hashing import HASHED_FIELDS, entry_hash
+from distributions.exports.base import CSV, LOCAL_TZ, Exporter, register
+from distributions.exports.render import csv_cell, neutral
 from distributions.models import GENESIS_HASH, LedgerEntry
 from distributions.visibility import entries_visible_to
 
@@ -43,8 +51,29 @@ FULL_MARKER = "verify_ledger_whole"
 VERIFICATION_COLUMNS = ["check", "result", "detail"]
 
 
-# What a row reads, as plain values: no model instances (eight per row with select_related,
-# most of their columns never written out) and only the two moments the file has.
+class LocalMoment(Func):
+    """A moment as ``csv_cell`` writes it (``isoformat()`` in America/Vancouver: the fraction
+    of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        moment, params = compiler.compile(self.source_expressions[0])
+        local = f"({moment} AT TIME ZONE '{LOCAL_TZ.key}')"
+        offset = f"({local} - ({moment} AT TIME ZONE 'UTC'))"
+        parts = [
+            (f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')", 1),
+            (f"CASE WHEN mod(CAST(date_part('microseconds', {moment}) AS bigint), 1000000) = 0 THEN ''", 1),
+            (f"ELSE to_char({local}, '.US') END", 1),
+            (f"CASE WHEN {offset} < INTERVAL '0' THEN '-' || to_char(-{offset}, 'HH24:MI')", 4),
+            (f"ELSE '+' || to_char({offset}, 'HH24:MI') END", 2),
+        ]
+        sql = " || ".join([parts[0][0], f"{parts[1][0]} {parts[2][0]}", f"{parts[3][0]} {parts[4][0]}"])
+        return sql, [p for _part, count in parts for _ in range(count) for p in params]
+
+
+# What a row reads: plain values, no model instances (eight per row with select_related, most
+# of their columns never written out), in the order ``_rendered`` takes them.
 ROW_FIELDS = (
     "id", "recorded_at", "occurred_at", "kind", "batch__code", "batch__substance__name",
     "from_account__kind", "from_account__group__short_name", "to_account__kind", "to_account__group__short_name",
@@ -52,23 +81,23 @@ ROW_FIELDS = (
     "batch_id", "from_account_id", "to_account_id", "member_id", "recorded_by_id", "idempotency_key",
     "chain", "chain_seq", "prev_hash", "hash", "predecessor_hash",
 )
+# On PostgreSQL the query renders the two moments and the grams as text (see ``LocalMoment``).
+PG_TEXT = {"recorded_at": "recorded_text", "occurred_at": "occurred_text", "grams": "grams_text"}
 
 
 def _account_label(kind: str, group_short_name: str | None) -> str:
-    return f"group:{group_short_name}" if group_short_name is not None else kind
+    return f"group:{neutral(group_short_name)}" if group_short_name is not None else kind
 
 
-def entry_chain_check(row, predecessor_hash: str | None) -> str:
-    """'ok' or what is wrong with one entry (a ``LedgerEntry`` or a row with its hashed fields),
-    given the hash of the entry before it in its chain."""
-    if entry_hash(*(getattr(row, name) for name in HASHED_FIELDS)) != row.hash:
-        return "content does not match its hash (edited)"
-    if row.chain_seq == 1:
-        if row.prev_hash != GENESIS_HASH:
+def entry_chain_check(chain_seq: int, prev_hash: str, predecessor_hash: str | None) -> str:
+    """'ok' or what is wrong with one entry's link, given the hash of the entry before it in
+    its chain (None when there is none)."""
+    if chain_seq == 1:
+        if prev_hash != GENESIS_HASH:
             return "first entry of its chain does not start from the genesis hash"
     elif predecessor_hash is None:
-        return f"entry {row.chain_seq - 1} of its chain is missing (deleted)"
-    elif predecessor_hash != row.prev_hash:
+        return f"entry {chain_seq - 1} of its chain is missing (deleted)"
+    elif predecessor_hash != prev_hash:
         return "does not link to the entry before it in its chain"
     return "ok"
 
@@ -80,6 +109,7 @@ class LedgerCsv(Exporter):
     description = "Every entry recorded in the period, its hash, and whether the chain verifies."
     formats = (CSV,)
     parameters = ("date_from", "date_to", "substance_id", "member_code")
+    rendered = True
 
     def __init__(self, *, user, params) -> None:
         super().__init__(user=user, params=params)
@@ -121,23 +151,41 @@ class LedgerCsv(Exporter):
 
     def rows(self) -> Iterator[Sequence[Any]]:
         previous = self.previous_codes()
-        for e in self.queryset().values_list(*ROW_FIELDS, named=True).iterator(chunk_size=self.chunk_size):
-            result = entry_chain_check(e, e.predecessor_hash)
-            self.checked += 1
-            if result != "ok" and self.first_broken is None:
-                self.first_broken = (e.id, result)
-            yield [
-                e.id, e.recorded_at, e.occurred_at, e.kind, e.batch__code, e.batch__substance__name,
-                _account_label(e.from_account__kind, e.from_account__group__short_name),
-                _account_label(e.to_account__kind, e.to_account__group__short_name), e.grams,
-                e.member__code or "", e.recorded_by__username, e.reason, e.reverses_id,
-                e.batch_id, e.from_account_id, e.to_account_id, e.member_id, e.recorded_by_id, e.idempotency_key,
-                e.chain, e.chain_seq, e.prev_hash, e.hash, result, previous.get(e.member_id, ""),
-            ]
+        qs = self.queryset()
+        if connection.vendor == "postgresql":
+            qs = qs.annotate(
+                recorded_text=LocalMoment("recorded_at"), occurred_text=LocalMoment("occurred_at"),
+                grams_text=Cast("grams", TextField()),
+            )
+            fields, text = [PG_TEXT.get(f, f) for f in ROW_FIELDS], str
+        else:
+            fields, text = ROW_FIELDS, csv_cell
+        for row in qs.values_list(*fields).iterator(chunk_size=self.chunk_size):
+            yield self._rendered(row, text, previous)
+
+    def _rendered(self, row: tuple, text, previous: dict[int, str]) -> list[str]:
+        """One row's cells as text; ``text`` renders the two moments and the grams (they are
+        text already on PostgreSQL)."""
+        (entry_id, recorded_at, occurred_at, kind, batch_code, substance, from_kind, from_group, to_kind, to_group,
+         grams, member_code, username, reason, reverses_id, batch_id, from_account_id, to_account_id, member_id,
+         recorded_by_id, key, chain, chain_seq, prev_hash, hash_, predecessor_hash) = row
+        result = entry_chain_check(chain_seq, prev_hash, predecessor_hash)
+        self.checked += 1
+        if result != "ok" and self.first_broken is None:
+            self.first_broken = (entry_id, result)
+        return [
+            str(entry_id), text(recorded_at), text(occurred_at), kind, neutral(batch_code), neutral(substance),
+            _account_label(from_kind, from_group), _account_label(to_kind, to_group), text(grams),
+            neutral(member_code) if member_code is not None else "", neutral(username), neutral(reason),
+            str(reverses_id) if reverses_id is not None else "",
+            str(batch_id), str(from_account_id), str(to_account_id), str(member_id) if member_id is not None else "",
+            str(recorded_by_id), neutral(key), chain, str(chain_seq), prev_hash, hash_, result,
+            neutral(previous.get(member_id, "")) if previous else "",
+        ]
 
     def trailer(self) -> Iterator[Sequence[Any]]:
         if self.first_broken is None:
-            yield [SUMMARY_MARKER, "ok", f"period: {self.checked} entries checked, every hash and link verifies"]
+            yield [SUMMARY_MARKER, "ok", f"period: {self.checked} entries checked, every link verifies"]
         else:
             entry_id, why = self.first_broken
             yield [SUMMARY_MARKER, "broken", f"period: {self.checked} entries checked; first broken entry #{entry_id}: {why}"]

@@ -30,6 +30,11 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FLUSH_BYTES = 64 * 1024
 
 
+def neutral(text: str) -> str:
+    """Text as a spreadsheet must show it: a leading formula character is quoted away."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -43,10 +48,7 @@ def csv_cell(value: Any) -> str:
         return value.astimezone(LOCAL_TZ).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    return neutral(str(value))
 
 
 class _Line:
@@ -56,12 +58,15 @@ class _Line:
         return value
 
 
-def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *, rendered: bool = False) -> Iterator[bytes]:
+    """The CSV file in chunks. With ``rendered``, every row's cells are already ``csv_cell``'s
+    text (an export that renders its own, faster, for large files); otherwise each value is
+    rendered here."""
     writer = csv.writer(_Line(), lineterminator="\r\n")
     buffer: list[str] = [writer.writerow([csv_cell(h) for h in header])]
     size = len(buffer[0])
     for row in rows:
-        line = writer.writerow([csv_cell(v) for v in row])
+        line = writer.writerow(row if rendered else [csv_cell(v) for v in row])
         buffer.append(line)
         size += len(line)
         if size >= FLUSH_BYTES:

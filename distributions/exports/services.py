@@ -28,7 +28,7 @@ def _stream(exporter: Exporter) -> Iterator[bytes]:
         yield from exporter.rows()
         yield from exporter.trailer()
 
-    return csv_chunks(exporter.header(), rows())
+    return csv_chunks(exporter.header(), rows(), rendered=exporter.rendered)
 
 
 def _audited_stream(chunks: Iterator[bytes], record) -> Iterator[bytes]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 
@@ -55,7 +57,7 @@ def test_a_period_with_no_entry_exports_only_the_header_and_the_verification(wor
 
 
 @pytest.mark.django_db
-def test_an_entry_edited_behind_the_application_is_flagged(world, charlie):
+def test_an_entry_edited_behind_the_application_is_flagged_by_the_verification(world, charlie):
     victim = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).order_by("id")[2]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -63,11 +65,9 @@ def test_an_entry_edited_behind_the_application_is_flagged(world, charlie):
         cursor.execute("UPDATE distributions_ledgerentry SET grams = 1.000 WHERE id = %s", [victim.pk])
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = DEFAULT")
+    # An edit in place keeps every link: recomputing the hashes is the verification's work.
     data, trailer = split(run_csv("ledger", charlie))
-    flagged = {int(r["entry_id"]): r["chain_check"] for r in data if r["chain_check"] != "ok"}
-    assert flagged == {victim.pk: "content does not match its hash (edited)"}
-    assert trailer[SUMMARY_MARKER]["recorded_at"] == "broken"
-    assert f"#{victim.pk}" in trailer[SUMMARY_MARKER]["occurred_at"]
+    assert {r["chain_check"] for r in data} == {"ok"}
     whole = run_csv("ledger_verification", charlie)
     assert whole[0]["check"] == FULL_MARKER and whole[0]["result"] == "broken"
     assert {int(r["result"]) for r in whole[1:] if r["result"]} == {victim.pk}
@@ -129,3 +129,57 @@ def test_the_ledger_of_one_member_takes_the_code_as_printed(world, charlie, alic
     assert member.code in body and world.vandu_members[2].code not in body
     page = client.post("/admin/exports/ledger/", {"format": "csv", "member_code": typo})
     assert "has a typo" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_deleted_entry_breaks_the_link_of_the_next(world, charlie):
+    victim = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, chain_seq__gt=1).order_by("id")[0]
+    after = LedgerEntry.objects.get(chain=victim.chain, chain_seq=victim.chain_seq + 1)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")  # past the append-only trigger
+        cursor.execute("DELETE FROM distributions_ledgerentry WHERE id = %s", [victim.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+    data, trailer = split(run_csv("ledger", charlie))
+    flagged = {int(r["entry_id"]): r["chain_check"] for r in data if r["chain_check"] != "ok"}
+    assert flagged == {after.pk: f"entry {victim.chain_seq} of its chain is missing (deleted)"}
+    assert trailer[SUMMARY_MARKER]["recorded_at"] == "broken"
+    assert f"#{after.pk}" in trailer[SUMMARY_MARKER]["occurred_at"]
+
+
+@pytest.mark.django_db
+def test_moments_and_grams_are_written_as_every_export_writes_them(world, charlie):
+    # On PostgreSQL the query renders them; the file must not depend on which did.
+    from distributions.exports.render import csv_cell
+
+    data, _ = split(run_csv("ledger", charlie))
+    entries = {e.pk: e for e in LedgerEntry.objects.all()}
+    for row in data:
+        entry = entries[int(row["entry_id"])]
+        assert row["recorded_at"] == csv_cell(entry.recorded_at)
+        assert row["occurred_at"] == csv_cell(entry.occurred_at)
+        assert row["grams"] == csv_cell(entry.grams)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2026, 1, 15, 8, 0, 0, tzinfo=dt.UTC),  # a whole second, winter (-08:00)
+        dt.datetime(2026, 7, 1, 6, 59, 59, 1, tzinfo=dt.UTC),  # a microsecond past, summer (-07:00), the day before locally
+        dt.datetime(2026, 3, 8, 10, 0, 0, 500000, tzinfo=dt.UTC),  # the hour clocks go forward
+        dt.datetime(2026, 11, 1, 9, 30, 0, tzinfo=dt.UTC),  # the hour clocks go back
+    ],
+)
+def test_postgresql_renders_a_moment_as_csv_cell_does(moment):
+    if connection.vendor != "postgresql":
+        pytest.skip("the moments are rendered by the query on PostgreSQL only")
+    from django.db.models import DateTimeField, Value
+
+    from distributions.exports.ledger import LocalMoment
+    from distributions.exports.render import csv_cell
+    from distributions.models import Account
+
+    rendered = Account.objects.annotate(t=LocalMoment(Value(moment, output_field=DateTimeField()))).values_list("t", flat=True)
+    assert rendered[0] == csv_cell(moment)
