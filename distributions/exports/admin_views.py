@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from compassionclub.errors import ServiceError
+from compassionclub.security.client_ip import client_ip_address
 from distributions.exports.base import registry
 from distributions.exports.forms import ExportForm
 from distributions.exports.services import export_run, exports_for, may_export
@@ -49,7 +50,9 @@ def export(request: HttpRequest, identifier: str, site) -> HttpResponse:
                 user=request.user,
                 params=form.params(),
                 fmt=form.cleaned_data["format"],
-                ip_address=request.META.get("REMOTE_ADDR"),
+                # Passed, not left to the request's audit context: a streamed export is recorded
+                # when its last row is sent, after the view has returned.
+                ip_address=client_ip_address(request),
             )
         except ServiceError as error:
             form.add_error(None, error)

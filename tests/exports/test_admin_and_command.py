@@ -40,6 +40,18 @@ def test_a_csv_download_is_streamed_and_audited(client, world, charlie):
 
 
 @pytest.mark.django_db
+def test_behind_a_proxy_the_export_is_recorded_with_the_clients_address_not_the_proxys(client, world, charlie, settings):
+    settings.PROXY_COUNT = 1
+    client.force_login(charlie)
+    response = client.post(reverse("admin:export", args=["ledger"]), {"format": "csv"}, REMOTE_ADDR="10.0.0.2",
+                           HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.4")
+    b"".join(response.streaming_content)
+    record = AuditRecord.objects.get(action="export.ledger")
+    # The entry the one trusted proxy appended; the one the client wrote itself is ignored.
+    assert record.ip_address == "198.51.100.4"
+
+
+@pytest.mark.django_db
 def test_a_pdf_download_from_the_admin(client, world, charlie):
     client.force_login(charlie)
     url = reverse("admin:export", args=["batch_report"])
