@@ -119,29 +119,51 @@ def week_starts(today: dt.date, weeks: int = CHART_WEEKS) -> list[dt.date]:
     return [monday - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
 
 
-def weekly_grams(user, today: dt.date) -> tuple[list[dt.date], dict[str, dict[dt.date, Decimal]]]:
-    """Grams distributed (reversed distributions left out) per local week and substance."""
+def weekly_handouts(
+    user, today: dt.date
+) -> tuple[list[dt.date], dict[str, dict[dt.date, Decimal]], dict[dt.date, Decimal]]:
+    """Grams distributed per local week and substance, and grams handed out as replacements for
+    recalled ones per local week (reversed entries left out of both). One query.
+
+    The bars are distributions only: what members took against their allowance. A replacement
+    makes good grams of a recalled batch; counted in the bars it would show demand that was not
+    there, so it is shown beside them (a figure under the chart and a column of the table)."""
     weeks = week_starts(today)
     start = dt.datetime.combine(weeks[0], dt.time.min, tzinfo=LOCAL_TZ)
     qs = LedgerEntry.objects.filter(
-        kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True, occurred_at__gte=start
+        kind__in=[LedgerEntry.Kind.DISTRIBUTION, LedgerEntry.Kind.REPLACEMENT],
+        reversed_by__isnull=True, occurred_at__gte=start,
     )
     qs = entries_visible_to(user, qs)
     rows = (
         qs.annotate(week=TruncWeek("occurred_at", tzinfo=LOCAL_TZ))
-        .values("week", "batch__substance__name")
+        .values("week", "kind", "batch__substance__name")
         .annotate(grams=Sum("grams"))
         .order_by("batch__substance__name", "week")
     )
     series: dict[str, dict[dt.date, Decimal]] = {}
+    replacements: dict[dt.date, Decimal] = {}
     for row in rows:
         week = row["week"].astimezone(LOCAL_TZ).date() if isinstance(row["week"], dt.datetime) else row["week"]
-        series.setdefault(row["batch__substance__name"], {})[week] = to_grams(row["grams"])
+        if row["kind"] == LedgerEntry.Kind.REPLACEMENT:
+            replacements[week] = replacements.get(week, ZERO) + to_grams(row["grams"])
+        else:
+            series.setdefault(row["batch__substance__name"], {})[week] = to_grams(row["grams"])
+    return weeks, series, replacements
+
+
+def weekly_grams(user, today: dt.date) -> tuple[list[dt.date], dict[str, dict[dt.date, Decimal]]]:
+    """Grams distributed (reversed distributions left out) per local week and substance."""
+    weeks, series, _replacements = weekly_handouts(user, today)
     return weeks, series
 
 
-def weekly_chart(weeks: list[dt.date], series: dict[str, dict[dt.date, Decimal]]) -> dict[str, Any]:
-    """Geometry of a grouped bar chart (one group of bars per week, one bar per substance)."""
+def weekly_chart(
+    weeks: list[dt.date], series: dict[str, dict[dt.date, Decimal]], replacements: dict[dt.date, Decimal] | None = None
+) -> dict[str, Any]:
+    """Geometry of a grouped bar chart (one group of bars per week, one bar per substance), and
+    the replacements handed out beside it."""
+    replacements = replacements or {}
     width, height = 760, 280
     left, right, top, bottom = 56, 12, 16, 44
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -172,13 +194,16 @@ def weekly_chart(weeks: list[dt.date], series: dict[str, dict[dt.date, Decimal]]
     for j, name in enumerate(substances):
         legend.append({"x": left + 150 * j, "colour": PALETTE[j % len(PALETTE)], "name": name})
     table = [
-        {"week": week, "grams": [series[name].get(week, ZERO) for name in substances]} for week in weeks
+        {"week": week, "grams": [series[name].get(week, ZERO) for name in substances],
+         "replacements": replacements.get(week, ZERO)}
+        for week in weeks
     ]
     return {
         "width": width, "height": height + 24, "left": left, "right_edge": width - right,
         "top": top, "baseline": top + plot_h, "label_y": top + plot_h + 16, "legend_y": height + 8,
         "bars": bars, "ticks": ticks, "labels": labels, "legend": legend,
-        "substances": substances, "table": table, "empty": not series,
+        "substances": substances, "table": table, "empty": not series and not replacements,
+        "replacements_total": sum(replacements.values(), ZERO),
     }
 
 
@@ -208,6 +233,5 @@ def dashboard_context(request) -> dict[str, Any]:
         context["waiting"] = batches_waiting(user)
         context["held"] = batches_held_or_recalled(user)
     if user.has_perm("distributions.view_ledgerentry"):
-        weeks, series = weekly_grams(user, timezone.localdate(timezone=LOCAL_TZ))
-        context["chart"] = weekly_chart(weeks, series)
+        context["chart"] = weekly_chart(*weekly_handouts(user, timezone.localdate(timezone=LOCAL_TZ)))
     return context

@@ -109,3 +109,29 @@ def test_the_dashboard_links_the_desk_only_for_those_who_may_record(client, worl
     desk = reverse("admin:distributions_desk")
     assert f'href="{desk}"' in dashboard(client, alice)
     assert f'href="{desk}"' not in dashboard(client, charlie)
+
+
+@pytest.mark.django_db
+def test_the_chart_says_how_many_grams_went_out_as_replacements_beside_its_bars(client, alice, pat, dana, group_a):
+    """The bars are what members took against their allowance; a replacement for recalled
+    grams is not demand, so it is not a bar, but the chart says it is there, and how much."""
+    from distributions import services as ledger
+    from distributions.recalls.replacements import replacement_record
+    from testing_results import services as testing
+    from tests.distributions.ledger_helpers import batch_at_group, key, member_in
+
+    html = dashboard(client, alice)
+    assert "No distribution or replacement in the last 12 weeks" in section(html, "dashboard-chart")
+    bad = batch_at_group(group_a, pat, grams="10.000")
+    member = member_in(group_a)
+    handout = ledger.distribution_record(member=member, batch=bad, grams=Decimal("3.000"), by=alice, idempotency_key=key())
+    testing.batch_recall(batch=bad, by=dana, reason="Fentanyl found.")
+    good = batch_at_group(group_a, pat, grams="20.000", substance=bad.substance)
+    replacement = replacement_record(distribution=handout, batch=good, grams=Decimal("2.500"), by=alice, idempotency_key=key())
+
+    chart = section(dashboard(client, alice), "dashboard-chart")
+    assert "Not in the bars: 2.500 g handed out as replacements" in chart
+    assert "week of" in chart and ": 3.000 g</title>" in chart and ": 5.500 g" not in chart
+    assert "<td>2.500</td>" in chart  # the week's replacements column
+    ledger.entry_reverse(entry=replacement, reason="wrong_grams", by=alice)
+    assert "No replacement for recalled grams" in section(dashboard(client, alice), "dashboard-chart")
