@@ -126,13 +126,18 @@ def desk_reasons(member: Member, eligibility: Eligibility) -> list[DeskReason]:
     return reasons
 
 
+# What the desk lists under "Last visit" and may undo: the visit's lines and a replacement
+# handed out in it.
+DESK_UNDOABLE = (LedgerEntry.Kind.DISTRIBUTION, LedgerEntry.Kind.REPLACEMENT)
+
+
 def _last_visit(request: HttpRequest) -> list[LedgerEntry]:
     entry_ids = request.session.get(SESSION_LAST_VISIT) or []
     if not entry_ids:
         return []
     entries = entries_visible_to(
         request.user,
-        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related(
+        LedgerEntry.objects.filter(kind__in=DESK_UNDOABLE).select_related(
             "batch__substance", "member", "recorded_by", "reversed_by"
         ),
     )
@@ -360,10 +365,10 @@ def undo(request: HttpRequest, site) -> HttpResponse:
     if form.is_valid():
         entry = entries_visible_to(
             request.user,
-            LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION).select_related("batch__substance", "member"),
+            LedgerEntry.objects.filter(kind__in=DESK_UNDOABLE).select_related("batch__substance", "member"),
         ).filter(pk=form.cleaned_data["entry"]).first()
         if entry is None:
-            form.add_error(None, "That distribution was not found.")
+            form.add_error(None, "That line was not found.")
     if entry is not None:
         try:
             services.entry_reverse(entry=entry, reason=form.cleaned_data["reason"], by=request.user)
@@ -371,7 +376,8 @@ def undo(request: HttpRequest, site) -> HttpResponse:
             form.add_error(None, error)
         else:
             reason = LedgerEntry.ReversalReason(form.cleaned_data["reason"]).label
-            messages.success(request, f"Undone: {entry.grams} g of {entry.batch.substance} reversed ({reason.lower()}).")
+            what = "replacement of " if entry.kind == LedgerEntry.Kind.REPLACEMENT else ""
+            messages.success(request, f"Undone: {what}{entry.grams} g of {entry.batch.substance} reversed ({reason.lower()}).")
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, f"Not undone: {error}")
@@ -431,6 +437,10 @@ def replace(request: HttpRequest, site) -> HttpResponse:
         messages.error(request, f"The replacement was not recorded: {error}")
         request.session[SESSION_MEMBER] = member.pk
         return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    # Listed under the visit's lines, with their undo (a wrong batch or grams can be put right).
+    same_member = request.session.get(SESSION_MEMBER) == member.pk
+    lines = [pk for pk in (request.session.get(SESSION_LAST_VISIT) or []) if same_member and pk != entry.pk]
+    request.session[SESSION_LAST_VISIT] = [*lines, entry.pk]
     request.session[SESSION_MEMBER] = member.pk
     messages.success(
         request,

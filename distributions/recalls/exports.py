@@ -144,7 +144,8 @@ def recall_record(batch: Batch) -> dict[str, Any]:
         .values("member").distinct().count()
     )
     replacements = list(
-        Replacement.objects.filter(replaces__batch=batch).select_related("entry__batch", "entry__recorded_by")
+        Replacement.objects.filter(replaces__batch=batch)
+        .select_related("entry__batch", "entry__recorded_by", "entry__reversed_by")
         .order_by("entry__occurred_at")
     )
     events = list(AdverseEvent.objects.filter(batch=batch).order_by("occurred_at", "id"))
@@ -164,7 +165,10 @@ def recall_record(batch: Batch) -> dict[str, Any]:
         "seen_on_status_page": seen,
         "recipients": recipients.values("member").distinct().count(),
         "replacements": replacements,
-        "replaced_grams": sum((r.entry.grams for r in replacements), Decimal("0")).quantize(MILLIGRAM),
+        # Grams that stand: a replacement undone (reversed) is listed, marked, and not summed.
+        "replaced_grams": sum(
+            (r.entry.grams for r in replacements if not hasattr(r.entry, "reversed_by")), Decimal("0")
+        ).quantize(MILLIGRAM),
         "events": events,
         "closed": batch.status == Batch.Status.RECALLED and not internal.filter(grams__gt=0).exists()
         and all(n.is_acknowledged for n in notices),

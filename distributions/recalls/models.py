@@ -104,15 +104,21 @@ class StatusAlertSeen(models.Model):
 
 
 class Replacement(models.Model):
-    """Links a ``replacement`` ledger entry to the recalled distribution it replaces. One per
-    distribution, held by the database; the entry's hashed ``reason`` names it too."""
+    """Links a ``replacement`` ledger entry to the recalled distribution it replaces; the
+    entry's hashed ``reason`` names it too. A distribution has one replacement standing at a
+    time: a replacement undone (reversed, say the wrong batch was picked) may be followed by
+    another, numbered 2, 3... ``sequence`` is unique per distribution, so two attempts racing
+    for the same place store one, held by the database."""
 
     entry = models.OneToOneField("distributions.LedgerEntry", on_delete=models.PROTECT, related_name="replacement_of")
-    replaces = models.OneToOneField("distributions.LedgerEntry", on_delete=models.PROTECT, related_name="replaced_by")
+    replaces = models.ForeignKey("distributions.LedgerEntry", on_delete=models.PROTECT, related_name="replacements")
+    sequence = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=~Q(entry=models.F("replaces")), name="replacement_not_itself"),
+            models.UniqueConstraint(fields=["replaces", "sequence"], name="replacement_sequence_unique"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="replacement_sequence_positive"),
         ]
 
     def __str__(self) -> str:

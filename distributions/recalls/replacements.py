@@ -1,9 +1,11 @@
 """Replacement: grams handed to a member in place of grams they received from a recalled batch.
 
 A ``replacement`` ledger entry moves stock from the member's group store to the members
-account, like a distribution, and is linked (``Replacement``, one per distribution, held by the
-database; its hashed ``reason`` names the distribution too) to the recalled distribution it
-replaces: at most that distribution's grams, once, from a released batch of the same substance.
+account, like a distribution, and is linked (``Replacement``; its hashed ``reason`` names the
+distribution too) to the recalled distribution it replaces: at most that distribution's grams,
+once, from a released batch of the same substance. A replacement undone (reversed by a
+coordinator of the member's group, as a distribution is) makes room for another, numbered next;
+the number is unique per distribution, so the database still keeps one per place.
 It does not count against the allowance (``eligibility`` counts distributions only): the
 recalled grams still do, because the member had them, and the replacement takes their place.
 
@@ -56,6 +58,8 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
         member = Member.objects.select_for_update().get(pk=distribution.member_id)
         recalled = LedgerEntry.objects.select_related("batch").get(pk=distribution.pk)
         _check(member=member, recalled=recalled, batch=batch, grams=grams, by=by)
+        # A replacement undone before (reversed) leaves its place: this one takes the next.
+        sequence = Replacement.objects.filter(replaces_id=recalled.pk).count() + 1
         entry = entry_append(
             kind=LedgerEntry.Kind.REPLACEMENT,
             batch=batch,
@@ -68,7 +72,7 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
             require_released=True,
             member_id=member.pk,
         )
-        Replacement.objects.create(entry=entry, replaces=recalled)
+        Replacement.objects.create(entry=entry, replaces=recalled, sequence=sequence)
         audit_log(
             action="recall.replacement_recorded", actor=by, target=entry,
             new={"replaces": recalled.pk, "batch": batch.pk, "grams": grams, "recalled_batch": recalled.batch_id},
@@ -88,8 +92,8 @@ def replacement_record(*, distribution: LedgerEntry, batch: Batch, grams, by, id
     try:
         return ledger_write(attempt, key, **expected)
     except IntegrityError:
-        # Two attempts with different keys: the database kept one (``Replacement.replaces``).
-        if Replacement.objects.filter(replaces_id=distribution.pk).exists():
+        # Two attempts with different keys: the database kept one (``replaces`` and ``sequence``).
+        if _standing(distribution.pk).exists():
             raise ServiceError("already_replaced", "These grams have already been replaced.")
         raise
 
@@ -112,10 +116,15 @@ def _check(*, member: Member, recalled: LedgerEntry, batch: Batch, grams: Decima
             f"At most {Decimal(recalled.grams).quantize(MG)} g can be replaced: that is what the member received.",
             recalled_grams=Decimal(recalled.grams).quantize(MG),
         )
-    if Replacement.objects.filter(replaces_id=recalled.pk).exists():
+    if _standing(recalled.pk).exists():
         raise ServiceError("already_replaced", "These grams have already been replaced.")
     if member.status != Member.Status.ACTIVE:
         raise ServiceError("member_not_active", "The membership is not active; a replacement cannot be handed out.")
+
+
+def _standing(distribution_id: int):
+    """The distribution's replacement that has not been undone, if any."""
+    return Replacement.objects.filter(replaces_id=distribution_id, entry__reversed_by__isnull=True)
 
 
 def _existing(key: str, **expected) -> LedgerEntry | None:

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from distributions.models import ZERO, Account, Balance, LedgerEntry
-from distributions.recalls.models import MemberTold, RecallNotice, StatusAlertSeen
+from distributions.recalls.models import MemberTold, RecallNotice, Replacement, StatusAlertSeen
 from distributions.selectors import Recipient, batch_recipients
 from distributions.visibility import notices_visible_to, sees_batch_reach_everywhere
 from members.codes import format_code
@@ -131,11 +131,44 @@ class NoticeRow:
     members_told: int
 
 
+def _store_grams_of_notice() -> Subquery:
+    """The notice's group's stock of the notice's batch now (NULL when it holds none)."""
+    return Subquery(
+        Balance.objects.filter(
+            batch_id=OuterRef("batch_id"), account__kind=Account.Kind.GROUP, account__group_id=OuterRef("group_id")
+        ).values("grams")[:1]
+    )
+
+
+def _told_of_notice() -> Subquery:
+    """``told_count`` as a subquery of a notice: its group's members who received its batch
+    and were told at the desk or saw the alert on the status page since it was issued."""
+    batch_id, since = OuterRef(OuterRef("batch_id")), OuterRef(OuterRef("issued_at"))
+    received = LedgerEntry.objects.filter(
+        member=OuterRef("pk"), batch_id=batch_id, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True
+    )
+    told = Q(Exists(MemberTold.objects.filter(member=OuterRef("pk"), batch_id=batch_id))) | Q(
+        Exists(StatusAlertSeen.objects.filter(member=OuterRef("pk"), seen_at__gte=since))
+    )
+    members = (
+        Member.objects.filter(group_id=OuterRef("group_id")).filter(Exists(received)).filter(told)
+        .order_by().values("group_id").annotate(n=Count("pk")).values("n")
+    )
+    return Subquery(members[:1])
+
+
 def batch_notices(batch: Batch, user) -> list[NoticeRow]:
     """The notices of ``batch`` the user may see, newest first, each with the group's stock
-    of it now and how many of its affected members were told."""
-    notices = notices_visible_to(user).select_related("batch__substance", "group", "acknowledged_by").filter(batch=batch).order_by("-issued_at", "group__short_name")
-    return [NoticeRow(n, store_grams_now(n.batch_id, n.group_id), told_count(n)) for n in notices]
+    of it now and how many of its affected members were told. One query, whatever the number
+    of notices (the counts are subqueries of each notice's row)."""
+    notices = (
+        notices_visible_to(user).select_related("batch__substance", "group", "acknowledged_by").filter(batch=batch)
+        .annotate(grams_now=_store_grams_of_notice(), told=_told_of_notice())
+        .order_by("-issued_at", "group__short_name")
+    )
+    return [
+        NoticeRow(n, ZERO if n.grams_now is None else Decimal(n.grams_now).quantize(Q3), n.told or 0) for n in notices
+    ]
 
 
 @dataclass(frozen=True)
@@ -269,8 +302,10 @@ def replaceable_distributions(member: Member, alerts: list[MemberAlert]) -> list
     rows = (
         LedgerEntry.objects.filter(
             kind=LedgerEntry.Kind.DISTRIBUTION, member=member, batch_id__in=recalled,
-            reversed_by__isnull=True, replaced_by__isnull=True,
+            reversed_by__isnull=True,
         )
+        # Replaced, unless that replacement was undone.
+        .exclude(Exists(Replacement.objects.filter(replaces=OuterRef("pk"), entry__reversed_by__isnull=True)))
         .order_by("occurred_at", "id")
         .values_list("id", "batch__code", "batch__substance_id", "grams", "occurred_at")
     )

@@ -357,8 +357,8 @@ def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
     """Undo one entry with its mirror image. An entry is reversed at most once, and a reversal
     is never itself reversed (record the movement again instead).
 
-    A distribution may be reversed by a coordinator of the member's group; anything else needs
-    the stock-adjusting permission. The reversal needs the stock it puts back to still be where
+    A distribution, or a replacement for recalled grams, may be reversed by a coordinator of
+    the member's group; anything else needs the stock-adjusting permission. The reversal needs the stock it puts back to still be where
     the original entry put it.
     """
     reason = parse_reason(reason, LedgerEntry.ReversalReason)
@@ -369,10 +369,10 @@ def entry_reverse(*, entry: LedgerEntry, reason: str, by) -> LedgerEntry:
         raise ServiceError("custody_entry", "A manifest's entries are not reversed: cancel the manifest while it is in transit.")
     if entry.kind == LedgerEntry.Kind.REFERENCE:
         raise ServiceError("reference_entry", "A reference sample does not go back into stock: it leaves for a retest or by witnessed destruction.")
-    if entry.kind == LedgerEntry.Kind.DISTRIBUTION:
+    if entry.kind in (LedgerEntry.Kind.DISTRIBUTION, LedgerEntry.Kind.REPLACEMENT):
         group_id = Member.objects.values_list("group_id", flat=True).get(pk=entry.member_id)
         if not (is_coordinator_of(by, group_id) or (by.is_active and by.has_perm("distributions.adjust_stock"))):
-            raise ServiceError("not_coordinator", "Only a coordinator of the member's group can undo this distribution.")
+            raise ServiceError("not_coordinator", f"Only a coordinator of the member's group can undo this {entry.kind}.")
     else:
         require_perm(by, "distributions.adjust_stock", "reverse stock movements")
     key = f"reversal-{entry.pk}"

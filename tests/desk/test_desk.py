@@ -328,7 +328,7 @@ def test_a_coordinator_cannot_undo_another_groups_distribution(client, alice, bo
     client.force_login(bob)
     response = client.post(UNDO, {"entry": entry.pk, "reason": "wrong_grams"})
     assert response.status_code == 302
-    assert "Not undone: That distribution was not found." in client.get(DESK).content.decode()
+    assert "Not undone: That line was not found." in client.get(DESK).content.decode()
     assert not LedgerEntry.objects.filter(reverses=entry).exists()
 
 

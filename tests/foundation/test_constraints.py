@@ -82,6 +82,12 @@ def _replacement_of_itself():
     rf.Replacement.objects.create(entry=entry, replaces=entry)
 
 
+def _replacement_twice_in_one_place():
+    replaces = _entry()
+    rf.Replacement.objects.create(entry=_entry(), replaces=replaces)
+    rf.Replacement.objects.create(entry=_entry(), replaces=replaces)
+
+
 def _second_told():
     first = rf.told()
     rf.told(member=first.member, batch=first.batch)
@@ -171,6 +177,8 @@ CASES = {
     "membertold_once_per_batch": _second_told,
     "membertold_event_valid": lambda: rf.told(event="gossip"),
     "replacement_not_itself": _replacement_of_itself,
+    "replacement_sequence_unique": _replacement_twice_in_one_place,
+    "replacement_sequence_positive": lambda: rf.Replacement.objects.create(entry=_entry(), replaces=_entry(), sequence=0),
     "adverseevent_outcome_valid": lambda: rf.adverse(outcome="sneezing"),
     "adverseevent_severity_valid": lambda: rf.adverse(severity="awful"),
     "adverseevent_severe_outcome_is_severe": lambda: rf.adverse(outcome="death", severity="mild"),

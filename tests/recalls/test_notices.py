@@ -233,3 +233,54 @@ def test_a_hold_notice_of_a_batch_released_again_says_so(client, out_in_groups, 
     assert "released again since, after review" in client.get(reverse("admin:distributions_desk")).content.decode()
     page = client.get(reverse("admin:recalls_notice", args=[notices(batch)["VANDU"].pk])).content.decode()
     assert "released again" in page and "nobody can hand it out" not in page
+
+
+def _recalled_in_groups(groups, pat, dana, coordinators):
+    """A batch sent to each group, one member of each served; the first member told at the
+    desk; then recalled, so one notice per group."""
+    batch = batch_at_group(groups[0], pat, grams="20.000")
+    for group in groups[1:]:
+        ledger.stock_transfer(batch=batch, to_group=group, grams=Decimal("10.000"), by=pat)
+    first = None
+    for group, coordinator in zip(groups, coordinators, strict=True):
+        member = member_in(group)
+        first = first or (member, coordinator)
+        ledger.distribution_record(member=member, batch=batch, grams=Decimal("1.500"), by=coordinator,
+                                   idempotency_key=f"{batch.pk}-{member.pk}")
+    testing.batch_recall(batch=batch, by=dana, reason="Recalled.")
+    services.member_told_record(member=first[0], batch=batch, by=first[1])
+    return batch
+
+
+@pytest.mark.django_db
+def test_the_batch_pages_notice_panel_costs_the_same_queries_for_one_notice_or_three(
+    group_a, group_b, alice, bob, pat, dana
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from distributions.recalls.selectors import batch_notices, store_grams_now, told_count
+    from members.models import MemberGroup
+    from tests import factories as f
+
+    group_c = f.MemberGroupFactory(short_name="CSUN")
+    carl = f.UserFactory(username="carl", roles=["Coordinator"])
+    group_c.coordinators.add(carl)
+    one = _recalled_in_groups([group_a], pat, dana, [alice])
+    three = _recalled_in_groups([group_a, group_b, group_c], pat, dana, [alice, bob, carl])
+
+    costs = {}
+    for batch, expected in ((one, 1), (three, 3)):
+        with CaptureQueriesContext(connection) as queries:
+            rows = batch_notices(batch, dana)
+        costs[expected] = len(queries)
+        assert len(rows) == expected
+        # The same figures as the one-notice functions the notice page and the report use.
+        for row in rows:
+            assert row.store_grams_now == store_grams_now(batch.pk, row.notice.group_id)
+            assert row.members_told == told_count(row.notice)
+        assert {r.notice.group.short_name: r.members_told for r in rows} == (
+            {"VANDU": 1} if expected == 1 else {"VANDU": 1, "SOLID": 0, "CSUN": 0}
+        )
+    assert costs[1] == costs[3] == 1, costs
+    assert MemberGroup.objects.count() == 3

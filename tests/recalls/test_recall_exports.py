@@ -118,3 +118,18 @@ def test_the_batch_test_report_counts_adverse_events(out_in_groups, alice, charl
     exporter = BatchReportPdf(user=charlie, params=ExportParams(batch_id=batch.pk))
     exporter.check()
     assert "2 reports: severe 1, moderate 0, mild 1." in exporter.html()
+
+
+@pytest.mark.django_db
+def test_the_recall_report_marks_an_undone_replacement_and_sums_what_stands(out_in_groups, dana, alice, pat, charlie, group_a):
+    batch, (_a1, a2, _b1) = out_in_groups
+    testing.batch_recall(batch=batch, by=dana, reason="Fentanyl found.")
+    good = batch_at_group(group_a, pat, grams="10.000", substance=batch.substance)
+    handout = a2.ledger_entries.filter(kind="distribution", reversed_by__isnull=True).get()
+    first = replacement_record(distribution=handout, batch=good, grams=Decimal("3.000"), by=alice, idempotency_key=key())
+    ledger.entry_reverse(entry=first, reason="wrong_grams", by=alice)
+    replacement_record(distribution=handout, batch=good, grams=Decimal("2.000"), by=alice, idempotency_key=key())
+    exporter = RecallReportPdf(user=charlie, params=ExportParams(batch_id=batch.pk))
+    exporter.check()
+    html = exporter.html()
+    assert "Replacements (2, 2.000 g)" in html and "(undone " in html and html.count("not counted") == 1

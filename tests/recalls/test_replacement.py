@@ -192,3 +192,49 @@ def test_a_recall_of_the_replacement_batch_reaches_the_member_too(recalled_hando
     assert good.code in {b.code for b in batches_received(member)[0]}
     # The allowance still counts only the distribution.
     assert check_eligibility(member).allowances[good.substance_id].remaining_grams == D("11.000")
+
+
+@pytest.mark.django_db
+def test_the_coordinator_who_made_a_replacement_can_undo_it_and_hand_out_another(recalled_handout, alice, bob, group_a):
+    member, handout, good = recalled_handout
+    assert not alice.has_perm("distributions.adjust_stock")
+    first = replace(handout, good, "3.000", alice)
+    # Another group's coordinator may not undo it; the member's own coordinator may.
+    with pytest.raises(ServiceError) as refused:
+        ledger.entry_reverse(entry=first, reason="wrong_grams", by=bob)
+    assert refused.value.code == "not_coordinator"
+    reversal = ledger.entry_reverse(entry=first, reason="wrong_grams", by=alice)
+    assert reversal.reverses_id == first.pk and store_grams(good, group_a) == D("20.000")
+    # The grams are to replace again: a second replacement, numbered after the first.
+    second = replace(handout, good, "2.500", alice)
+    assert [(r.entry_id, r.sequence) for r in Replacement.objects.filter(replaces=handout).order_by("sequence")] == [
+        (first.pk, 1), (second.pk, 2)
+    ]
+    assert store_grams(good, group_a) == D("17.500")
+    # While the second stands, a third is refused; the allowance never moved.
+    with pytest.raises(ServiceError) as again:
+        replace(handout, good, "0.500", alice)
+    assert again.value.code == "already_replaced"
+    assert check_eligibility(member).allowances[good.substance_id].remaining_grams == D("11.000")
+    assert verify_ledger().ok
+
+
+@pytest.mark.django_db
+def test_the_desk_lists_a_replacement_with_its_undo_and_offers_the_grams_again_once_undone(client, recalled_handout, alice):
+    from django.urls import reverse
+
+    member, handout, good = recalled_handout
+    client.force_login(alice)
+    client.post(reverse("admin:distributions_desk"), {"code": member.display_code})
+    data = {"code": member.display_code, "distribution": handout.pk, "batch": good.pk, "grams": "3.000",
+            "idempotency_key": str(uuid.uuid4())}
+    client.post(reverse("admin:distributions_desk_replace"), data)
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REPLACEMENT)
+    last = client.get(reverse("admin:distributions_desk")).content.decode().split('id="desk-last"')[1]
+    assert "Replacement:" in last and f'name="entry" value="{entry.pk}"' in last
+    response = client.post(reverse("admin:distributions_desk_undo"), {"entry": entry.pk, "reason": "wrong_batch"})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "Undone: replacement of 3.000 g" in page
+    assert LedgerEntry.objects.filter(reverses=entry).count() == 1
+    assert 'id="desk-replace"' in page  # the recalled grams can be replaced again
