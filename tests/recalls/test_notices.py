@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
+from distributions import services as ledger
 from distributions.recalls import services
 from distributions.recalls.models import RecallNotice
 from distributions.recalls.selectors import open_recalls
@@ -240,7 +241,7 @@ def _recalled_in_groups(groups, pat, dana, coordinators):
     desk; then recalled, so one notice per group."""
     batch = batch_at_group(groups[0], pat, grams="20.000")
     for group in groups[1:]:
-        ledger.stock_transfer(batch=batch, to_group=group, grams=Decimal("10.000"), by=pat)
+        transfer(batch=batch, to_group=group, grams=Decimal("10.000"), by=pat)
     first = None
     for group, coordinator in zip(groups, coordinators, strict=True):
         member = member_in(group)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
+from distributions import services as ledger
 from distributions.exports.base import ExportParams
 from distributions.exports.services import export_run
 from distributions.recalls import services
