@@ -33,7 +33,7 @@ _EVERYTHING_READABLE = [
     "distributions.account", "distributions.ledgerentry", "distributions.balance",
     "distributions.allowancepolicy", "distributions.allowanceoverride",
     "distributions.manifest", "distributions.custodypolicy", "distributions.witnesseddestruction",
-    "distributions.stockcount",
+    "distributions.stockcount", "distributions.differencereview",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -53,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.change_custodypolicy", "distributions.add_manifest", "distributions.add_witnesseddestruction",
         "distributions.add_stockcount",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
+        "distributions.review_difference",
         "recalls.view_adverseeventthreshold", "recalls.change_adverseeventthreshold",
         "auth.add_user", "auth.change_user",
         # Unlock a staff user locked out by failed sign-ins.
@@ -88,9 +89,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "testing_results.batchstatuschange", "testing_results.drugcheck", "testing_results.finding",
         "testing_results.instrument", "testing_results.striplot", "testing_results.method",
         "testing_results.detectionlimit",
-        "distributions.ledgerentry", "distributions.balance",
+        "distributions.ledgerentry", "distributions.balance", "distributions.differencereview",
     )
-    + ["testing_results.release_batch", "testing_results.view_lab_report"],
+    + ["testing_results.release_batch", "testing_results.view_lab_report",
+       # Flagged custody differences (a manifest or a count beyond the tolerance) get a second look.
+       "distributions.review_difference"],
     # Staff accounts (who did what) but never a password hash, TOTP key or backup code.
     Role.AUDITOR: _view(*_EVERYTHING_READABLE, "audit.auditrecord", "auth.user", "auth.group")
     + ["members.view_all_groups", "distributions.export_reports", "testing_results.view_lab_report",

@@ -16,6 +16,8 @@ The ledger proves its entries; these records tie them to what people weighed and
 - ``WitnessedDestruction``: who witnessed a destruction entry and how the stock was destroyed.
 - ``BatchReceipt``: the supplier's reference and lot, the packages and weighed grams of a
   batch as received, and the second person who confirmed the weight.
+- ``DifferenceReview``: a programme admin's or release officer's reason code for one flagged
+  difference (a manifest or a count line beyond the tolerance).
 
 Writes go through ``distributions.services.custody``; every foreign key to history is PROTECT.
 """
@@ -245,6 +247,46 @@ class StockCountLine(models.Model):
     @property
     def difference(self) -> Decimal:
         return Decimal(self.counted_grams) - Decimal(self.ledger_grams)
+
+
+class DifferenceReview(models.Model):
+    """A flagged difference (a manifest received beyond the tolerance, or a count line beyond
+    it) looked at by a programme admin or release officer, who records what explains it. One
+    review per flagged item; never changed."""
+
+    class Reason(models.TextChoices):
+        HANDLING_LOSS = "handling_loss", "Accepted: ordinary handling or weighing loss"
+        SCALE_FAULT = "scale_fault", "Scale fault found: scales checked and recalibrated"
+        RECORDING_ERROR = "recording_error", "Typing error at receipt or count, corrected on the ledger"
+        SPILLAGE_CONFIRMED = "spillage_confirmed", "Spillage confirmed with the people who handled it"
+        UNEXPLAINED = "unexplained", "Not explained: reported to the programme lead"
+
+    manifest = models.OneToOneField(Manifest, on_delete=models.PROTECT, null=True, blank=True, related_name="review")
+    count_line = models.OneToOneField(StockCountLine, on_delete=models.PROTECT, null=True, blank=True, related_name="review")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        permissions = [("review_difference", "Can review flagged custody differences")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(manifest__isnull=False, count_line__isnull=True) | Q(manifest__isnull=True, count_line__isnull=False),
+                name="differencereview_one_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["handling_loss", "scale_fault", "recording_error", "spillage_confirmed", "unexplained"]),
+                name="differencereview_reason_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.get_reason_display()}"
+
+    @property
+    def target(self):
+        return self.manifest if self.manifest_id else self.count_line
 
 
 # The programme's code for a supplier: a short prefix and a number (SUP-0014), so it cannot

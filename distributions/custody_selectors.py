@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from distributions.models import Account, CustodyPolicy, Manifest
+from distributions.models import Account, CustodyPolicy, Manifest, StockCountLine
 from distributions.visibility import manifests_visible_to, stores_visible_to
 
 
@@ -66,3 +66,48 @@ def stores_overdue_for_count(user, *, now: dt.datetime | None = None) -> list[Co
         CountDue(store=s, last_counted=s.last_counted, days_since=(now - s.last_counted).days if s.last_counted else None)
         for s in stores
     ]
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A difference beyond the tolerance waiting for review: a received manifest or a count
+    line. ``kind`` is "manifest" or "count"."""
+
+    kind: str
+    item: Manifest | StockCountLine
+    when: dt.datetime
+    store: Account
+    expected: Decimal
+    found: Decimal
+    recorded_by: object
+
+    @property
+    def difference(self) -> Decimal:
+        return self.found - self.expected
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.item.pk}"
+
+
+def flagged_unreviewed() -> list[Flagged]:
+    """Every flagged difference not yet reviewed, oldest first. Two queries. Reviewers are
+    programme-wide (programme admins, release officers), so this is not scoped by group."""
+    manifests = (
+        Manifest.objects.filter(flagged=True, review__isnull=True)
+        .select_related("batch__substance", "to_store__group", "received_by")
+    )
+    lines = (
+        StockCountLine.objects.filter(flagged=True, review__isnull=True)
+        .select_related("batch__substance", "count__store__group", "count__counted_by")
+    )
+    rows = [Flagged("manifest", m, m.received_at, m.to_store, Decimal(m.grams_sent), Decimal(m.grams_received),
+                    m.received_by) for m in manifests]
+    rows += [Flagged("count", line, line.count.signed_at, line.count.store, Decimal(line.ledger_grams),
+                     Decimal(line.counted_grams), line.count.counted_by) for line in lines]
+    return sorted(rows, key=lambda r: (r.when, r.key))
+
+
+def unreviewed_count() -> int:
+    return (Manifest.objects.filter(flagged=True, review__isnull=True).count()
+            + StockCountLine.objects.filter(flagged=True, review__isnull=True).count())

@@ -19,7 +19,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from compassionclub.quantities import to_grams
-from distributions.custody_selectors import manifests_in_transit, stores_overdue_for_count
+from distributions.custody_selectors import manifests_in_transit, stores_overdue_for_count, unreviewed_count
 from distributions.exports.base import LOCAL_TZ
 from distributions.exports.services import may_export
 from distributions.models import Account, Balance, LedgerEntry
@@ -227,6 +227,8 @@ def dashboard_context(request) -> dict[str, Any]:
         context["in_transit"] = manifests_in_transit(user)
     if user.has_perm("distributions.view_stockcount"):
         context["counts_due"] = stores_overdue_for_count(user)
+    if user.has_perm("distributions.review_difference") or user.has_perm("distributions.view_differencereview"):
+        context["unreviewed"] = unreviewed_count()
     if user.has_perm("testing_results.view_batch"):
         context["adverse"] = adverse_by_batch(timezone.now() - dt.timedelta(days=ADVERSE_DAYS))
         context["adverse_days"] = ADVERSE_DAYS

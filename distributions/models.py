@@ -334,6 +334,7 @@ class AllowanceOverride(models.Model):
 from distributions.custody_models import (  # noqa: E402, F401
     BatchReceipt,
     CustodyPolicy,
+    DifferenceReview,
     Manifest,
     StockCount,
     StockCountLine,

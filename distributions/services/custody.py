@@ -47,6 +47,7 @@ from distributions.models import (
     Balance,
     BatchReceipt,
     CustodyPolicy,
+    DifferenceReview,
     LedgerEntry,
     Manifest,
     StockCount,
@@ -66,6 +67,7 @@ __all__ = [
     "count_record",
     "custody_policy_set",
     "destruction_witnessed",
+    "difference_review",
     "manifest_cancel",
     "manifest_receive",
     "manifest_send",
@@ -604,3 +606,51 @@ def batch_receipt_record(
             "confirmed_by": witness.get_username(),
         })
     return receipt
+
+
+# Review of flagged differences ----------------------------------------------------------------
+
+
+def _locked_target(manifest: Manifest | None, count_line: StockCountLine | None):
+    """The flagged item, locked (a second reviewer waits here and then finds it reviewed), and
+    the people who recorded its difference (who may not review it themselves)."""
+    if manifest is not None:
+        locked = Manifest.objects.select_for_update().filter(pk=manifest.pk).first()
+        return locked, ({locked.sent_by_id, locked.received_by_id} if locked else set())
+    locked = StockCountLine.objects.select_for_update(of=("self",)).select_related("count").filter(pk=count_line.pk).first()
+    return locked, ({locked.count.counted_by_id, locked.count.signed_by_id} if locked else set())
+
+
+def difference_review(
+    *, reason: str, by, manifest: Manifest | None = None, count_line: StockCountLine | None = None,
+) -> DifferenceReview:
+    """Mark one flagged difference (a manifest received beyond the tolerance, or a count line
+    beyond it) reviewed, with the reason code that explains it. A programme admin or release
+    officer reviews; never someone who sent, received, counted or signed it; once."""
+    if (manifest is None) == (count_line is None):
+        raise ServiceError("review_target_invalid", "Review one flagged manifest or one flagged count line.")
+    if not (by.is_active and by.has_perm("distributions.review_difference")):
+        raise ServiceError("not_permitted", "Only a programme admin or a release officer reviews flagged differences.")
+    if reason not in DifferenceReview.Reason.values:
+        raise ServiceError("reason_invalid", "Choose what explains the difference from the list.")
+    with transaction.atomic(durable=True):
+        target, recorded_by = _locked_target(manifest, count_line)
+        if target is None:
+            raise ServiceError("review_target_invalid", "There is no such manifest or count line.")
+        if not target.flagged:
+            raise ServiceError("review_not_flagged", "Only a difference beyond the tolerance is reviewed.")
+        if DifferenceReview.objects.filter(Q(manifest=target) if manifest else Q(count_line=target)).exists():
+            raise ServiceError("already_reviewed", "This difference has already been reviewed.")
+        if by.pk in recorded_by:
+            raise ServiceError("review_own_difference",
+                               "You recorded this difference: someone who did not send, receive, count or sign it reviews it.")
+        review = DifferenceReview.objects.create(
+            manifest=target if manifest else None, count_line=target if count_line else None, reason=reason,
+            reviewed_by=by, reviewed_at=timezone.now(),
+        )
+        difference = target.difference
+        audit_log(action="custody.difference_reviewed", actor=by, target=review, new={
+            "manifest": review.manifest_id, "count_line": review.count_line_id, "batch": target.batch_id,
+            "difference": difference, "reason": reason,
+        })
+    return review

@@ -11,6 +11,7 @@ from distributions.models import (
     Account,
     BatchReceipt,
     CustodyPolicy,
+    DifferenceReview,
     Manifest,
     StockCount,
     StockCountLine,
@@ -83,6 +84,11 @@ def _self_confirmed_receipt():
     receipt(received_by=user, confirmed_by=user)
 
 
+def review(**kw) -> DifferenceReview:
+    fields = {"reason": "handling_loss", "reviewed_by": f.UserFactory(), "reviewed_at": timezone.now(), **kw}
+    return DifferenceReview.objects.create(**fields)
+
+
 CASES = {
     "custodypolicy_single_row": lambda: CustodyPolicy.objects.create(pk=2),
     "custodypolicy_tolerance_grams_not_negative": lambda: CustodyPolicy.objects.create(pk=1, tolerance_grams=Decimal("-0.001")),
@@ -113,4 +119,6 @@ CASES = {
     "batchreceipt_second_person_confirms": _self_confirmed_receipt,
     "batchreceipt_supplier_ref_is_code": lambda: receipt(supplier_ref="John Smith"),
     "batchreceipt_supplier_lot_is_code": lambda: receipt(supplier_lot="lot 7; drop"),
+    "differencereview_one_target": lambda: review(),
+    "differencereview_reason_valid": lambda: review(count_line=line(), reason="fine"),
 }
