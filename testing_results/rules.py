@@ -280,6 +280,12 @@ def rules_out_compound(fact: Fact, compound_id: int, drug_class: str, caps: Capa
     return fact.compound_id == compound_id
 
 
+def strip_word(drug_class: str) -> str:
+    """"fentanyl", "benzodiazepine": what a strip for the class is called ("a fentanyl strip")."""
+    return {D.FENTANYL: "fentanyl", D.BENZODIAZEPINE: "benzodiazepine", D.NITAZENE: "nitazene",
+            D.XYLAZINE: "xylazine"}.get(drug_class, str(D(drug_class).label).lower())
+
+
 def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None = None) -> Assessment:
     facts = evidence.facts
     harmful = _harmful_found(facts, caps)
@@ -287,12 +293,18 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
     # harmful compound is not asked to be retested (its finding stands: the batch is rejected).
     found_classes = {f.drug_class for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
     found_by = {f.check_id for f in facts if f.category == Compound.Category.HARMFUL and f.result in PRESENT}
+    # Required results with none at all: each is said once, as the result to record, so the list
+    # does not also say "no check by this method" or "nothing has ruled this class out".
+    missing = {
+        (method, drug_class) for method, drug_class in caps.required
+        if drug_class not in found_classes and not any(f.method == method and f.drug_class == drug_class for f in facts)
+    }
     blockers = [
-        *_methods_missing(evidence, caps),
+        *_methods_missing(evidence, caps, missing),
         *_expected_not_confirmed(evidence, caps),
         *_harmful_detected(harmful),
         *_required_results(facts, caps, found_classes),
-        *_classes_not_ruled_out(facts, caps, found_classes),
+        *_classes_not_ruled_out(facts, caps, found_classes, missing),
         *_watch_list_not_ruled_out(evidence, caps, harmful),
         *_sources_out_of_date(evidence, caps, found_by),
         *_checker_releasing(evidence, releasing_user_id),
@@ -300,16 +312,26 @@ def assess(evidence: Evidence, caps: Capabilities, releasing_user_id: int | None
     return Assessment(releasable=not blockers, blockers=blockers)
 
 
-def _methods_missing(evidence: Evidence, caps: Capabilities) -> list[Blocker]:
-    """1. every required method (the seeded three always)"""
-    return [Blocker("method_missing", f"No {caps.name(method)} check has been recorded.")
-            for method in caps.required_methods if method not in evidence.checked_methods]
+def _methods_missing(evidence: Evidence, caps: Capabilities, missing: set[tuple[str, str]]) -> list[Blocker]:
+    """1. every required method (the seeded three always). FTIR and mass spectrometry say here
+    what they must confirm (rule 2 is not said again); a strip method with required strips
+    missing is left to rule 4's line per class."""
+    blockers = []
+    for method in caps.required_methods:
+        if method in evidence.checked_methods or (caps.is_strip(method) and any(m == method for m, _c in missing)):
+            continue
+        confirm = f"; it must confirm the expected compound, {evidence.expected_compound_name}" if method in (M.FTIR, M.MASS_SPEC) else ""
+        blockers.append(Blocker("method_missing", f"No valid {caps.name(method)} check is recorded{confirm}."))
+    return blockers
 
 
 def _expected_not_confirmed(evidence: Evidence, caps: Capabilities) -> list[Blocker]:
-    """2. the expected compound confirmed by FTIR and by mass spectrometry"""
+    """2. the expected compound confirmed by FTIR and by mass spectrometry (by a check of the
+    method at all: a method never checked is rule 1's line)"""
     blockers = []
     for method in (M.FTIR, M.MASS_SPEC):
+        if method not in evidence.checked_methods:
+            continue
         confirmed = any(
             f.method == method and f.compound_id == evidence.expected_compound_id and f.result == R.DETECTED
             for f in evidence.facts
@@ -353,7 +375,7 @@ def _required_results(facts: list[Fact], caps: Capabilities, found_classes: set[
             key=lambda f: (f.performed_at, f.check_id),
         )
         strip = caps.is_strip(method)
-        what = f"{str(D(drug_class).label).split()[0].lower()} strip" if strip else f"{caps.name(method)} result for {class_name(drug_class)}"
+        what = f"{strip_word(drug_class)} strip" if strip else f"{caps.name(method)} result for {class_name(drug_class)}"
         if not results:
             code = "strip_missing" if strip else "result_missing"
             blockers.append(Blocker(code, f"There is no {what}; one is required before release."))
@@ -365,7 +387,9 @@ def _required_results(facts: list[Fact], caps: Capabilities, found_classes: set[
     return blockers
 
 
-def _classes_not_ruled_out(facts: list[Fact], caps: Capabilities, found_classes: set[str]) -> list[Blocker]:
+def _classes_not_ruled_out(
+    facts: list[Fact], caps: Capabilities, found_classes: set[str], missing: set[tuple[str, str]]
+) -> list[Blocker]:
     """5. the potent classes ruled out by a method that can see them"""
     blockers = []
     for drug_class in MUST_RULE_OUT:
@@ -377,7 +401,7 @@ def _classes_not_ruled_out(facts: list[Fact], caps: Capabilities, found_classes:
         coarse = [f for f in class_facts if caps.rules_out(f.method, drug_class) and too_coarse(f, drug_class)]
         if coarse:
             message = (
-                f"{_cap(method_name(coarse[0].method))} reported {class_name(drug_class)} below {coarse[0].below}: too "
+                f"{_cap(caps.name(coarse[0].method))} reported {class_name(drug_class)} below {coarse[0].below}: too "
                 f"coarse to rule them out (they kill far below {POTENT_LIMIT_PCT.normalize():f} %). Mass spectrometry "
                 "with a finer limit or a strip must."
             )
@@ -388,6 +412,8 @@ def _classes_not_ruled_out(facts: list[Fact], caps: Capabilities, found_classes:
                 f"below about {POTENT_LIMIT_PCT.normalize():f} %, and they kill far below that, so it does not rule "
                 "them out: mass spectrometry or a strip must."
             )
+        elif any(c == drug_class for _m, c in missing):
+            continue  # rule 4 already asks for the result that must rule them out
         else:
             message = f"Nothing has ruled out {class_name(drug_class)}: mass spectrometry or a strip must report them absent."
         blockers.append(Blocker("class_not_ruled_out", message))

@@ -164,7 +164,7 @@ def test_the_pdf_strikes_through_an_invalidated_check_and_gives_messages_not_cod
     text = " ".join(pdf_text(charlie, world.waiting).split())
     assert f"Check {wrong.pk}: FTIR spectrometry (invalidated)" in text
     assert "transcription error. The release rule ignores this check." in text
-    assert "No FTIR spectrometry check has been recorded." in text  # the blocker's message ...
+    assert "No valid FTIR spectrometry check is recorded; it must confirm the expected compound" in text  # the blocker's message ...
     assert "method_missing" not in text and "Blocker" not in text  # ... never its code
     exporter = BatchReportPdf(user=charlie, params=ExportParams(batch_id=world.waiting.pk))
     exporter.check()
