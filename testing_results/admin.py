@@ -179,6 +179,14 @@ def _findings_text(check: DrugCheck, limits: LimitTable | None = None) -> str:
     return "; ".join(parts)
 
 
+def _retest_rows(replaces: DrugCheck | None, panel: list[Compound]) -> list[Compound]:
+    """A retest's form starts with the compounds of the check it replaces, then the panel's."""
+    if replaces is None:
+        return panel
+    first = [f.compound for f in replaces.findings.select_related("compound").order_by("compound__name")]
+    return first + [c for c in panel if c not in first]
+
+
 class DrugCheckInline(ReadOnlyInline):
     model = DrugCheck
     fields = ["method", "performed_at", "performed_by", "source", "sample_mg", "findings_summary", "validity", "report"]
@@ -186,9 +194,13 @@ class DrugCheckInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         self.limits = selectors.limit_table()  # "not detected" is shown as "below" its limit
+        self.may_retest = request.user.has_perm("testing_results.add_drugcheck")
         return super().get_queryset(request).select_related(
-            "performed_by", "invalidated_by", "instrument", "strip_lot"
-        ).prefetch_related(Prefetch("findings", queryset=Finding.objects.select_related("compound")))
+            "performed_by", "invalidated_by", "instrument", "strip_lot", "replaces"
+        ).prefetch_related(
+            Prefetch("findings", queryset=Finding.objects.select_related("compound")),
+            Prefetch("retests", queryset=DrugCheck.objects.order_by("performed_at", "id")),
+        )
 
     @admin.display(description="Instrument or strip lot")
     def source(self, obj: DrugCheck) -> str:
@@ -205,12 +217,20 @@ class DrugCheckInline(ReadOnlyInline):
     @admin.display(description="Valid?")
     def validity(self, obj: DrugCheck) -> str:
         if obj.invalidated_at:
-            return format_html(
+            invalidated = format_html(
                 "Invalidated {} by {}: {}", f"{timezone.localtime(obj.invalidated_at):%Y-%m-%d %H:%M}",
                 obj.invalidated_by, obj.get_invalidation_reason_display().lower(),
             )
+            retests = list(obj.retests.all())
+            if retests:
+                return format_html("{} · retested {}", invalidated, f"{timezone.localtime(retests[-1].performed_at):%Y-%m-%d %H:%M}")
+            if getattr(self, "may_retest", False):
+                url = reverse("admin:testing_results_batch_check", args=[obj.batch_id])
+                return format_html('{} · <a href="{}?{}">Record a retest</a>', invalidated, url,
+                                   urlencode({"method": obj.method_id, "replaces": obj.pk}))
+            return invalidated
         url = reverse("admin:testing_results_batch_invalidate", args=[obj.batch_id, obj.pk])
-        retest = f" (retest of the check of {obj.replaces.performed_at:%Y-%m-%d})" if obj.replaces_id else ""
+        retest = f" (retest of the check of {timezone.localtime(obj.replaces.performed_at):%Y-%m-%d %H:%M})" if obj.replaces_id else ""
         return format_html('Valid{} · <a href="{}">Invalidate</a>', retest, url)
 
     @admin.display(description="Lab report")
@@ -330,16 +350,17 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         if not request.user.has_perm("testing_results.add_drugcheck"):
             raise PermissionDenied
         method = Method.objects.filter(code=request.GET.get("method", "")).first()
+        replaces = self._retest_of(request, batch, method)
         lot = None
         if method is not None and method.kind == Method.Kind.STRIP and request.GET.get("strip_lot", "").isdigit():
             lot = StripLot.objects.filter(pk=request.GET["strip_lot"], unrecorded_before__isnull=True).first()
         if method is None or (method.kind == Method.Kind.STRIP and lot is None):
             return TemplateResponse(
                 request, "admin/testing_results/batch/choose_method.html",
-                self._context(request, batch, f"Record a check for {batch.code}", choices=self._method_choices(batch),
-                              change_url=self._change_url(batch)),
+                self._context(request, batch, f"Record a check for {batch.code}",
+                              choices=self._method_choices(batch, replaces), change_url=self._change_url(batch)),
             )
-        panel = list(method.panel.all())
+        panel = _retest_rows(replaces, list(method.panel.all()))
         compounds = Compound.objects.all()
         if lot is not None:
             panel = [c for c in panel if c.drug_class == lot.drug_class]
@@ -363,6 +384,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                     batch=batch, method=method.code, findings=findings_from(formset), by=request.user,
                     sample_mg=data["sample_mg"], performed_at=data["performed_at"], lab=data["lab"],
                     lab_report=data.get("lab_report"), instrument=data.get("instrument"), strip_lot=data.get("strip_lot"),
+                    replaces=replaces,
                 )
             except ServiceError as exc:
                 form.add_error(None, exc)
@@ -375,31 +397,55 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                     self.message_user(request, f"{batch.code} was put on hold: the check found a harmful compound.", messages.WARNING)
                 return HttpResponseRedirect(self._change_url(batch))
         what = f"{lot.get_drug_class_display().lower()} strip" if lot is not None else method.name
+        title = f"Record {'an' if what[:1] in 'AEFHILMNORSXaeiou' else 'a'} {what} check for {batch.code}"
+        if replaces is not None:
+            title = (f"Record a retest of the {replaces.get_method_display()} check of "
+                     f"{timezone.localtime(replaces.performed_at):%Y-%m-%d %H:%M} for {batch.code}")
         return TemplateResponse(
             request, "admin/testing_results/batch/add_check.html",
-            self._context(request, batch, f"Record a {what} check for {batch.code}", form=form, formset=formset,
+            self._context(request, batch, title, form=form, formset=formset, replaces=replaces,
                           method=method, lot=lot, change_url=self._change_url(batch),
                           choose_url=reverse("admin:testing_results_batch_check", args=[batch.pk])),
         )
 
-    def _method_choices(self, batch: Batch) -> list[tuple[str, str, str]]:
+    @staticmethod
+    def _retest_of(request: HttpRequest, batch: Batch, method: Method | None) -> DrugCheck | None:
+        """The check a retest replaces (``?replaces=``): one of this batch's, by the method chosen."""
+        pk = request.GET.get("replaces", "")
+        if not pk.isdigit():
+            return None
+        found = DrugCheck.objects.filter(batch=batch, pk=pk).select_related("batch", "invalidated_by").first()
+        return found if found is not None and (method is None or found.method_id == method.code) else None
+
+    def _method_choices(self, batch: Batch, replaces: DrugCheck | None = None) -> list[tuple[str, str, str]]:
         """(label, detail, url) per method; a strip method once per lot in date, since a strip
-        answers for its lot's class only."""
+        answers for its lot's class only. For a retest, only the replaced check's method (and for
+        a strip, lots of its class)."""
         base = reverse("admin:testing_results_batch_check", args=[batch.pk])
+        retest = {"replaces": replaces.pk} if replaces is not None else {}
+        if replaces is not None and replaces.strip_lot_id:
+            lots_of = replaces.findings.values_list("compound__drug_class", flat=True)
+        else:
+            lots_of = None
         today = timezone.localdate()
-        lots = list(StripLot.objects.filter(unrecorded_before__isnull=True, expires_on__gte=today).order_by("drug_class", "expires_on"))
+        lots = StripLot.objects.filter(unrecorded_before__isnull=True, expires_on__gte=today).order_by("drug_class", "expires_on")
+        if lots_of is not None:
+            lots = lots.filter(drug_class__in=list(lots_of))
+        methods = Method.objects.annotate(panel_size=Count("panel"))
+        if replaces is not None:
+            methods = methods.filter(code=replaces.method_id)
         choices = []
-        for method in Method.objects.annotate(panel_size=Count("panel")):
+        for method in methods:
             if method.kind == Method.Kind.STRIP:
                 for lot in lots:
                     choices.append((
                         f"{method.name}: {lot.get_drug_class_display().lower()}",
                         f"{lot.maker} lot {lot.lot_number}, cut-off {lot.cutoff_ng_ml.normalize():f} ng/mL, expires {lot.expires_on:%Y-%m-%d}",
-                        f"{base}?{urlencode({'method': method.code, 'strip_lot': lot.pk})}",
+                        f"{base}?{urlencode({'method': method.code, 'strip_lot': lot.pk, **retest})}",
                     ))
             else:
                 choices.append((method.name, f"{method.panel_size} compounds on its panel",
-                                f"{base}?{urlencode({'method': method.code})}"))
+                                f"{base}?{urlencode({'method': method.code, **retest})}"))
         return choices
 
     def invalidate_view(self, request: HttpRequest, pk: int, check_pk: int) -> HttpResponse:

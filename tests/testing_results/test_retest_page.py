@@ -1,0 +1,73 @@
+"""A retest from the batch page: an invalidated check offers "Record a retest" to a drug
+checker; the form says what it replaces and starts with that check's compounds; the new check
+is linked to the old one (and, for a strip, offers only lots of its class). Its sample comes from
+the reference sample retained at receipt."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from distributions.models import Account, Balance
+from testing_results import services
+from testing_results.models import DrugCheck
+from tests import factories as f
+from tests.testing_results.conftest import finding
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def received(heroin, erin):
+    return services.batch_receive(substance=heroin, grams=Decimal("20"), received_on=timezone.localdate(), by=erin)
+
+
+def test_an_invalidated_check_is_retested_from_the_batch_page(client, received, record, vocab, erin, dana):
+    batch = received
+    first = record(batch, "ftir", [finding(vocab["heroin"], "detected"), finding(vocab["caffeine"], "detected")], sample_mg="5")
+    services.check_invalidate(drug_check=first, reason="instrument_fault", by=dana)
+    change_url = reverse("admin:testing_results_batch_change", args=[batch.pk])
+    retest_url = f"{reverse('admin:testing_results_batch_check', args=[batch.pk])}?method=ftir&replaces={first.pk}"
+
+    client.force_login(dana)  # a release officer records no check: no link
+    assert "Record a retest" not in client.get(change_url).content.decode()
+    client.force_login(erin)
+    page = client.get(change_url).content.decode()
+    assert retest_url.replace("&", "&amp;") in page and "Record a retest" in page
+    form = client.get(retest_url).content.decode()
+    assert f"Record a retest of the FTIR spectrometry check of {timezone.localtime(first.performed_at):%Y-%m-%d %H:%M}" in form
+    assert "invalidated by dana (instrument fault)" in form
+    rows = re.findall(r'<select name="findings-(\d+)-compound"[^>]*>.*?<option value="(\d+)" selected>', form, re.S)
+    assert [int(pk) for _i, pk in rows[:2]] == sorted([vocab["caffeine"].pk, vocab["heroin"].pk],
+                                                      key=lambda pk: "Caffeine" if pk == vocab["caffeine"].pk else "Heroin")
+    data = {
+        "performed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "instrument": first.instrument_id, "lab": "Lab",
+        "sample_mg": "5", "findings-TOTAL_FORMS": "2", "findings-INITIAL_FORMS": "0",
+        "findings-MIN_NUM_FORMS": "0", "findings-MAX_NUM_FORMS": "60",
+        "findings-0-compound": vocab["heroin"].pk, "findings-0-result": "detected",
+        "findings-1-compound": vocab["caffeine"].pk, "findings-1-result": "detected",
+    }
+    response = client.post(retest_url, data)
+    assert response.status_code == 302 and response["Location"] == change_url
+    retest = DrugCheck.objects.exclude(pk=first.pk).get()
+    assert retest.replaces == first
+    reference = Balance.objects.get(batch=batch, account__kind=Account.Kind.REFERENCE).grams
+    assert Decimal(reference).quantize(Decimal("0.001")) == Decimal("0.995")  # the retest's 5 mg
+    page = client.get(change_url).content.decode()
+    assert "retested" in page and "retest of the check of" in page and "Record a retest" not in page
+
+
+def test_a_strip_retest_offers_only_lots_of_its_class(client, received, record, vocab, erin, dana):
+    batch = received
+    first = record(batch, "immunoassay", [finding(vocab["fentanyl"], "negative")])
+    services.check_invalidate(drug_check=first, reason="expired_lot", by=dana)
+    f.StripLotFactory(drug_class="benzodiazepine")
+    client.force_login(erin)
+    picker = client.get(f"{reverse('admin:testing_results_batch_check', args=[batch.pk])}?method=immunoassay&replaces={first.pk}")
+    text = picker.content.decode()
+    assert "fentanyl and analogues" in text and "Immunoassay test strip: benzodiazepines" not in text
+    assert f"replaces={first.pk}" in text and "FTIR" not in text.split("Which check?")[1]
