@@ -23,40 +23,51 @@ def _best_measure(facts: list[Fact]) -> Fact | None:
     return min(quantified, key=lambda f: (_PURITY_PREFERENCE.get(f.method, 3), -f.performed_at.timestamp(), -f.check_id))
 
 
+def _also_found(evidence: Evidence, name, pct) -> list[str]:
+    """Every other compound found, by ``name``, with its best measure where one was made."""
+    others: dict[int, list[Fact]] = {}
+    for f in evidence.facts:
+        if f.compound_id != evidence.expected_compound_id and f.result in PRESENT:
+            others.setdefault(f.compound_id, []).append(f)
+    also = []
+    for found in sorted(others.values(), key=lambda fs: name(fs[0]).lower()):
+        measure = _best_measure(found)
+        also.append(f"{name(found[0])} {pct(measure.concentration_pct)}" if measure else name(found[0]))
+    return also
+
+
+def _found_by(evidence: Evidence, caps: Capabilities, drug_class: str, *, method_label, limit_text, below: str,
+              unrecorded: str) -> str:
+    """The "not detected" in numbers: each method that can see the class and reported it
+    absent, with the limits it is below (``unrecorded`` where none was recorded)."""
+    seen: dict[str, set[str]] = {}
+    for f in evidence.facts:
+        if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class):
+            seen.setdefault(method_label(f.method), set()).add(f.below)
+    parts = []
+    for method in sorted(seen):
+        limits = sorted(limit_text(b) for b in seen[method] if b)
+        parts.append(f"{method}, {below} {' / '.join(limits)}" if limits else f"{method} ({unrecorded})")
+    return "; ".join(parts)
+
+
 def label_text(*, substance_name: str, evidence: Evidence, caps: Capabilities) -> str:
-    facts = evidence.facts
-    expected = [f for f in facts if f.compound_id == evidence.expected_compound_id]
+    expected = [f for f in evidence.facts if f.compound_id == evidence.expected_compound_id]
     best = _best_measure(expected)
     if best is not None:
         purity = f"{evidence.expected_compound_name} {_pct(best.concentration_pct)} ({method_name(best.method, caps).lower()})"
     else:
         purity = f"{evidence.expected_compound_name} present, not quantified"
-
-    others: dict[int, list[Fact]] = {}
-    for f in facts:
-        if f.compound_id != evidence.expected_compound_id and f.result in PRESENT:
-            others.setdefault(f.compound_id, []).append(f)
-    also = []
-    for found in sorted(others.values(), key=lambda fs: fs[0].compound_name.lower()):
-        measure = _best_measure(found)
-        also.append(f"{found[0].compound_name} {_pct(measure.concentration_pct)}" if measure else found[0].compound_name)
-
+    also = _also_found(evidence, lambda fact: fact.compound_name, _pct)
     lines = [
         f"Batch {evidence.batch_code}: {substance_name}",
         f"Measured purity: {purity}",
         f"Also found: {', '.join(also) if also else 'nothing else'}",
     ]
     for drug_class in LABEL_CLASSES:
-        # "Not detected" in numbers: below what each method that can see the class reports.
-        seen: dict[str, set[str]] = {}
-        for f in facts:
-            if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class):
-                seen.setdefault(method_name(f.method, caps), set()).add(f.below)
-        parts = []
-        for name in sorted(seen):
-            limits = sorted(b for b in seen[name] if b)
-            parts.append(f"{name}, below {' / '.join(limits)}" if limits else f"{name} (limit not recorded)")
-        lines.append(f"No {class_name(drug_class)} found by: {'; '.join(parts) if parts else 'no method that can see them'}")
+        found_by = _found_by(evidence, caps, drug_class, method_label=lambda m: method_name(m, caps), limit_text=str,
+                             below="below", unrecorded="limit not recorded")
+        lines.append(f"No {class_name(drug_class)} found by: {found_by or 'no method that can see them'}")
     return "\n".join(lines)
 
 
@@ -77,37 +88,21 @@ def label_text_fr(
     def name(fact: Fact) -> str:
         return compound_names.get(fact.compound_id) or fact.compound_name
 
-    facts = evidence.facts
-    expected = [f for f in facts if f.compound_id == evidence.expected_compound_id]
+    expected = [f for f in evidence.facts if f.compound_id == evidence.expected_compound_id]
     expected_name = compound_names.get(evidence.expected_compound_id) or evidence.expected_compound_name
     best = _best_measure(expected)
     if best is not None:
         purity = f"{expected_name} {_pct_fr(best.concentration_pct)} ({_METHOD_FR.get(best.method, method_name(best.method))})"
     else:
         purity = f"{expected_name} présent, non quantifié"
-    others: dict[int, list[Fact]] = {}
-    for f in facts:
-        if f.compound_id != evidence.expected_compound_id and f.result in PRESENT:
-            others.setdefault(f.compound_id, []).append(f)
-    also = []
-    for found in sorted(others.values(), key=lambda fs: name(fs[0]).lower()):
-        measure = _best_measure(found)
-        also.append(f"{name(found[0])} {_pct_fr(measure.concentration_pct)}" if measure else name(found[0]))
+    also = _also_found(evidence, name, _pct_fr)
     lines = [
         f"Lot {evidence.batch_code} : {substance_name}",
         f"Pureté mesurée : {purity}",
         f"Trouvé aussi : {', '.join(also) if also else 'rien d’autre'}",
     ]
     for drug_class in LABEL_CLASSES:
-        # As in English: "not detected" in numbers, below what each method reports.
-        seen: dict[str, set[str]] = {}
-        for f in facts:
-            if f.drug_class == drug_class and f.result in ABSENT and caps.rules_out(f.method, drug_class):
-                seen.setdefault(_METHOD_FR.get(f.method, method_name(f.method, caps)), set()).add(f.below)
-        parts = []
-        for method in sorted(seen):
-            limits = sorted(b.replace(".", ",") for b in seen[method] if b)
-            parts.append(f"{method}, sous {' / '.join(limits)}" if limits else f"{method} (limite non enregistrée)")
-        lines.append(f"{_NONE_FOUND_FR[drug_class]} : "
-                     f"{'; '.join(parts) if parts else 'aucune méthode capable de les voir'}")
+        found_by = _found_by(evidence, caps, drug_class, method_label=lambda m: _METHOD_FR.get(m, method_name(m, caps)),
+                             limit_text=lambda b: b.replace(".", ","), below="sous", unrecorded="limite non enregistrée")
+        lines.append(f"{_NONE_FOUND_FR[drug_class]} : {found_by or 'aucune méthode capable de les voir'}")
     return "\n".join(lines)
