@@ -59,6 +59,14 @@ class StoreChoiceField(forms.ModelChoiceField):
         return str(obj)
 
 
+def prefilled(request, fields: tuple[str, ...]) -> dict:
+    """Initial values a link may carry (a recall's pull-back opens these pages with the batch,
+    the stores and the grams filled in); the person still checks them and submits."""
+    if request.method != "GET":
+        return {}
+    return {name: request.GET[name][:40] for name in fields if request.GET.get(name)}
+
+
 class SendForm(forms.Form):
     batch = forms.ModelChoiceField(
         queryset=Batch.objects.exclude(status__in=[Batch.Status.QUARANTINED, Batch.Status.REJECTED]).order_by("code"),
@@ -70,6 +78,7 @@ class SendForm(forms.Form):
     packages = forms.IntegerField(label="Packages", min_value=1, max_value=10000)
     # Set once when the page is drawn: a double-submitted form is written once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    PREFILL = ("batch", "from_store", "to_store", "grams")
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -138,7 +147,8 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         """Send: the batch, the stores, the grams weighed and the packages."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = SendForm(request.POST or None, user=request.user, initial={"idempotency_key": uuid.uuid4().hex})
+        initial = {"idempotency_key": uuid.uuid4().hex, **prefilled(request, SendForm.PREFILL)}
+        form = SendForm(request.POST or None, user=request.user, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -318,6 +328,7 @@ class DestroyForm(WitnessForm):
     method = forms.ChoiceField(choices=[("", "Choose how…"), *WitnessedDestruction.Method.choices])
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     field_order = ["store", "batch", "grams", "reason", "method", "witness", "witness_password", "witness_code"]
+    PREFILL = ("store", "batch", "grams", "reason")
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -361,7 +372,8 @@ class WitnessedDestructionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         """Destroy stock in front of a witness, who confirms with their own password."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = DestroyForm(request.POST or None, user=request.user, initial={"idempotency_key": uuid.uuid4().hex})
+        initial = {"idempotency_key": uuid.uuid4().hex, **prefilled(request, DestroyForm.PREFILL)}
+        form = DestroyForm(request.POST or None, user=request.user, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

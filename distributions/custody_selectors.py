@@ -111,3 +111,46 @@ def flagged_unreviewed() -> list[Flagged]:
 def unreviewed_count() -> int:
     return (Manifest.objects.filter(flagged=True, review__isnull=True).count()
             + StockCountLine.objects.filter(flagged=True, review__isnull=True).count())
+
+
+@dataclass(frozen=True)
+class PullBack:
+    """Where a recalled (or held) batch's grams in one group's store stand, and where the
+    group's staff go to send them back or destroy them before a witness."""
+
+    store: Account | None
+    in_store: Decimal
+    on_the_road: Decimal
+    send_url: str
+    destroy_url: str
+
+    @property
+    def done(self) -> bool:
+        return not self.in_store and not self.on_the_road
+
+
+def pull_back(batch, group_id: int) -> PullBack:
+    """The pull-back of ``batch`` from ``group_id``'s store: grams still there, grams on a
+    manifest back to the central store, and the two pages (prefilled) that empty the store."""
+    from urllib.parse import urlencode
+
+    from django.db.models import Sum
+    from django.urls import reverse
+
+    store = Account.objects.filter(kind=Account.Kind.GROUP, group_id=group_id).first()
+    central = Account.objects.filter(kind=Account.Kind.CENTRAL, group=None).first()
+    if store is None:
+        return PullBack(None, Decimal("0.000"), Decimal("0.000"), "", "")
+    held = store.balances.filter(batch=batch).values_list("grams", flat=True).first() or 0
+    road = Manifest.objects.filter(batch=batch, from_store=store, status=Manifest.Status.IN_TRANSIT).aggregate(
+        g=Sum("grams_sent"))["g"] or 0
+    in_store = Decimal(held).quantize(Decimal("0.001"))
+    send = {"batch": batch.pk, "from_store": store.pk, "grams": in_store}
+    if central is not None:
+        send["to_store"] = central.pk
+    return PullBack(
+        store=store, in_store=in_store, on_the_road=Decimal(road).quantize(Decimal("0.001")),
+        send_url=f"{reverse('admin:distributions_manifest_add')}?{urlencode(send)}",
+        destroy_url=f"{reverse('admin:distributions_witnesseddestruction_add')}?"
+                    + urlencode({"store": store.pk, "batch": batch.pk, "grams": in_store, "reason": "recalled"}),
+    )

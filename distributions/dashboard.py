@@ -212,6 +212,10 @@ def dashboard_context(request) -> dict[str, Any]:
     context: dict[str, Any] = {"dashboard": True, "can_export": may_export(user)}
     context["recall_notices"] = unacknowledged_notices_for(user)
     context["open_recalls"] = open_recalls(user)
+    if context["open_recalls"] and user.has_perm("distributions.adjust_stock"):
+        # Grams gathered at the central store go to a witnessed destruction from here.
+        context["central_store_id"] = Account.objects.filter(kind=Account.Kind.CENTRAL, group=None).values_list(
+            "pk", flat=True).first()
     context["may_report_adverse"] = may_report_adverse_events(user)
     if user.has_perm("distributions.view_balance"):
         context["stock"] = [

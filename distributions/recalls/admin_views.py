@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from compassionclub.errors import ServiceError
+from distributions.custody_selectors import pull_back
 from distributions.exports.services import may_export
 from distributions.recalls import services
 from distributions.recalls.adverse_events import (
@@ -22,6 +23,7 @@ from distributions.recalls.adverse_events import (
 )
 from distributions.recalls.forms import AdverseEventForm, ThresholdForm
 from distributions.recalls.selectors import notice_view
+from distributions.services.custody import handles_store
 from distributions.visibility import members_visible_to, notices_visible_to
 from members.scoping import is_coordinator_of
 
@@ -38,9 +40,16 @@ def _notice(request: HttpRequest, pk: int):
 def notice_page(request: HttpRequest, pk: int, site) -> HttpResponse:
     notice = _notice(request, pk)
     view = notice_view(notice, request.user)
+    user = request.user
+    pull = pull_back(notice.batch, notice.group_id)
     context = {
         **site.each_context(request), "title": f"{notice.get_kind_display()}: batch {notice.batch.code}", "v": view,
-        "can_export": may_export(request.user),
+        "can_export": may_export(user), "pull": pull,
+        # The links show to whoever may act on the group's store; the pages check it again.
+        "may_send_back": pull.store is not None and user.has_perm("distributions.add_manifest")
+        and handles_store(user, pull.store),
+        "may_destroy": pull.store is not None and user.has_perm("distributions.add_witnesseddestruction")
+        and (user.has_perm("distributions.adjust_stock") or is_coordinator_of(user, notice.group_id)),
     }
     return TemplateResponse(request, "recalls/notice.html", context)
 

@@ -135,7 +135,7 @@ def recall_record(batch: Batch) -> dict[str, Any]:
     pulled_back = pulled_back_to_centre(batch, since)
     destroyed = list(
         LedgerEntry.objects.filter(batch=batch, kind=LedgerEntry.Kind.DESTRUCTION, recorded_at__gte=since, reversed_by__isnull=True)
-        .select_related("from_account__group", "recorded_by").order_by("occurred_at", "id")
+        .select_related("from_account__group", "recorded_by", "witnessed__witness").order_by("occurred_at", "id")
     )
     told_at_desk = list(MemberTold.objects.filter(batch=batch).order_by("told_at").values_list("told_at", flat=True))
     recipients = LedgerEntry.objects.filter(batch=batch, kind__in=LedgerEntry.HANDED_OUT, reversed_by__isnull=True)
