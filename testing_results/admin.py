@@ -179,6 +179,11 @@ def _findings_text(check: DrugCheck, limits: LimitTable | None = None) -> str:
     return "; ".join(parts)
 
 
+def _mid(name: str) -> str:
+    """A method's name mid-sentence: "FTIR spectrometry", "immunoassay test strip"."""
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
+
+
 def _retest_rows(replaces: DrugCheck | None, panel: list[Compound]) -> list[Compound]:
     """A retest's form starts with the compounds of the check it replaces, then the panel's."""
     if replaces is None:
@@ -399,7 +404,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         what = f"{lot.get_drug_class_display().lower()} strip" if lot is not None else method.name
         title = f"Record {'an' if what[:1] in 'AEFHILMNORSXaeiou' else 'a'} {what} check for {batch.code}"
         if replaces is not None:
-            title = (f"Record a retest of the {replaces.get_method_display()} check of "
+            title = (f"Record a retest of the {_mid(replaces.get_method_display())} check of "
                      f"{timezone.localtime(replaces.performed_at):%Y-%m-%d %H:%M} for {batch.code}")
         return TemplateResponse(
             request, "admin/testing_results/batch/add_check.html",
@@ -466,14 +471,14 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             else:
                 batch.refresh_from_db(fields=["status"])
                 admin_recent_action(request, batch, f"{drug_check.get_method_display()} check invalidated.")
-                self.message_user(request, f"The {drug_check.get_method_display()} check was invalidated.", messages.SUCCESS)
+                self.message_user(request, f"The {_mid(drug_check.get_method_display())} check was invalidated.", messages.SUCCESS)
                 if batch.status == Batch.Status.ON_HOLD:
                     self.message_user(
                         request, f"{batch.code} was put on hold: without that check it no longer passes the release rule.",
                         messages.WARNING,
                     )
                 return HttpResponseRedirect(self._change_url(batch))
-        label = f"Invalidate the {drug_check.get_method_display()} check of {timezone.localtime(drug_check.performed_at):%Y-%m-%d %H:%M}"
+        label = f"Invalidate the {_mid(drug_check.get_method_display())} check of {timezone.localtime(drug_check.performed_at):%Y-%m-%d %H:%M}"
         return TemplateResponse(
             request, "admin/testing_results/batch/transition.html",
             self._context(request, batch, label, form=form, action_label=label, change_url=self._change_url(batch)),

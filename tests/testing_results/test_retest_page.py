@@ -59,6 +59,16 @@ def test_an_invalidated_check_is_retested_from_the_batch_page(client, received, 
     assert Decimal(reference).quantize(Decimal("0.001")) == Decimal("0.995")  # the retest's 5 mg
     page = client.get(change_url).content.decode()
     assert "retested" in page and "retest of the check of" in page and "Record a retest" not in page
+    # The batch test report says so too.
+    from distributions.exports.base import ExportParams
+    from distributions.exports.batch_reports import BatchReportPdf
+
+    exporter = BatchReportPdf(user=f.UserFactory(username="auditor", roles=["Auditor"]), params=ExportParams(batch_id=batch.pk))
+    exporter.check()
+    html = exporter.html()
+    assert f"<s>Check {first.pk}: FTIR spectrometry</s> (invalidated)" in html
+    assert f"Check {retest.pk}: FTIR spectrometry, retest of check {first.pk}" in html
+    assert "Used by a retest" in html and "Held now: 0.995 g." in html
 
 
 def test_a_strip_retest_offers_only_lots_of_its_class(client, received, record, vocab, erin, dana):
