@@ -44,6 +44,9 @@ from members.models import Member, RetiredCode
 PERMISSION = "distributions.record_distribution"
 SESSION_LAST_VISIT = "desk_last_visit_entry_ids"
 SESSION_MEMBER = "desk_member_id"
+# Set by a lookup, read once by the page it redirects to: the cursor goes to the visit's first
+# grams box (after a recorded visit, or on a reload, it waits in the code box instead).
+SESSION_SERVE = "desk_serve_now"
 
 
 @dataclass(frozen=True)
@@ -285,11 +288,14 @@ def _session_member(request: HttpRequest) -> Member | None:
 @require_http_methods(["GET", "POST"])
 def desk(request: HttpRequest, site) -> HttpResponse:
     """GET: the lookup form, and the member being served if there is one. POST: look the
-    member up and show the panel."""
+    member up, then redirect to the GET (a reload or Back never posts the code again); a code
+    that is mistyped or not found is answered on the spot, kept in its box."""
     _require_desk_permission(request)
     if request.method == "GET":
         member = _session_member(request)
-        return _render(request, site, lookup_form=LookupForm(), member=member, next_member=member is not None)
+        serve_now = request.session.pop(SESSION_SERVE, False)
+        return _render(request, site, lookup_form=LookupForm(), member=member,
+                       next_member=member is not None and not serve_now)
     lookup_form = LookupForm(request.POST)
     if not lookup_form.is_valid():
         return _render(request, site, lookup_form=lookup_form)
@@ -302,7 +308,8 @@ def desk(request: HttpRequest, site) -> HttpResponse:
     if request.session.get(SESSION_MEMBER) != member.pk:
         request.session[SESSION_MEMBER] = member.pk
         request.session.pop(SESSION_LAST_VISIT, None)
-    return _render(request, site, lookup_form=LookupForm(), member=member)
+    request.session[SESSION_SERVE] = True
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
 
 
 def _visit_message(entries: list[LedgerEntry]) -> str:

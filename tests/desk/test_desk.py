@@ -66,7 +66,7 @@ def test_a_typo_in_the_code_is_caught_by_the_check_character_before_any_query(me
 
 
 def test_the_desk_says_typo_not_unknown_for_a_mistyped_code(desk_client, member):
-    response = desk_client.post(DESK, {"code": typo_of(member.code)})
+    response = desk_client.post(DESK, {"code": typo_of(member.code)}, follow=True)
     assert response.status_code == 200
     assert "typo" in response.content.decode()
     assert NOT_FOUND_MESSAGE not in response.content.decode()
@@ -74,7 +74,7 @@ def test_the_desk_says_typo_not_unknown_for_a_mistyped_code(desk_client, member)
 
 def test_a_code_typed_in_lower_case_with_spaces_and_look_alikes_is_found(desk_client, member, heroin):
     typed = " ".join(member.code[i : i + 4] for i in (0, 4, 8)).lower().replace("0", "o").replace("1", "l")
-    response = desk_client.post(DESK, {"code": typed})
+    response = desk_client.post(DESK, {"code": typed}, follow=True)
     assert response.status_code == 200
     assert member.display_code in response.content.decode()
     assert 'id="desk-record"' in response.content.decode()
@@ -82,8 +82,8 @@ def test_a_code_typed_in_lower_case_with_spaces_and_look_alikes_is_found(desk_cl
 
 def test_a_member_of_another_group_is_not_found_exactly_like_an_unknown_code(client, bob, member, group_b):
     client.force_login(bob)
-    other_group = client.post(DESK, {"code": member.code})
-    unknown = client.post(DESK, {"code": f.MemberFactory.build().code})
+    other_group = client.post(DESK, {"code": member.code}, follow=True)
+    unknown = client.post(DESK, {"code": f.MemberFactory.build().code}, follow=True)
     assert NOT_FOUND_MESSAGE in other_group.content.decode()
     assert NOT_FOUND_MESSAGE in unknown.content.decode()
     assert member.display_code not in other_group.content.decode()
@@ -105,7 +105,7 @@ def test_the_lookup_shows_eligibility_allowance_renewal_and_the_groups_stock_soo
     recalled = stock(group_a, cocaine, code="C-RECALLED")
     Batch.objects.filter(pk=recalled.pk).update(status=Batch.Status.RECALLED)
 
-    response = desk_client.post(DESK, {"code": member.code})
+    response = desk_client.post(DESK, {"code": member.code}, follow=True)
     html = response.content.decode()
 
     assert response.status_code == 200
@@ -123,7 +123,7 @@ def test_an_ineligible_member_sees_every_reason_and_no_form(desk_client, member,
     Member.objects.filter(pk=member.pk).update(
         status=Member.Status.SUSPENDED, renewal_due=member.enrolled_on
     )
-    response = desk_client.post(DESK, {"code": member.code})
+    response = desk_client.post(DESK, {"code": member.code}, follow=True)
     html = response.content.decode()
     assert "Not eligible" in html
     assert 'data-code="member_not_active"' in html
@@ -140,7 +140,7 @@ def test_it_records_a_distribution_then_offers_a_fresh_form_with_the_last_one_an
     desk_client, member, heroin, group_a, stock
 ):
     batch = stock(group_a, heroin)
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "3.5")})
 
     assert response.status_code == 302
@@ -156,7 +156,7 @@ def test_it_records_a_distribution_then_offers_a_fresh_form_with_the_last_one_an
     assert UNDO in page
     assert 'name="code"' in page and "autofocus" in page
 
-    again = desk_client.post(DESK, {"code": member.code}).content.decode()
+    again = desk_client.post(DESK, {"code": member.code}, follow=True).content.decode()
     assert "10.500 g" in again
 
 
@@ -165,7 +165,7 @@ def test_a_visit_of_three_substances_is_recorded_together_and_the_member_stays_o
 ):
     meth = f.SubstanceFactory(name="Methamphetamine")
     batches = [stock(group_a, heroin), stock(group_a, cocaine), stock(group_a, meth)]
-    shown = desk_client.post(DESK, {"code": format_code(member.code).lower()})
+    shown = desk_client.post(DESK, {"code": format_code(member.code).lower()}, follow=True)
     response = desk_client.post(RECORD, {
         **record_form(shown), **line(batches[0], "3.5"), **line(batches[1], "2"), **line(batches[2], "1.25"),
     })
@@ -197,7 +197,7 @@ def test_a_visit_of_three_substances_is_recorded_together_and_the_member_stays_o
 
 def test_one_refused_line_records_no_line_and_keeps_what_was_typed(desk_client, member, heroin, cocaine, group_a, stock):
     her, coc = stock(group_a, heroin), stock(group_a, cocaine, "1.000")
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     response = desk_client.post(RECORD, {**record_form(shown), **line(her, "3.5"), **line(coc, "2")})
     assert response.status_code == 200
     html = response.content.decode()
@@ -209,7 +209,7 @@ def test_one_refused_line_records_no_line_and_keeps_what_was_typed(desk_client, 
 
 def test_a_resubmitted_form_records_once(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
-    fields = {**record_form(desk_client.post(DESK, {"code": member.code})), **line(batch, "2")}
+    fields = {**record_form(desk_client.post(DESK, {"code": member.code}, follow=True)), **line(batch, "2")}
 
     first = desk_client.post(RECORD, fields)
     second = desk_client.post(RECORD, fields)
@@ -221,8 +221,8 @@ def test_a_resubmitted_form_records_once(desk_client, member, heroin, group_a, s
 
 def test_every_lookup_renders_a_new_idempotency_key(desk_client, member, heroin, group_a, stock):
     stock(group_a, heroin)
-    one = record_form(desk_client.post(DESK, {"code": member.code}))["idempotency_key"]
-    two = record_form(desk_client.post(DESK, {"code": member.code}))["idempotency_key"]
+    one = record_form(desk_client.post(DESK, {"code": member.code}, follow=True))["idempotency_key"]
+    two = record_form(desk_client.post(DESK, {"code": member.code}, follow=True))["idempotency_key"]
     assert one != two
     assert uuid.UUID(one).version == 4
 
@@ -235,7 +235,7 @@ def test_grams_over_the_allowance_come_back_as_a_form_error_with_the_exact_figur
         member=member, batch=batch, grams=Decimal("10.000"), by=member.group.coordinators.first(),
         idempotency_key=uuid.uuid4().hex,
     )
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "5")})
 
     assert response.status_code == 200
@@ -249,7 +249,7 @@ def test_a_batch_recalled_after_the_page_was_shown_is_refused_with_the_services_
     desk_client, member, heroin, group_a, stock
 ):
     batch = stock(group_a, heroin)
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
 
     response = desk_client.post(RECORD, {**record_form(shown), **line(batch, "1")})
@@ -262,7 +262,7 @@ def test_a_batch_recalled_after_the_page_was_shown_is_refused_with_the_services_
 
 def test_missing_grams_and_batch_are_form_errors_not_server_errors(desk_client, member, heroin, group_a, stock):
     stock(group_a, heroin)
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     response = desk_client.post(RECORD, {**record_form(shown), f"grams_{heroin.pk}": "abc"})
     html = response.content.decode()
     assert response.status_code == 200
@@ -287,7 +287,7 @@ def test_a_tampered_member_code_on_the_record_form_records_nothing(client, bob, 
 
 def test_undo_reverses_the_last_distribution_with_the_chosen_reason(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     desk_client.post(RECORD, {**record_form(shown), **line(batch, "4")})
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.DISTRIBUTION, member=member)
 
@@ -299,12 +299,12 @@ def test_undo_reverses_the_last_distribution_with_the_chosen_reason(desk_client,
     page = desk_client.get(DESK).content.decode()
     assert "Undone" in page
     assert UNDO not in page
-    assert "14.000 g" in desk_client.post(DESK, {"code": member.code}).content.decode()
+    assert "14.000 g" in desk_client.post(DESK, {"code": member.code}, follow=True).content.decode()
 
 
 def test_undo_needs_a_reason_and_refuses_twice(desk_client, member, heroin, group_a, stock):
     batch = stock(group_a, heroin)
-    shown = desk_client.post(DESK, {"code": member.code})
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True)
     desk_client.post(RECORD, {**record_form(shown), **line(batch, "4")})
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.DISTRIBUTION, member=member)
 
@@ -355,7 +355,7 @@ def test_a_coordinator_of_several_groups_serves_from_the_members_own_group(
     in_b = stock(group_b, heroin, code="H-SOLID")
     client.force_login(alice)
 
-    shown = client.post(DESK, {"code": theirs.code})
+    shown = client.post(DESK, {"code": theirs.code}, follow=True)
     html = shown.content.decode()
     assert in_b.code in html
     assert in_a.code not in html
@@ -383,7 +383,7 @@ def test_desk_pages_are_never_cached(desk_client):
 
 def test_the_page_has_no_inline_script_or_style(desk_client, member, heroin, group_a, stock):
     stock(group_a, heroin)
-    html = desk_client.post(DESK, {"code": member.code}).content.decode()
+    html = desk_client.post(DESK, {"code": member.code}, follow=True).content.decode()
     assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
     assert "<style" not in html
     assert " style=" not in html
@@ -392,7 +392,7 @@ def test_the_page_has_no_inline_script_or_style(desk_client, member, heroin, gro
 
 def _lookup_queries(client, member) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(DESK, {"code": member.code})
+        response = client.post(DESK, {"code": member.code}, follow=True)
     assert response.status_code == 200
     return [q["sql"] for q in queries.captured_queries]
 
@@ -422,3 +422,19 @@ def test_the_lookup_runs_the_same_queries_however_long_the_members_history(
     # statement), the user's groups' unacknowledged recall notices, the session saved
     # (savepoint, update, release): the same at any length of history.
     assert len(short) == len(long)
+
+
+def test_a_lookup_redirects_so_a_reload_never_posts_the_code_again(desk_client, member, heroin, group_a, stock):
+    stock(group_a, heroin)
+    response = desk_client.post(DESK, {"code": format_code(member.code).lower()})
+    assert response.status_code == 302 and response["Location"] == DESK
+    shown = desk_client.get(DESK).content.decode()
+    # The member on screen, the cursor in the visit's first grams box.
+    assert member.display_code in shown and 'id="desk-record"' in shown
+    assert re.search(rf'id="desk-grams-{heroin.pk}"[^>]*\bautofocus', shown)
+    # A reload is a GET: the member is still there, the cursor waits for the next code.
+    again = desk_client.get(DESK).content.decode()
+    assert member.display_code in again and not re.search(r'id="desk-grams-\d+"[^>]*\bautofocus', again)
+    # A code not found is answered on the spot, kept in its box, nothing redirected.
+    missing = desk_client.post(DESK, {"code": f.MemberFactory.build().code})
+    assert missing.status_code == 200 and NOT_FOUND_MESSAGE in missing.content.decode()

@@ -134,7 +134,7 @@ def test_the_desk_serves_a_member_whose_code_is_locked_on_the_status_page(member
         post(from_address(f"198.51.100.{i}"), member.code, WRONG)
     assert post(from_address("192.0.2.14"), member.code, PIN).status_code == 429
     client.force_login(alice)
-    response = client.post(reverse("admin:distributions_desk"), {"code": member.code})
+    response = client.post(reverse("admin:distributions_desk"), {"code": member.code}, follow=True)
     assert response.status_code == 200
     assert member.display_code in response.content.decode()
 

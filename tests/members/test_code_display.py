@@ -65,7 +65,7 @@ def test_a_coordinator_sees_codes_only_dashed(client, alice, served):
     change = visible_text(client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode())
     assert format_code(member.code) in change
     # The desk, after a lookup typed as printed.
-    desk = client.post(reverse("admin:distributions_desk"), {"code": format_code(member.code).lower()})
+    desk = client.post(reverse("admin:distributions_desk"), {"code": format_code(member.code).lower()}, follow=True)
     text = visible_text(desk.content.decode())
     assert format_code(member.code) in text and member.code not in text
 

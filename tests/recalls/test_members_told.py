@@ -24,7 +24,7 @@ from tests.distributions.ledger_helpers import D, batch_at_group, key, member_in
 
 
 def lookup(client, member) -> str:
-    return client.post(reverse("admin:distributions_desk"), {"code": member.display_code}).content.decode()
+    return client.post(reverse("admin:distributions_desk"), {"code": member.display_code}, follow=True).content.decode()
 
 
 @pytest.mark.django_db

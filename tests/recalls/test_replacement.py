@@ -145,7 +145,7 @@ def test_the_desk_offers_the_replacement_and_records_it_once(client, recalled_ha
 
     member, handout, good = recalled_handout
     client.force_login(alice)
-    page = client.post(reverse("admin:distributions_desk"), {"code": member.display_code}).content.decode()
+    page = client.post(reverse("admin:distributions_desk"), {"code": member.display_code}, follow=True).content.decode()
     offer = page.split('id="desk-replace"')[1].split("</div>\n  </div>")[0]
     assert "3.000 g of batch" in offer and good.code in offer
     key_value = offer.split('name="idempotency_key" value="')[1].split('"')[0]
@@ -155,7 +155,7 @@ def test_the_desk_offers_the_replacement_and_records_it_once(client, recalled_ha
     assert response.status_code == 302
     assert client.post(reverse("admin:distributions_desk_replace"), data).status_code == 302  # a reload
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPLACEMENT).count() == 1
-    page = client.post(reverse("admin:distributions_desk"), {"code": member.display_code}).content.decode()
+    page = client.post(reverse("admin:distributions_desk"), {"code": member.display_code}, follow=True).content.decode()
     assert 'id="desk-replace"' not in page
     assert "11.000 g" in page.split('id="desk-allowances"')[1]
 
@@ -225,7 +225,7 @@ def test_the_desk_lists_a_replacement_with_its_undo_and_offers_the_grams_again_o
 
     member, handout, good = recalled_handout
     client.force_login(alice)
-    client.post(reverse("admin:distributions_desk"), {"code": member.display_code})
+    client.post(reverse("admin:distributions_desk"), {"code": member.display_code}, follow=True)
     data = {"code": member.display_code, "distribution": handout.pk, "batch": good.pk, "grams": "3.000",
             "idempotency_key": str(uuid.uuid4())}
     client.post(reverse("admin:distributions_desk_replace"), data)

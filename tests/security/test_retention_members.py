@@ -80,7 +80,7 @@ def test_a_member_who_left_long_ago_keeps_the_history_under_a_code_nobody_holds(
     for code in codes:
         assert "do not match" in status(format_code(code), NEW_PIN)
     client.force_login(alice)
-    said = client.post(reverse("admin:distributions_desk"), {"code": format_code(codes[0])}).content.decode()
+    said = client.post(reverse("admin:distributions_desk"), {"code": format_code(codes[0])}, follow=True).content.decode()
     assert "No member of your groups has this code." in said and "replaced" not in said
     page = client.get(reverse("admin:members_member_change", args=[member.pk]))
     assert page.status_code == 200 and member.display_code in page.content.decode()
