@@ -47,8 +47,10 @@ class EnrolForm(PinFields):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Member.Status.choices)
+    # No reason chosen in advance: a coded reason left at whatever came first would be recorded
+    # as the coordinator's word.
     reason = forms.ChoiceField(
-        choices=[(v, label) for v, label in StatusReason.choices if v not in {"enrolled", "renewed"}]
+        choices=[("", "Choose…"), *[(v, label) for v, label in StatusReason.choices if v not in {"enrolled", "renewed"}]]
     )
 
 

@@ -86,3 +86,8 @@ def test_batch_pages_redirect_after_their_post_and_releases_and_recalls_show_in_
     ]
     assert recent_actions(client).count(batch.code) == 4
     assert LogEntry.objects.filter(user=erin, action_flag=ADDITION, object_id=str(batch.pk)).exists()
+
+
+def test_the_browsers_icon_request_is_answered_without_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204 and "max-age" in response["Cache-Control"]

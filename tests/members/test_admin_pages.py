@@ -132,3 +132,15 @@ def test_the_member_page_offers_no_save_buttons(client, alice, root, member):
         html = login(client, user).get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
         assert 'name="_save"' not in html and 'name="_continue"' not in html and 'name="_addanother"' not in html
         assert "Change status" in html
+
+
+@pytest.mark.django_db
+def test_a_status_change_needs_a_reason_chosen_none_is_picked_in_advance(client, alice, member):
+    client.force_login(alice)
+    url = reverse("admin:members_member_status", args=[member.pk])
+    form = client.get(url).content.decode()
+    assert '<option value="" selected>Choose…</option>' in form
+    refused = client.post(url, {"status": "suspended"})
+    assert refused.status_code == 200 and "This field is required." in refused.content.decode()
+    member.refresh_from_db()
+    assert member.status == Member.Status.ACTIVE
