@@ -8,6 +8,7 @@ the app test modules do.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from decimal import Decimal
@@ -73,6 +74,13 @@ class MemberGroupFactory(factory.django.DjangoModelFactory):
             self.coordinators.add(*extracted)
 
 
+@functools.cache
+def default_pin_hash() -> str:
+    """The PIN 482915 hashed with PBKDF2, once per test process: hashing it anew for every
+    member cost most of a second each, and a salt of its own per member tests nothing."""
+    return make_password("482915", hasher="pbkdf2_sha256")
+
+
 class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Member
@@ -85,7 +93,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
     consent_version = "2022-04"
     consent_given_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
     age_attested = True
-    pin = factory.LazyFunction(lambda: make_password("482915", hasher="pbkdf2_sha256"))
+    pin = factory.LazyFunction(default_pin_hash)
     created_by = factory.SubFactory(UserFactory)
 
 
