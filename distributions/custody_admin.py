@@ -335,9 +335,14 @@ class DestroyForm(WitnessForm):
         stores = stores_for(user, sending=True)
         if not user.has_perm("distributions.adjust_stock"):
             stores = stores.filter(kind=Account.Kind.GROUP, group__in=coordinated_group_ids(user))
-        else:  # and the reference samples, once their batch is finished (the service checks)
+        else:  # and the reference samples, once their batch is finished (the service checks),
+            # which a drug checker may witness
             stores = Account.objects.filter(Q(pk__in=stores.values("pk")) | Q(kind=Account.Kind.REFERENCE)).select_related(
                 "group").order_by("kind", "group__short_name")
+            checkers = get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=Role.DRUG_CHECKER)
+            self.fields["witness"].queryset = get_user_model().objects.filter(
+                Q(pk__in=self.fields["witness"].queryset.values("pk")) | Q(pk__in=checkers.values("pk"))
+            ).exclude(pk=user.pk).order_by("username")
         self.fields["store"].queryset = stores
 
 

@@ -140,10 +140,12 @@ def receives_into(user, store: Account) -> bool:
 
 
 def may_witness(user, store: Account) -> bool:
-    """A witness is active staff who could handle the store themselves or adjusts stock."""
+    """A witness is active staff who could handle the store themselves or adjusts stock; for a
+    reference sample, a drug checker too (the bench keeps it)."""
     return bool(
         user is not None and user.is_active and user.is_staff
-        and (handles_store(user, store) or user.has_perm("distributions.adjust_stock"))
+        and (handles_store(user, store) or user.has_perm("distributions.adjust_stock")
+             or (store.kind == Account.Kind.REFERENCE and user.has_perm("testing_results.add_drugcheck")))
     )
 
 

@@ -143,3 +143,17 @@ def test_the_batch_page_and_the_report_show_it(client, heroin, erin, dana):
     assert record["reference"].retained == D("1") and record["reference"].held == D("1")
     assert record["reconciled"]
     assert {m.label: m.grams for m in record["movements"]}["Retained as the reference sample"] == D("1")
+
+
+def test_a_drug_checker_may_witness_a_reference_destruction_but_not_a_stores(heroin, erin, dana, pat):
+    batch = receive(heroin, erin)
+    testing.batch_reject(batch=batch, by=dana, reason="Fentanyl found.")
+    refused("witness_not_permitted", services.destruction_witnessed, batch=batch, store=system_account(Account.Kind.CENTRAL),
+            grams=D("1"), by=pat, witness=erin, witness_password=PASSWORD, reason="damaged", method="incineration")
+    assert destroy_reference(batch, pat, erin).witness == erin
+
+
+def test_the_destruction_page_offers_the_reference_account_and_drug_checkers(client, pat, erin):
+    client.force_login(pat)
+    page = client.get(reverse("admin:distributions_witnesseddestruction_add")).content.decode()
+    assert "Reference samples (retained)" in page and f'<option value="{erin.pk}">erin</option>' in page
