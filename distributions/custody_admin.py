@@ -20,6 +20,8 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from compassionclub.admin_mixins import NoDeleteAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
@@ -30,6 +32,7 @@ from distributions.models import (
     Account,
     Balance,
     CustodyPolicy,
+    DifferenceReview,
     LedgerEntry,
     Manifest,
     StockCount,
@@ -70,12 +73,12 @@ def prefilled(request, fields: tuple[str, ...]) -> dict:
 class SendForm(forms.Form):
     batch = forms.ModelChoiceField(
         queryset=Batch.objects.exclude(status__in=[Batch.Status.QUARANTINED, Batch.Status.REJECTED]).order_by("code"),
-        help_text="A batch goes to a group only while it is released; any batch can come back to the central store.",
+        help_text=gettext_lazy("A batch goes to a group only while it is released; any batch can come back to the central store."),
     )
-    from_store = StoreChoiceField(queryset=Account.objects.none(), label="From")
-    to_store = StoreChoiceField(queryset=Account.objects.none(), label="To")
-    grams = forms.DecimalField(label="Grams sent (weighed)", max_digits=12, decimal_places=3, min_value=0)
-    packages = forms.IntegerField(label="Packages", min_value=1, max_value=10000)
+    from_store = StoreChoiceField(queryset=Account.objects.none(), label=gettext_lazy("From"))
+    to_store = StoreChoiceField(queryset=Account.objects.none(), label=gettext_lazy("To"))
+    grams = forms.DecimalField(label=gettext_lazy("Grams sent (weighed)"), max_digits=12, decimal_places=3, min_value=0)
+    packages = forms.IntegerField(label=gettext_lazy("Packages"), min_value=1, max_value=10000)
     # Set once when the page is drawn: a double-submitted form is written once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     PREFILL = ("batch", "from_store", "to_store", "grams")
@@ -88,20 +91,21 @@ class SendForm(forms.Form):
 
 class ReceiveForm(forms.Form):
     grams_received = forms.CharField(
-        label="Grams weighed on arrival", max_length=20,
+        label=gettext_lazy("Grams weighed on arrival"), max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        help_text="Weigh the package on your own scale and enter what it shows.",
+        help_text=gettext_lazy("Weigh the package on your own scale and enter what it shows."),
     )
     reason = forms.ChoiceField(
-        label="Reason for a difference", required=False,
-        choices=[("", "No difference"), *LedgerEntry.ManifestDifference.choices],
+        label=gettext_lazy("Reason for a difference"), required=False,
+        choices=[("", gettext_lazy("No difference")), *LedgerEntry.ManifestDifference.choices],
     )
 
 
 class PolicyForm(forms.Form):
-    tolerance_grams = forms.DecimalField(label="Tolerance (grams)", max_digits=8, decimal_places=3, min_value=0)
-    tolerance_percent = forms.DecimalField(label="Tolerance (percent)", max_digits=5, decimal_places=2, min_value=0, max_value=100)
-    count_interval_days = forms.IntegerField(label="Count every (days)", min_value=1, max_value=366)
+    tolerance_grams = forms.DecimalField(label=gettext_lazy("Tolerance (grams)"), max_digits=8, decimal_places=3, min_value=0)
+    tolerance_percent = forms.DecimalField(label=gettext_lazy("Tolerance (percent)"), max_digits=5, decimal_places=2, min_value=0,
+                                           max_value=100)
+    count_interval_days = forms.IntegerField(label=gettext_lazy("Count every (days)"), min_value=1, max_value=366)
 
 
 def _context(model_admin, request, title: str, **extra) -> dict:
@@ -136,7 +140,7 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         manifest = self.get_queryset(request).select_related("batch__substance", "sent_by", "received_by", "cancelled_by").filter(
             pk=manifest_id).first()
         if manifest is None or not self.has_view_permission(request, manifest):
-            raise Http404("No such manifest.")
+            raise Http404(_("No such manifest."))
         return manifest
 
     def _done(self, request, manifest: Manifest, message: str) -> HttpResponse:
@@ -159,9 +163,15 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             except ServiceError as error:
                 form.add_error(None, error)
             else:
-                return self._done(request, manifest, f"{manifest.code} sent: {manifest.grams_sent} g in {manifest.packages} "
-                                  f"package(s) to {manifest.to_store}. Print the manifest to travel with the package.")
-        return TemplateResponse(request, FORM, _context(self, request, "Send stock on a manifest", form=form, submit="Send"))
+                return self._done(request, manifest, ngettext(
+                    "%(code)s sent: %(grams)s g in %(packages)d package to %(store)s. Print the manifest to travel with "
+                    "the package.",
+                    "%(code)s sent: %(grams)s g in %(packages)d packages to %(store)s. Print the manifest to travel with "
+                    "the packages.", manifest.packages,
+                ) % {"code": manifest.code, "grams": manifest.grams_sent, "packages": manifest.packages,
+                     "store": manifest.to_store})
+        return TemplateResponse(request, FORM, _context(self, request, _("Send stock on a manifest"), form=form,
+                                                        submit=_("Send")))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         manifest = None
@@ -174,7 +184,8 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         user = request.user
         in_transit = manifest.status == Manifest.Status.IN_TRANSIT
         context = _context(
-            self, request, f"Manifest {manifest.code}", manifest=manifest,
+            self, request, _("Manifest %(code)s") % {"code": manifest.code}, manifest=manifest,
+            review=DifferenceReview.objects.filter(manifest=manifest).select_related("reviewed_by").first(),
             may_receive=in_transit and receives_into(user, manifest.to_store),
             may_cancel=in_transit and (manifest.sent_by_id == user.pk or handles_store(user, manifest.from_store)),
             age=timezone.now() - manifest.sent_at if in_transit else None,
@@ -195,13 +206,19 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             except ServiceError as error:
                 form.add_error(None, error)
             else:
-                note = " The difference is beyond the tolerance and is flagged for review." if manifest.flagged else ""
-                return self._done(request, manifest, f"{manifest.code} received: {manifest.grams_received} g into "
-                                  f"{manifest.to_store}.{note}")
+                done = _("%(code)s received: %(grams)s g into %(store)s.") % {
+                    "code": manifest.code, "grams": manifest.grams_received, "store": manifest.to_store}
+                if manifest.flagged:
+                    done += " " + _("The difference is beyond the tolerance and is flagged for review.")
+                return self._done(request, manifest, done)
         return TemplateResponse(request, FORM, _context(
-            self, request, f"Receive {manifest.code}", form=form, submit="Receive", manifest=manifest,
-            note=f"{manifest.packages} package(s) of batch {manifest.batch.code} sent from {manifest.from_store} "
-                 f"to {manifest.to_store}.",
+            self, request, _("Receive %(code)s") % {"code": manifest.code}, form=form, submit=_("Receive"),
+            manifest=manifest,
+            note=ngettext(
+                "%(packages)d package of batch %(batch)s sent from %(from)s to %(to)s.",
+                "%(packages)d packages of batch %(batch)s sent from %(from)s to %(to)s.", manifest.packages,
+            ) % {"packages": manifest.packages, "batch": manifest.batch.code, "from": manifest.from_store,
+                 "to": manifest.to_store},
         ))
 
     def cancel_view(self, request, manifest_id: int):
@@ -215,11 +232,13 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             except ServiceError as error:
                 form.add_error(None, error)
             else:
-                return self._done(request, manifest, f"{manifest.code} cancelled: {manifest.grams_sent} g are back in "
-                                  f"{manifest.from_store}.")
+                return self._done(request, manifest, _("%(code)s cancelled: %(grams)s g are back in %(store)s.") % {
+                    "code": manifest.code, "grams": manifest.grams_sent, "store": manifest.from_store})
         return TemplateResponse(request, FORM, _context(
-            self, request, f"Cancel {manifest.code}", form=form, submit="Cancel the manifest", manifest=manifest,
-            note=f"The {manifest.grams_sent} g go back to {manifest.from_store}. Only while nobody has received it.",
+            self, request, _("Cancel %(code)s") % {"code": manifest.code}, form=form, submit=_("Cancel the manifest"),
+            manifest=manifest,
+            note=_("The %(grams)s g go back to %(store)s. Only while nobody has received it.") % {
+                "grams": manifest.grams_sent, "store": manifest.from_store},
         ))
 
     def pdf_view(self, request, manifest_id: int):
@@ -259,13 +278,13 @@ class CustodyPolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 except ServiceError as error:
                     form.add_error(None, error)
                 else:
-                    messages.success(request, "Custody policy saved.")
+                    messages.success(request, _("Custody policy saved."))
                     return HttpResponseRedirect(reverse("admin:distributions_custodypolicy_changelist"))
         if not may_change:
             for field in form.fields.values():
                 field.disabled = True
         return TemplateResponse(request, FORM, _context(
-            self, request, "Custody policy", form=form, submit="Save" if may_change else None,
+            self, request, _("Custody policy"), form=form, submit=_("Save") if may_change else None,
             note="A difference at receipt or at a count is flagged for review beyond the larger of the two tolerances.",
         ))
 
@@ -295,16 +314,16 @@ def witnesses_for(user, *, receipt: bool = False):
 
 class WitnessForm(forms.Form):
     witness = forms.ModelChoiceField(
-        label="Witness", queryset=get_user_model().objects.none(),
-        help_text="A second member of staff who may handle this store, here with you now.",
+        label=gettext_lazy("Witness"), queryset=get_user_model().objects.none(),
+        help_text=gettext_lazy("A second member of staff who may handle this store, here with you now."),
     )
     witness_password = forms.CharField(
-        label="Witness's password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        label=gettext_lazy("Witness's password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
     witness_code = forms.CharField(
-        label="Witness's two-factor code", required=False, max_length=16,
+        label=gettext_lazy("Witness's two-factor code"), required=False, max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
-        help_text="From their authenticator app, if they have two-factor set up.",
+        help_text=gettext_lazy("From their authenticator app, if they have two-factor set up."),
     )
 
     receipt = False
@@ -321,11 +340,13 @@ class WitnessForm(forms.Form):
 
 
 class DestroyForm(WitnessForm):
-    store = StoreChoiceField(queryset=Account.objects.none(), label="Store")
-    batch = forms.ModelChoiceField(queryset=Batch.objects.order_by("code"))
-    grams = forms.DecimalField(label="Grams destroyed (weighed)", max_digits=12, decimal_places=3, min_value=0)
-    reason = forms.ChoiceField(choices=[("", "Choose a reason…"), *LedgerEntry.DestructionReason.choices])
-    method = forms.ChoiceField(choices=[("", "Choose how…"), *WitnessedDestruction.Method.choices])
+    store = StoreChoiceField(queryset=Account.objects.none(), label=gettext_lazy("Store"))
+    batch = forms.ModelChoiceField(queryset=Batch.objects.order_by("code"), label=gettext_lazy("Batch"))
+    grams = forms.DecimalField(label=gettext_lazy("Grams destroyed (weighed)"), max_digits=12, decimal_places=3, min_value=0)
+    reason = forms.ChoiceField(label=gettext_lazy("Reason"),
+                               choices=[("", gettext_lazy("Choose a reason…")), *LedgerEntry.DestructionReason.choices])
+    method = forms.ChoiceField(label=gettext_lazy("Method"),
+                               choices=[("", gettext_lazy("Choose how…")), *WitnessedDestruction.Method.choices])
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     field_order = ["store", "batch", "grams", "reason", "method", "witness", "witness_password", "witness_code"]
     PREFILL = ("store", "batch", "grams", "reason")
@@ -361,15 +382,15 @@ class WitnessedDestructionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Store")
+    @admin.display(description=gettext_lazy("Store"))
     def store(self, obj):
         return obj.entry.from_account
 
-    @admin.display(description="Grams")
+    @admin.display(description=gettext_lazy("Grams"))
     def grams(self, obj):
         return obj.entry.grams
 
-    @admin.display(description="When")
+    @admin.display(description=gettext_lazy("When"))
     def when(self, obj):
         return obj.entry.recorded_at
 
@@ -390,12 +411,13 @@ class WitnessedDestructionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             except ServiceError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, f"Destroyed {record.entry.grams} g of {record.entry.batch} from "
-                                 f"{record.entry.from_account}, witnessed by {record.witness}.")
+                messages.success(request, _("Destroyed %(grams)s g of %(batch)s from %(store)s, witnessed by %(witness)s.") % {
+                    "grams": record.entry.grams, "batch": record.entry.batch, "store": record.entry.from_account,
+                    "witness": record.witness})
                 return HttpResponseRedirect(reverse("admin:distributions_witnesseddestruction_changelist"))
         # The witness's password is never sent back into the page.
-        return TemplateResponse(request, FORM, _context(self, request, "Destroy stock before a witness", form=form,
-                                                        submit="Destroy"))
+        return TemplateResponse(request, FORM, _context(self, request, _("Destroy stock before a witness"), form=form,
+                                                        submit=_("Destroy")))
 
 
 FOUND_ROWS = 2
@@ -414,15 +436,16 @@ class CountForm(WitnessForm):
         fields = {}
         for batch in self.batches:
             fields[f"batch_{batch.pk}"] = forms.CharField(
-                label=f"{batch.code} ({batch.substance.name}), grams counted", max_length=20,
+                label=_("%(batch)s (%(substance)s), grams counted") % {"batch": batch.code, "substance": batch.substance.name},
+                max_length=20,
                 widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
             )
         for i in range(FOUND_ROWS):
             fields[f"found_{i}_batch"] = forms.ModelChoiceField(
-                label="Other batch found", required=False, queryset=Batch.objects.exclude(pk__in=[b.pk for b in self.batches])
+                label=_("Other batch found"), required=False, queryset=Batch.objects.exclude(pk__in=[b.pk for b in self.batches])
                 .exclude(status=Batch.Status.QUARANTINED).order_by("code"),
             )
-            fields[f"found_{i}_grams"] = forms.CharField(label="Grams found", required=False, max_length=20)
+            fields[f"found_{i}_grams"] = forms.CharField(label=_("Grams found"), required=False, max_length=20)
         witness = {name: self.fields.pop(name) for name in ("witness", "witness_password", "witness_code")}
         self.fields.update(fields)
         self.fields.update(witness)
@@ -438,7 +461,7 @@ class CountForm(WitnessForm):
 
 
 class StoreForm(forms.Form):
-    store = StoreChoiceField(queryset=Account.objects.none(), label="Store to count")
+    store = StoreChoiceField(queryset=Account.objects.none(), label=gettext_lazy("Store to count"))
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -469,9 +492,9 @@ class StockCountAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 pk=object_id).first()
         if count is None or not self.has_view_permission(request, count):
             return super().change_view(request, object_id, form_url, extra_context)
-        lines = count.lines.select_related("batch__substance", "entry").order_by("batch__code")
+        lines = count.lines.select_related("batch__substance", "entry", "review__reviewed_by").order_by("batch__code")
         return TemplateResponse(request, "admin/custody/count.html", _context(
-            self, request, f"Count #{count.pk} of {count.store}", count=count, lines=lines))
+            self, request, _("Count #%(pk)s of %(store)s") % {"pk": count.pk, "store": count.store}, count=count, lines=lines))
 
     def add_view(self, request, form_url="", extra_context=None):
         """Count a store: pick it, enter the grams of each batch, have a second person sign."""
@@ -483,8 +506,8 @@ class StockCountAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         if store is None:
             form = StoreForm(request.GET if store_id else None, user=user)
             return TemplateResponse(request, "admin/custody/form.html", _context(
-                self, request, "Count a store", form=form, submit="Start the count", method="get",
-                note="Count every package on the shelf and weigh it; the ledger's figures are not shown.",
+                self, request, _("Count a store"), form=form, submit=_("Start the count"), method="get",
+                note=_("Count every package on the shelf and weigh it; the ledger's figures are not shown."),
             ))
         form = CountForm(request.POST or None, user=user, store=store)
         if request.method == "POST" and form.is_valid():
@@ -494,32 +517,37 @@ class StockCountAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 form.add_error(None, error)
             else:
                 differing = sum(1 for line in count.lines.all() if line.entry_id)
-                note = " Beyond the tolerance: flagged for review." if count.flagged else ""
-                messages.success(request, f"Count of {store} signed by {count.signed_by}: {differing} batch(es) "
-                                 f"differed and were adjusted.{note}")
+                done = ngettext(
+                    "Count of %(store)s signed by %(signer)s: %(n)d batch differed and was adjusted.",
+                    "Count of %(store)s signed by %(signer)s: %(n)d batches differed and were adjusted.", differing,
+                ) % {"store": store, "signer": count.signed_by, "n": differing}
+                if count.flagged:
+                    done += " " + _("Beyond the tolerance: flagged for review.")
+                messages.success(request, done)
                 return HttpResponseRedirect(reverse("admin:distributions_stockcount_change", args=[count.pk]))
         return TemplateResponse(request, FORM, _context(
-            self, request, f"Count {store}", form=form, submit="Sign the count",
-            note="Enter what you weigh for each batch, 0 if it is not on the shelf. "
-                 "A second person checks the count and signs with their own password.",
+            self, request, _("Count %(store)s") % {"store": store}, form=form, submit=_("Sign the count"),
+            note=_("Enter what you weigh for each batch, 0 if it is not on the shelf. "
+                   "A second person checks the count and signs with their own password."),
         ))
 
 
 class ReceiptForm(BatchReceiveForm, WitnessForm):
     supplier_ref = forms.CharField(
-        label="Supplier code", max_length=11, help_text="The programme's code for the supplier (SUP-0014), never a name.",
+        label=gettext_lazy("Supplier code"), max_length=11,
+        help_text=gettext_lazy("The programme's code for the supplier (SUP-0014), never a name."),
     )
-    supplier_lot = forms.CharField(label="Supplier's lot", max_length=40)
-    packages = forms.IntegerField(label="Packages", min_value=1, max_value=10000)
+    supplier_lot = forms.CharField(label=gettext_lazy("Supplier's lot"), max_length=40)
+    packages = forms.IntegerField(label=gettext_lazy("Packages"), min_value=1, max_value=10000)
     receipt = True
     field_order = ["substance", "supplier_ref", "supplier_lot", "packages", "received_grams", "received_on",
                    "best_before", "witness", "witness_password", "witness_code"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["received_grams"].label = "Grams weighed on arrival"
-        self.fields["witness"].label = "Weight confirmed by"
-        self.fields["witness"].help_text = "A second person who watched the weighing: a drug checker or programme staff."
+        self.fields["received_grams"].label = _("Grams weighed on arrival")
+        self.fields["witness"].label = _("Weight confirmed by")
+        self.fields["witness"].help_text = _("A second person who watched the weighing: a drug checker or programme staff.")
 
 
 def receipt_view(model_admin, request):
@@ -541,9 +569,14 @@ def receipt_view(model_admin, request):
         else:
             batch = receipt.batch
             admin_recent_action(request, batch, "Received and quarantined.", added=True)
-            messages.success(request, f"Batch {batch.code} received and quarantined: {receipt.weighed_grams} g in "
-                             f"{receipt.packages} package(s), weight confirmed by {receipt.confirmed_by}.")
+            messages.success(request, ngettext(
+                "Batch %(code)s received and quarantined: %(grams)s g in %(packages)d package, weight confirmed by "
+                "%(witness)s.",
+                "Batch %(code)s received and quarantined: %(grams)s g in %(packages)d packages, weight confirmed by "
+                "%(witness)s.", receipt.packages,
+            ) % {"code": batch.code, "grams": receipt.weighed_grams, "packages": receipt.packages,
+                 "witness": receipt.confirmed_by})
             return HttpResponseRedirect(reverse("admin:testing_results_batch_change", args=[batch.pk]))
     return TemplateResponse(request, "admin/testing_results/batch/receive.html", {
-        **model_admin.admin_site.each_context(request), "title": "Receive a batch", "opts": Batch._meta, "form": form,
+        **model_admin.admin_site.each_context(request), "title": _("Receive a batch"), "opts": Batch._meta, "form": form,
     })

@@ -131,3 +131,21 @@ def test_the_receive_and_cancel_pages_answer_only_those_who_may_use_them(client,
     assert client.get(receive).status_code == 200 and client.get(cancel).status_code == 403
     client.force_login(pat)  # sent it, is no coordinator of VANDU
     assert client.get(receive).status_code == 403 and client.get(cancel).status_code == 200
+
+
+def test_the_custody_pages_speak_the_staff_members_language(client, alice, manifest, group_a):
+    # Their strings go through gettext: where a catalogue has them (Django's admin one has
+    # "Home", "History", "Save"), a French browser reads them in French.
+    client.force_login(alice)
+    pages = [
+        reverse("admin:distributions_manifest_change", args=[manifest.pk]),
+        reverse("admin:distributions_manifest_receive", args=[manifest.pk]),
+        reverse("admin:distributions_witnesseddestruction_add"),
+        f"{reverse('admin:distributions_stockcount_add')}?store={group_account(group_a).pk}",
+    ]
+    for url in pages:
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        french = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        assert ">Home</a>" in english and ">Accueil</a>" in french, url
+    page = client.get(pages[0], HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert ">Historique</a>" in page and manifest.code in page
