@@ -20,6 +20,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.audit.services import audit_log
@@ -34,6 +35,14 @@ RENEWAL_HORIZON_DAYS = 30
 
 def _change_url(member: Member) -> str:
     return reverse("admin:members_member_change", args=[member.pk])
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """``?next=``, when it is a page of this site: the desk links its fixes (renew, change
+    status) so, and the coordinator is sent back to the member still on screen there."""
+    after = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return after if after and safe else None
 
 
 def _card_url(member: Member) -> str:
@@ -169,7 +178,7 @@ class MemberPagesMixin:
         if changed:
             admin_recent_action(request, member, spec.logged(member))
             messages.success(request, spec.done(member, old))
-            return redirect(spec.then(member))
+            return redirect(_safe_next(request) or spec.then(member))
         return self._page(request, "form.html", spec.title(old), form=form, member=member, submit=spec.submit,
                           intro=spec.intro)
 

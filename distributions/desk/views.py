@@ -110,19 +110,21 @@ def desk_reasons(member: Member, eligibility: Eligibility) -> list[DeskReason]:
     """The eligibility reasons as the coordinator needs them: the member's status page tells
     the member to talk to a coordinator; the desk tells the coordinator what to do."""
     reasons = []
+    # Each fix comes back to the desk when done, where the member is still on screen.
+    back = f"?next={reverse('admin:distributions_desk')}"
     for reason in eligibility.reasons:
         if reason.code == "member_not_active" and member.status == Member.Status.SUSPENDED:
             reasons.append(DeskReason(
                 reason.code, "The membership is suspended. Reinstate it first if the suspension is over.",
-                reverse("admin:members_member_status", args=[member.pk]), "Change status",
+                reverse("admin:members_member_status", args=[member.pk]) + back, "Change status",
             ))
         elif reason.code == "member_not_active":
             reasons.append(DeskReason(reason.code, "The membership has been withdrawn; it cannot be served.",
-                                      reverse("admin:members_member_status", args=[member.pk]), "Change status"))
+                                      reverse("admin:members_member_status", args=[member.pk]) + back, "Change status"))
         elif reason.code == "renewal_overdue":
             reasons.append(DeskReason(
                 reason.code, f"The renewal was due on {member.renewal_due:%-d %b %Y}. Renew the membership first.",
-                reverse("admin:members_member_renew", args=[member.pk]), "Renew",
+                reverse("admin:members_member_renew", args=[member.pk]) + back, "Renew",
             ))
         else:
             reasons.append(DeskReason(reason.code, str(reason.message)))

@@ -438,3 +438,22 @@ def test_a_lookup_redirects_so_a_reload_never_posts_the_code_again(desk_client, 
     # A code not found is answered on the spot, kept in its box, nothing redirected.
     missing = desk_client.post(DESK, {"code": f.MemberFactory.build().code})
     assert missing.status_code == 200 and NOT_FOUND_MESSAGE in missing.content.decode()
+
+
+def test_renewing_from_the_desks_link_comes_back_to_the_desk_with_the_member_eligible(
+    desk_client, member, heroin, group_a, stock
+):
+    stock(group_a, heroin)
+    Member.objects.filter(pk=member.pk).update(renewal_due=timezone.localdate() - dt.timedelta(days=2))
+    shown = desk_client.post(DESK, {"code": member.code}, follow=True).content.decode()
+    link = re.search(r'<a href="([^"]+)">Renew</a>', shown).group(1).replace("&amp;", "&")
+    assert link == reverse("admin:members_member_renew", args=[member.pk]) + f"?next={DESK}"
+    response = desk_client.post(link, {"age_attested": "on"})
+    assert response.status_code == 302 and response["Location"] == DESK
+    back = desk_client.get(DESK).content.decode()
+    assert "renewed until" in back and 'id="desk-eligibility">Eligible ' in back and member.display_code in back
+    # Only a page of this site: anywhere else, the member page as before.
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.SUSPENDED)
+    status_url = reverse("admin:members_member_status", args=[member.pk])
+    away = desk_client.post(status_url + "?next=https://elsewhere.example/", {"status": "active", "reason": "reinstated"})
+    assert away["Location"] == reverse("admin:members_member_change", args=[member.pk])
