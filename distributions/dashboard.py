@@ -26,7 +26,7 @@ from distributions.models import Account, Balance, LedgerEntry
 from distributions.recalls.adverse_events import may_report_adverse_events
 from distributions.recalls.selectors import adverse_by_batch, open_recalls, unacknowledged_notices_for
 from distributions.visibility import batches_visible_to, entries_visible_to, stock_visible_to
-from testing_results.models import Batch, BatchStatusChange, DrugCheck
+from testing_results.models import Batch, BatchStatusChange, Compound, DrugCheck, Finding
 
 ZERO = Decimal("0.000")
 CHART_WEEKS = 12
@@ -48,19 +48,31 @@ def stock_on_hand(user) -> list[dict[str, Any]]:
 
 
 def batches_waiting(user) -> list[dict[str, Any]]:
-    """Quarantined batches, each with the methods still missing (none missing: awaiting a decision)."""
+    """Quarantined batches, each with the methods still missing (none missing: awaiting a decision)
+    and the harmful compounds found (the batch awaits rejection, never a release). Invalidated
+    checks count for neither. Two queries."""
     M = DrugCheck.Method
-    qs = (
+    valid = Q(checks__invalidated_at__isnull=True)
+    qs = list(
         batches_visible_to(user)
         .filter(status=Batch.Status.QUARANTINED)
-        .annotate(**{m: Count("checks", filter=Q(checks__method=m)) for m in M.values})
+        .annotate(**{m: Count("checks", filter=Q(checks__method=m) & valid) for m in M.values})
         .select_related("substance")
         .order_by("received_on", "code")
     )
+    found: dict[int, list[str]] = {}
+    for batch_id, name in (
+        Finding.objects.filter(
+            drug_check__batch__in=[b.pk for b in qs], drug_check__invalidated_at__isnull=True,
+            compound__category=Compound.Category.HARMFUL, result__in=[Finding.Result.DETECTED, Finding.Result.POSITIVE],
+        ).values_list("drug_check__batch_id", "compound__name").distinct().order_by("compound__name")
+    ):
+        found.setdefault(batch_id, []).append(name)
     waiting = []
     for batch in qs:
         missing = [M(m).label for m in M.values if getattr(batch, m) == 0]
-        waiting.append({"batch": batch, "missing": missing, "awaiting_decision": not missing})
+        waiting.append({"batch": batch, "missing": missing, "awaiting_decision": not missing,
+                        "found": found.get(batch.pk, [])})
     return waiting
 
 

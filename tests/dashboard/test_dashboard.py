@@ -135,3 +135,17 @@ def test_the_chart_says_how_many_grams_went_out_as_replacements_beside_its_bars(
     assert "<td>2.500</td>" in chart  # the week's replacements column
     ledger.entry_reverse(entry=replacement, reason="wrong_grams", by=alice)
     assert "No replacement for recalled grams" in section(dashboard(client, alice), "dashboard-chart")
+
+
+@pytest.mark.django_db
+def test_a_batch_with_a_harmful_compound_found_waits_for_rejection_not_a_release(client, world, charlie, erin, dana):
+    from testing_results import services as testing
+    from tests.builders import finding, record_checks
+
+    ms = record_checks(batch=world.waiting, method="mass_spec", by=erin, lab="Lab",
+                       findings=[finding(world.vocab["heroin"], "detected", "60"), finding(world.vocab["fentanyl"], "detected", "1.2")])
+    row = section(dashboard(client, charlie), "dashboard-waiting")
+    assert "rejection: fentanyl found" in row and "<td>a release decision</td>" not in row
+    testing.check_invalidate(drug_check=ms[0], reason="transcription_error", by=dana)
+    row = section(dashboard(client, charlie), "dashboard-waiting")  # an invalidated check counts for nothing
+    assert "rejection" not in row and "checks: Mass spectrometry, Immunoassay test strip" in row

@@ -306,3 +306,12 @@ def test_the_two_person_rule_is_a_note_not_a_red_blocker(client, batch, clean_ch
     page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
     assert "tr-info" in page and 'class="tr-note" data-code="checker_cannot_release"' in page
     assert "tr-blocked" not in page
+
+
+@pytest.mark.django_db
+def test_a_drug_checker_is_told_who_may_release_a_clean_batch(client, batch, clean_checks, erin):
+    clean_checks(batch, by=erin)
+    client.force_login(erin)  # entered the checks and may not release anyway
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "a release officer who entered none of the checks may release it" in page
+    assert "checker_cannot_release" not in page and "tr-blocked" not in page and "you entered none" not in page
