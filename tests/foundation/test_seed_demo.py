@@ -70,3 +70,12 @@ def test_seed_demo_refuses_production_mode(settings):
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo", stdout=StringIO())
     assert not MemberGroup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_logins_name_the_port_scripts_serve_runs_on(monkeypatch):
+    monkeypatch.setenv("PORT", "8010")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "http://127.0.0.1:8010/admin/" in out.getvalue() and "http://127.0.0.1:8010/status/" in out.getvalue()
+    assert ":8000" not in out.getvalue()

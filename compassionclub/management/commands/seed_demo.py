@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -258,14 +259,16 @@ class Command(BaseCommand):
 
     def print_logins(self) -> None:
         self.stdout.write("")
-        self.stdout.write("Demo staff logins at http://127.0.0.1:8000/admin/ (development only):")
+        # scripts/serve runs the server on $PORT: the addresses printed are the ones it serves.
+        site = f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
+        self.stdout.write(f"Demo staff logins at {site}/admin/ (development only):")
         for username, role, groups in demo.DEMO_USERS:
             scope = f" of {', '.join(groups)}" if groups else ""
             self.stdout.write(f"  {username:<24} {demo.DEMO_PASSWORD}   {role}{scope}")
         sample = Member.objects.filter(group__short_name="VANDU", status=Member.Status.ACTIVE).order_by("id").first()
         if sample is not None:
             self.stdout.write("")
-            self.stdout.write("Member status page at http://127.0.0.1:8000/status/ (demo members all use one PIN):")
+            self.stdout.write(f"Member status page at {site}/status/ (demo members all use one PIN):")
             self.stdout.write(f"  member code {format_code(sample.code)}   PIN {demo.DEMO_PIN}")
         replaced = RetiredCode.objects.select_related("member").order_by("id").first()
         if replaced is not None:
