@@ -14,11 +14,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-# The targets of issue 9, on a 2-core machine with PostgreSQL.
-RATIO_TARGET = 0.5
-ELIGIBILITY_P99_MS = 10.0
-PAGE_MS = 300.0
-CSV_ROWS_PER_SECOND = 20_000
+# The targets of the performance issue (#18), on a 2-core machine with PostgreSQL.
+RATIO_TARGET = 0.7
+ELIGIBILITY_P99_MS = 5.0
+PAGE_MS = 200.0
+CSV_ROWS_PER_SECOND = 50_000
 CSV_PEAK_MB = 150.0
 VERIFY_PER_SECOND = 100_000
 
@@ -101,14 +101,15 @@ def lines_for(results: dict) -> list[Line]:
     if ex:
         days = ex["ledger_csv"].get("days")
         for key, label in (
-            ("ledger_csv", f"ledger CSV, {days} days, auditor (+ whole-ledger verify)"),
+            ("ledger_csv", f"ledger CSV, {days} days, auditor"),
             ("ledger_csv_group", f"ledger CSV, {days} days, coordinator of one group"),
             ("batch_reports_csv", "batch reports CSV, all batches"),
         ):
             e = ex.get(key)
             if e is None:
                 continue
-            out.append(Line(label, f"{e['rows']:,} rows, {e['rows_per_second']:,.0f} rows/s, peak {e['peak_rss_mb']} MB (whole process)",
+            per_cpu = f" ({e['rows_per_cpu_second']:,.0f} per CPU-second)" if e.get("rows_per_cpu_second") else ""
+            out.append(Line(label, f"{e['rows']:,} rows, {e['rows_per_second']:,.0f} rows/s{per_cpu}, peak {e['peak_rss_mb']} MB (whole process)",
                             f">= {CSV_ROWS_PER_SECOND:,} rows/s, < {CSV_PEAK_MB:g} MB",
                             e["rows_per_second"] >= CSV_ROWS_PER_SECOND and e["peak_rss_mb"] < CSV_PEAK_MB))
         pdf = ex["batch_pdf"]
