@@ -14,7 +14,8 @@ group's coordinator's ``manifest_receive`` of the same grams, with its ``Manifes
 distributions to members, a few reversals, and for recalled or rejected batches the destruction
 of what was left, each with its ``WitnessedDestruction`` row (the group's coordinator, or the
 root account for the central store, witnessing the programme admin). The generator writes no
-counts and no manifests received short: the services' tests cover those. Each entry is hashed with the ledger's ``entry_hash`` onto the
+counts and no manifests received short: the services' tests cover those. Each entry
+(``bench.ledger_play``) is hashed with the ledger's ``entry_hash`` onto the
 chain of the internal balance it belongs to, and the balances (with their chain heads) are the
 running totals, so ``manage.py verify_ledger`` passes on the result. Members are handed at most
 3.5 g at a time and at most once every two days, which keeps everyone inside the default
@@ -28,31 +29,23 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bench.ledger_play import LedgerPlay, mg_to_grams
 from compassionclub import demo
 from compassionclub.roles import Role, sync_roles
 from distributions.models import (
-    GENESIS_HASH,
-    HASHED_FIELDS,
     Account,
     AllowancePolicy,
-    Balance,
     LedgerEntry,
-    Manifest,
-    WitnessedDestruction,
-    chain_name,
-    entry_hash,
 )
 from members.codes import ALPHABET, RANDOM_LENGTH, check_symbol
 from members.models import Member, MemberGroup, MemberStatusChange, Region
@@ -70,14 +63,12 @@ from testing_results.models import (
 DAY = 86_400
 YEARS = 2
 DISTRIBUTION_MG = (500, 1000, 1500, 2000, 2500, 3000, 3500)
-MIN_GAP = 2 * DAY  # at most four pick-ups of 3.5 g in any 7 days: never over 14 g
 DISTRIBUTING_DAYS = 28
 REVERSAL_RATE = 0.003
 # A manifest's time on the road: received before the group's first distribution slot (2 h after release).
 COURIER_SECONDS = 45 * 60
 REJECT_RATE = 0.02
 RECALL_RATE = 0.03
-CHUNK = 20_000
 STRIP_CLASSES = ("fentanyl", "benzodiazepine")  # one strip check of each per batch
 
 USERNAME_PREFIX = "bench_"
@@ -106,28 +97,6 @@ class Plan:
             batches=max(12, round(5_000 * scale)),
             entries=max(600, round(2_000_000 * scale)),
         )
-
-
-class Row:
-    """One ledger entry's columns, without the cost of a model instance."""
-
-    __slots__ = (
-        "id", "kind", "batch_id", "from_account_id", "to_account_id", "grams", "member_id",
-        "recorded_by_id", "recorded_at", "occurred_at", "idempotency_key", "reason", "reverses_id",
-        "chain", "chain_seq", "prev_hash", "hash",
-    )
-
-
-_hashed_fields = attrgetter(*HASHED_FIELDS)
-
-
-def _hash(row: Row) -> str:
-    """The ledger's own hash of an entry (``distributions.models.entry_hash``)."""
-    return entry_hash(*_hashed_fields(row))
-
-
-def mg_to_grams(mg: int) -> Decimal:
-    return Decimal(mg).scaleb(-3)
 
 
 class Generator:
@@ -319,18 +288,7 @@ class Generator:
             stem = f"{prefix}-{received.year}-"
             seqs[stem] = seqs.get(stem, 0) + 1
             t_release = t0 + 2 * DAY
-            roll = rng.random()
-            if t_release + 3600 > plan.days * DAY:
-                status = Batch.Status.QUARANTINED
-            elif roll < REJECT_RATE:
-                status = Batch.Status.REJECTED
-            elif roll < REJECT_RATE + RECALL_RATE:
-                status = Batch.Status.RECALLED
-            else:
-                status = Batch.Status.RELEASED
-            t_recall = t_release + rng.randrange(3 * DAY, 20 * DAY) if status == Batch.Status.RECALLED else None
-            if t_recall is not None and t_recall > plan.days * DAY - 3 * 3600:
-                status, t_recall = Batch.Status.RELEASED, None
+            status, t_recall = self._batch_fate(t_release)
             changed = {Batch.Status.QUARANTINED: t0, Batch.Status.REJECTED: t_release,
                        Batch.Status.RELEASED: t_release, Batch.Status.RECALLED: t_recall}[status]
             batches.append(Batch(
@@ -360,21 +318,52 @@ class Generator:
                 checks.append(DrugCheck(batch_id=b.pk, method_id="immunoassay", performed_at=performed, performed_by_id=checker,
                                         lab=demo.LABS["immunoassay"], sample_mg=demo.SAMPLE_MG["immunoassay"],
                                         strip_lot_id=lot_for(drug_class, performed)))
-            if p["status"] == Batch.Status.REJECTED:
-                history.append(BatchStatusChange(batch_id=b.pk, from_status=Batch.Status.QUARANTINED, to_status=Batch.Status.REJECTED,
-                                                 changed_by_id=officer, changed_at=self.start + dt.timedelta(seconds=p["release"]),
-                                                 reason="Fentanyl detected by mass spectrometry and strip."))
-            elif p["status"] != Batch.Status.QUARANTINED:
-                history.append(BatchStatusChange(batch_id=b.pk, from_status=Batch.Status.QUARANTINED, to_status=Batch.Status.RELEASED,
-                                                 changed_by_id=officer, changed_at=self.start + dt.timedelta(seconds=p["release"]),
-                                                 reason="All three methods agree: no fentanyl, benzodiazepines, nitazenes or xylazine."))
-            if p["status"] == Batch.Status.RECALLED:
-                history.append(BatchStatusChange(batch_id=b.pk, from_status=Batch.Status.RELEASED, to_status=Batch.Status.RECALLED,
-                                                 changed_by_id=officer, changed_at=self.start + dt.timedelta(seconds=p["recall"]),
-                                                 reason="Public drug alert: medetomidine found in samples from the same supplier."))
+            history += self._status_history(b.pk, p, officer)
         BatchStatusChange.objects.bulk_create(history, batch_size=5000)
         DrugCheck.objects.bulk_create(checks, batch_size=5000)
         checks = list(DrugCheck.objects.filter(batch_id__in=[p["id"] for p in self.batch_plans]).order_by("batch_id", "id"))
+        findings = self._findings(checks, templates)
+        Finding.objects.bulk_create(findings, batch_size=5000)
+        self.counts.update(batches=len(batches), checks=len(checks), findings=len(findings))
+        return len(batches) + len(history) + len(checks) + len(findings)
+
+    def _batch_fate(self, t_release: int) -> tuple[str, int | None]:
+        """A batch's status at the end, and when it was recalled if it was."""
+        rng, end = self.rng, self.plan.days * DAY
+        roll = rng.random()
+        if t_release + 3600 > end:
+            status = Batch.Status.QUARANTINED
+        elif roll < REJECT_RATE:
+            status = Batch.Status.REJECTED
+        elif roll < REJECT_RATE + RECALL_RATE:
+            status = Batch.Status.RECALLED
+        else:
+            status = Batch.Status.RELEASED
+        t_recall = t_release + rng.randrange(3 * DAY, 20 * DAY) if status == Batch.Status.RECALLED else None
+        if t_recall is not None and t_recall > end - 3 * 3600:
+            status, t_recall = Batch.Status.RELEASED, None
+        return status, t_recall
+
+    def _status_history(self, batch_id: int, p: dict, officer: int) -> list[BatchStatusChange]:
+        def change(from_status, to_status, at: int, reason: str) -> BatchStatusChange:
+            return BatchStatusChange(batch_id=batch_id, from_status=from_status, to_status=to_status, changed_by_id=officer,
+                                     changed_at=self.start + dt.timedelta(seconds=at), reason=reason)
+
+        S = Batch.Status
+        history = []
+        if p["status"] == S.REJECTED:
+            history.append(change(S.QUARANTINED, S.REJECTED, p["release"], "Fentanyl detected by mass spectrometry and strip."))
+        elif p["status"] != S.QUARANTINED:
+            history.append(change(S.QUARANTINED, S.RELEASED, p["release"],
+                                  "All three methods agree: no fentanyl, benzodiazepines, nitazenes or xylazine."))
+        if p["status"] == S.RECALLED:
+            history.append(change(S.RELEASED, S.RECALLED, p["recall"],
+                                  "Public drug alert: medetomidine found in samples from the same supplier."))
+        return history
+
+    def _findings(self, checks: list[DrugCheck], templates: dict) -> list[Finding]:
+        """The demo's findings for each check; a rejected batch's checks found fentanyl. Notes
+        each batch's checks and samples in its plan, for the ledger's sample entries."""
         lot_class = dict(StripLot.objects.values_list("pk", "drug_class"))
         findings = []
         plans_by_id = {p["id"]: p for p in self.batch_plans}
@@ -387,9 +376,7 @@ class Generator:
                 if p["status"] == Batch.Status.REJECTED and name == "Fentanyl":
                     result, pct = ("positive", None) if c.method_id == "immunoassay" else ("detected", pct or Decimal("1.100"))
                 findings.append(Finding(drug_check_id=c.pk, compound_id=self.compounds[name], result=result, concentration_pct=pct))
-        Finding.objects.bulk_create(findings, batch_size=5000)
-        self.counts.update(batches=len(batches), checks=len(checks), findings=len(findings))
-        return len(batches) + len(history) + len(checks) + len(findings)
+        return findings
 
     def _sources(self) -> tuple[dict[str, int], Callable[[str, dt.datetime], int]]:
         """The demo's instruments, verified until after the last check, and a strip lot per class
@@ -476,174 +463,14 @@ class Generator:
         return events
 
     def seed_ledger(self) -> int:
-        rng = self.rng
-        events = self._events()
-        acc = self.accounts
-        central, supplier, members_acc = acc[Account.Kind.CENTRAL], acc[Account.Kind.SUPPLIER], acc[Account.Kind.MEMBERS]
-        lab, destroyed, in_transit = acc[Account.Kind.LAB], acc[Account.Kind.DESTROYED], acc[Account.Kind.IN_TRANSIT]
-        internal = {central, in_transit, *self.store_of.values()}
-        group_pk = [g.pk for g in self.groups]
-        checker, admin, root = self.users[CHECKER_USERNAME].pk, self.users[ADMIN_USERNAME].pk, self.users[ROOT_USERNAME].pk
-        start_id = (LedgerEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-        next_id = start_id
-        balances: dict[tuple[int, int], int] = {}
-        heads: dict[tuple[int, int], tuple[int, str]] = {}
-        open_distributions: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        next_allowed: dict[int, int] = {}
-        writer = EntryWriter()
-        on_the_road: dict[tuple[int, int], tuple[int, int]] = {}
-        manifests: list[Manifest] = []
-        witnessed: list[WitnessedDestruction] = []
-        skipped = 0
-        total = len(events)
-        report_every = max(1, total // 10)
-
-        def append(t, kind, batch_id, src, dst, mg, by, *, member=None, reason="", reverses=None, key=None):
-            nonlocal next_id
-            chain_acc = src if src in internal else dst
-            seq, prev = heads.get((chain_acc, batch_id), (0, GENESIS_HASH))
-            occurred = self.start + dt.timedelta(seconds=t)
-            r = Row()
-            r.id, r.kind, r.batch_id, r.from_account_id, r.to_account_id = next_id, kind, batch_id, src, dst
-            r.grams, r.member_id, r.recorded_by_id = mg_to_grams(mg), member, by
-            r.occurred_at, r.recorded_at = occurred, occurred + dt.timedelta(seconds=rng.randrange(1, 90))
-            r.idempotency_key = key or f"seed-{next_id}"
-            r.reason, r.reverses_id = reason, reverses
-            r.chain, r.chain_seq, r.prev_hash = chain_name(chain_acc, batch_id), seq + 1, prev
-            r.hash = _hash(r)
-            heads[(chain_acc, batch_id)] = (seq + 1, r.hash)
-            balances[(src, batch_id)] = balances.get((src, batch_id), 0) - mg
-            balances[(dst, batch_id)] = balances.get((dst, batch_id), 0) + mg
-            if src in internal and balances[(src, batch_id)] < 0:
-                raise AssertionError(f"generator overdrew account {src} for batch {batch_id}")
-            writer.add(r)
-            next_id += 1
-            return r.id
-
-        for n, (t, _order, kind, bi, a, b) in enumerate(events, 1):
-            if n % report_every == 0:
-                self.log(f"      ledger: {n * 100 // total}% of {total:,} events, {next_id - start_id:,} entries")
-            p = self.batch_plans[bi]
-            batch_id = p["id"]
-            if kind == "intake":
-                append(t, LedgerEntry.Kind.INTAKE, batch_id, supplier, central, a, checker, key=f"intake-{batch_id}")
-            elif kind == "sample":
-                append(t, LedgerEntry.Kind.SAMPLE, batch_id, central, lab, b, checker, key=f"sample-{a}")
-            elif kind == "send":
-                on_the_road[(bi, a)] = (append(t, LedgerEntry.Kind.MANIFEST_SEND, batch_id, central, in_transit, b, admin), t)
-            elif kind == "receive":
-                gid = group_pk[a]
-                send_id, sent = on_the_road.pop((bi, a))
-                receive_id = append(t, LedgerEntry.Kind.MANIFEST_RECEIVE, batch_id, in_transit, self.store_of[gid], b,
-                                    self.coordinator_of[gid], key=f"seed-manifest-{send_id}-receive")
-                manifests.append(Manifest(
-                    batch_id=batch_id, from_store_id=central, to_store_id=self.store_of[gid], grams_sent=mg_to_grams(b),
-                    packages=max(1, b // 25_000), status=Manifest.Status.RECEIVED, sent_by_id=admin,
-                    sent_at=self.start + dt.timedelta(seconds=sent), send_entry_id=send_id,
-                    received_by_id=self.coordinator_of[gid], received_at=self.start + dt.timedelta(seconds=t),
-                    grams_received=mg_to_grams(b), receive_entry_id=receive_id,
-                ))
-            elif kind == "distribution":
-                gid = group_pk[a]
-                pool = self.receivers[gid]
-                member = None
-                for _ in range(24 if pool else 0):
-                    candidate = pool[rng.randrange(len(pool))]
-                    if next_allowed.get(candidate, -MIN_GAP) + MIN_GAP <= t < self.renewal_cutoff[candidate]:
-                        member = candidate
-                        break
-                if member is None:
-                    skipped += 1
-                    continue
-                next_allowed[member] = t
-                entry_id = append(t, LedgerEntry.Kind.DISTRIBUTION, batch_id, self.store_of[gid], members_acc, b,
-                                  self.coordinator_of[gid], member=member)
-                open_distributions.setdefault((bi, a), []).append((entry_id, member, b))
-            elif kind == "reversal":
-                recent = open_distributions.get((bi, a))
-                if not recent:
-                    continue
-                entry_id, member, mg = recent.pop()
-                gid = group_pk[a]
-                append(t, LedgerEntry.Kind.REVERSAL, batch_id, members_acc, self.store_of[gid], mg, self.coordinator_of[gid],
-                       member=member, reason=LedgerEntry.ReversalReason.DUPLICATE, reverses=entry_id, key=f"reversal-{entry_id}")
-            elif kind == "destroy_group":
-                store = self.store_of[group_pk[a]]
-                left = balances.get((store, batch_id), 0)
-                if left > 0:
-                    entry_id = append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, store, destroyed, left, admin,
-                                      reason=LedgerEntry.DestructionReason.RECALLED)
-                    witnessed.append(WitnessedDestruction(entry_id=entry_id, destroyed_by_id=admin,
-                                                          witness_id=self.coordinator_of[group_pk[a]], method="incineration"))
-            elif kind == "destroy_central":
-                left = balances.get((central, batch_id), 0)
-                if left > 0:
-                    reason = LedgerEntry.DestructionReason.RECALLED if p["status"] == Batch.Status.RECALLED else LedgerEntry.DestructionReason.DAMAGED
-                    entry_id = append(t, LedgerEntry.Kind.DESTRUCTION, batch_id, central, destroyed, left, admin, reason=reason)
-                    witnessed.append(WitnessedDestruction(entry_id=entry_id, destroyed_by_id=admin, witness_id=root,
-                                                          method="hazardous_waste"))
-        writer.close()
-        Manifest.objects.bulk_create(manifests, batch_size=5000)
-        WitnessedDestruction.objects.bulk_create(witnessed, batch_size=5000)
-        rows = [
-            Balance(account_id=account_id, batch_id=batch_id, grams=mg_to_grams(mg), internal=account_id in internal,
-                    last_seq=heads.get((account_id, batch_id), (0, GENESIS_HASH))[0],
-                    last_hash=heads.get((account_id, batch_id), (0, GENESIS_HASH))[1])
-            for (account_id, batch_id), mg in sorted(balances.items())
-        ]
-        Balance.objects.bulk_create(rows, batch_size=5000)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                for sql in connection.ops.sequence_reset_sql(no_style(), [LedgerEntry]):
-                    cursor.execute(sql)
-        self.counts.update(entries=next_id - start_id, balances=len(rows), distribution_slots_without_member=skipped,
-                           manifests=len(manifests), witnessed_destructions=len(witnessed))
-        return next_id - start_id + len(rows) + len(manifests) + len(witnessed)
+        users = self.users
+        return LedgerPlay(self, checker=users[CHECKER_USERNAME].pk, admin=users[ADMIN_USERNAME].pk,
+                          root=users[ROOT_USERNAME].pk).run()
 
     def analyse(self) -> int:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         return 0
-
-
-class EntryWriter:
-    """Streams ledger rows into the table: ``COPY`` on PostgreSQL, ``executemany`` elsewhere."""
-
-    def __init__(self) -> None:
-        self.fields = list(LedgerEntry._meta.concrete_fields)
-        self.table = connection.ops.quote_name(LedgerEntry._meta.db_table)
-        self.columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
-        self.pending: list[Row] = []
-
-    def add(self, row: Row) -> None:
-        self.pending.append(row)
-        if len(self.pending) >= CHUNK:
-            self.flush()
-
-    def close(self) -> None:
-        self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        attnames = [f.attname for f in self.fields]
-        values: Iterable[list] = ([getattr(r, a) for a in attnames] for r in self.pending)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {self.table} ({self.columns}) FROM STDIN") as copy:  # noqa: S608
-                    for row in values:
-                        copy.write_row(row)
-            else:
-                adapt = connection.ops.adapt_datetimefield_value
-                datetime_positions = [i for i, f in enumerate(self.fields) if f.get_internal_type() == "DateTimeField"]
-                prepared = []
-                for row in values:
-                    for i in datetime_positions:
-                        row[i] = adapt(row[i])
-                    prepared.append(row)
-                placeholders = ", ".join(["%s"] * len(self.fields))
-                cursor.executemany(f"INSERT INTO {self.table} ({self.columns}) VALUES ({placeholders})", prepared)  # noqa: S608
-        self.pending.clear()
 
 
 def generate(*, scale: float, seed: int = 20220401, log: Callable[[str], None] = print) -> dict:

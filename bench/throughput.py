@@ -36,7 +36,8 @@ from django.db import connection, connections
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from bench.generate import ADMIN_USERNAME, Row, _hash
+from bench.generate import ADMIN_USERNAME
+from bench.ledger_play import Row, _hash
 from compassionclub.errors import ServiceError
 from distributions.models import Account, AllowancePolicy, Balance, LedgerEntry, chain_name
 from distributions.services import distribution_record, manifest_receive, manifest_send, system_account
