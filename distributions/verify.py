@@ -185,8 +185,10 @@ def _check_chains(
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH):
             for row in rows:
-                (entry_id, _kind, batch_id, from_id, to_id, grams, _member, _by, _rec, _occ, _key, _reason, _rev,
-                 entry_chain, seq, prev_hash, stored_hash) = row
+                # The columns of ``_entries_sql``: the id, the hashed fields in ``HASHED_FIELDS``
+                # order (moments and grams as the text the hash covers), the stored hash.
+                (entry_id, kind, batch_id, from_id, to_id, grams, member_id, by_id, recorded_at, occurred_at, key,
+                 reason, reverses_id, entry_chain, seq, prev_hash, stored_hash) = row
                 if entry_chain != chain:
                     close_chain()
                     chain, expected_seq, prev, broken_chain = entry_chain, 1, GENESIS_HASH, False
@@ -203,7 +205,10 @@ def _check_chains(
                         problem = f"the chain jumps from entry {expected_seq - 1} to {seq}: entries before it were deleted"
                     elif prev_hash != prev:
                         problem = "it does not link to the entry before it: an entry was deleted, inserted or replaced"
-                    elif canonical_hash(*row[1:16]) != stored_hash:
+                    elif canonical_hash(
+                        kind, batch_id, from_id, to_id, grams, member_id, by_id, recorded_at, occurred_at, key, reason,
+                        reverses_id, entry_chain, seq, prev_hash,
+                    ) != stored_hash:
                         problem = "its content does not match its hash: it was edited"
                     if problem is not None:
                         problems.append(Problem(problem, entry_id=entry_id, chain=entry_chain, seq=seq))
