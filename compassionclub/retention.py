@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
 from compassionclub.audit.services import audit_forget_addresses, audit_log
+from compassionclub.errors import ServiceError
 from distributions.status_page.models import AttemptCounter
 from members.services import member_forget, members_left_before
 
@@ -91,11 +92,18 @@ def _members_left(now: dt.datetime):
 
 def _forget_members(now: dt.datetime, progress: Progress | None) -> int:
     due = list(_members_left(now).order_by("pk"))
+    forgotten = 0
     for done, member in enumerate(due, start=1):
-        member_forget(member=member)
+        try:
+            member_forget(member=member)
+            forgotten += 1
+        except ServiceError as error:
+            if error.code != "member_forgotten":
+                raise
+            # A purge running at the same time (two cron jobs overlapping) got there first.
         if progress is not None and (done % 100 == 0 or done == len(due)):
             progress(done, len(due))
-    return len(due)
+    return forgotten
 
 
 RULES: tuple[Rule, ...] = (
