@@ -275,3 +275,13 @@ def test_the_status_page_switched_to_french_shows_no_english_for_a_member_with_a
     for words in ("You", "left of", "received", "Recall", "Batch", "Renewal", "Do not", "Language", "Change",
                   "Check another", "days", "below", "found"):
         assert not re.search(rf"\b{words}\b", own), (words, own)
+
+
+def test_member_codes_on_the_renewals_worklist_are_never_split(page, live_server, alice, group_a):
+    due = f.MemberFactory(group=group_a, created_by=alice, renewal_due=timezone.localdate() + dt.timedelta(days=5))
+    admin_login(page, live_server, "alice", next_url="/admin/members/member/renewals/")
+    code = page.locator(f"#renewal-{due.pk} th a")
+    assert code.inner_text() == due.display_code
+    box = code.bounding_box()
+    line = float(page.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20", code.element_handle()))
+    assert box["height"] < 1.5 * line, box  # one line
