@@ -19,7 +19,7 @@ The ledger proves its entries; these records tie them to what people weighed and
 - ``DifferenceReview``: a programme admin's or release officer's reason code for one flagged
   difference (a manifest or a count line beyond the tolerance).
 
-Writes go through ``distributions.services.custody``; every foreign key to history is PROTECT.
+Writes go through ``distributions.services.custody`` and ``.counts``; every foreign key to history is PROTECT.
 """
 
 from __future__ import annotations
