@@ -80,6 +80,10 @@ def lines_for(results: dict) -> list[Line]:
                             f"{ours['per_second']:,.0f}/s vs baseline {base['per_second']:,.0f}/s = {run['ratio']:.2f}",
                             f">= {RATIO_TARGET} of baseline" if n > 1 else "",
                             run["ratio"] >= RATIO_TARGET if n > 1 else None))
+            if run.get("cpu_ratio"):
+                out.append(Line(f"  CPU per distribution, {n} worker{'s' if n > 1 else ''}",
+                                f"ours {ours['cpu_ms']} ms vs baseline {base['cpu_ms']} ms = {run['cpu_ratio']:.2f} "
+                                "(process and database backend, CPU time)"))
             out.append(Line(f"  latency, {n} worker{'s' if n > 1 else ''}",
                             f"ours p50 {ours['p50_ms']} / p99 {ours['p99_ms']} ms; baseline p50 {base['p50_ms']} / p99 {base['p99_ms']} ms"))
     probe = results.get("overdraw_probe")

@@ -36,6 +36,7 @@ from django.db import connection, connections
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from bench.cpu import cpu_seconds, django_backend_pid
 from bench.generate import ADMIN_USERNAME
 from bench.ledger_play import Row, _hash
 from compassionclub.errors import ServiceError
@@ -175,6 +176,9 @@ class Ours:
         except ServiceError as exc:
             raise Refused(exc.code)
 
+    def backend_pid(self) -> int | None:
+        return django_backend_pid()
+
     def close(self) -> None:
         connections.close_all()
 
@@ -265,6 +269,9 @@ class Baseline:
         else:
             self.conn.rollback()
 
+    def backend_pid(self) -> int | None:
+        return self.conn.info.backend_pid if self.vendor == "postgresql" else None
+
     def close(self) -> None:
         self.conn.close()
         connections.close_all()
@@ -288,6 +295,8 @@ def _worker(kind: str, lane: Lane, index: int, lane_count: int, seconds: float |
             runner.run(members[(offset + i) % len(members)], f"{tag}-{index}-w{i}")
         barrier.wait(timeout=120)
         ok, refusals, latencies = 0, Counter(), []
+        pid = runner.backend_pid()
+        server_before, cpu_before = cpu_seconds(pid), time.process_time()
         start = time.monotonic()
         deadline = start + seconds if seconds is not None else None
         i = 0
@@ -300,8 +309,10 @@ def _worker(kind: str, lane: Lane, index: int, lane_count: int, seconds: float |
                 refusals[exc.code] += 1
             latencies.append(time.monotonic() - t)
             i += 1
+        server_after = cpu_seconds(pid)
         queue.put({"index": index, "ok": ok, "refusals": dict(refusals), "start": start, "end": time.monotonic(),
-                   "latencies": latencies})
+                   "latencies": latencies, "client_cpu": time.process_time() - cpu_before,
+                   "database_cpu": server_after - server_before if server_before is not None and server_after is not None else None})
     except BaseException:
         barrier.abort()
         queue.put({"index": index, "error": traceback.format_exc(limit=8)})
@@ -338,7 +349,16 @@ def race(kind: str, lanes: list[Lane], workers: int, *, seconds: float | None = 
         refusals.update(r["refusals"])
     elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)
     latencies = sorted(x for r in results for x in r["latencies"])
-    return {
+    attempts = sum(len(r["latencies"]) for r in results)
+    cpu = {}
+    if attempts and all(r["database_cpu"] is not None for r in results):
+        # CPU time per attempt, this process's and its database backend's: what the wall clock
+        # measures too on a quiet machine, without the queue for the CPU on a busy one.
+        client = sum(r["client_cpu"] for r in results) / attempts
+        database = sum(r["database_cpu"] for r in results) / attempts
+        cpu = {"client_cpu_ms": round(client * 1000, 3), "database_cpu_ms": round(database * 1000, 3),
+               "cpu_ms": round((client + database) * 1000, 3)}
+    return {**cpu,
         "kind": kind, "workers": workers, "ok": ok, "refusals": dict(refusals), "seconds": round(elapsed, 3),
         "per_second": round(ok / elapsed, 1) if elapsed else 0.0,
         "p50_ms": round(_pct(latencies, 50) * 1000, 2), "p99_ms": round(_pct(latencies, 99) * 1000, 2),
@@ -366,7 +386,14 @@ def measure_throughput(*, seconds: float, workers: tuple[int, ...] = (1, 8), log
             log(f"      {kind:8} x{n}: {result['per_second']:,.0f} distributions/s, p50 {result['p50_ms']} ms, "
                 f"p99 {result['p99_ms']} ms, refused {result['refusals'] or 'none'}")
         ratio = pair["ours"]["per_second"] / pair["baseline"]["per_second"] if pair["baseline"]["per_second"] else 0.0
-        out["runs"].append({"workers": n, "baseline": pair["baseline"], "ours": pair["ours"], "ratio": round(ratio, 3)})
+        run = {"workers": n, "baseline": pair["baseline"], "ours": pair["ours"], "ratio": round(ratio, 3)}
+        if pair["ours"].get("cpu_ms") and pair["baseline"].get("cpu_ms"):
+            run["cpu_ratio"] = round(pair["baseline"]["cpu_ms"] / pair["ours"]["cpu_ms"], 3)
+            log(f"      CPU per distribution x{n}: ours {pair['ours']['cpu_ms']} ms "
+                f"({pair['ours']['client_cpu_ms']} + database {pair['ours']['database_cpu_ms']}), baseline "
+                f"{pair['baseline']['cpu_ms']} ms ({pair['baseline']['client_cpu_ms']} + database "
+                f"{pair['baseline']['database_cpu_ms']}): {run['cpu_ratio']:.2f}")
+        out["runs"].append(run)
     return out
 
 

@@ -12,29 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection
 
-
-def backend_cpu_seconds() -> tuple[int | None, float | None]:
-    """This connection's PostgreSQL backend and the CPU time it has used, when it runs here."""
-    if connection.vendor != "postgresql":
-        return None, None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    return pid, _cpu(pid)
-
-
-def _cpu(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+from bench.cpu import cpu_seconds, django_backend_pid
 
 
 class Command(BaseCommand):
@@ -44,11 +26,13 @@ class Command(BaseCommand):
         parser.add_argument("export_args", nargs="+", help="The arguments of manage.py export.")
 
     def handle(self, *args, export_args: list[str], **options) -> None:
-        pid, server_before = backend_cpu_seconds()
+        pid = django_backend_pid()
+        server_before = cpu_seconds(pid)
         cpu_before, started = time.process_time(), time.perf_counter()
         call_command("export", *export_args)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_before
-        server = _cpu(pid) - server_before if pid is not None and server_before is not None else None
+        server_after = cpu_seconds(pid)
+        server = server_after - server_before if server_before is not None and server_after is not None else None
         self.stdout.write(json.dumps({
             "seconds": round(seconds, 3), "client_cpu_seconds": round(cpu, 3),
             "database_cpu_seconds": round(server, 2) if server is not None else None,
