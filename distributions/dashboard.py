@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -219,6 +219,20 @@ def weekly_chart(
     }
 
 
+def reference_samples_to_destroy() -> list[dict[str, Any]]:
+    """Reference samples still held for finished batches (rejected or recalled, or with no stock
+    left in any store or on the road): each is destroyed before a witness. One query."""
+    from distributions.services.reference import FINISHED_STATUSES, STOCK_KINDS
+
+    stock_left = Balance.objects.filter(batch=OuterRef("batch"), account__kind__in=STOCK_KINDS, grams__gt=0)
+    rows = (
+        Balance.objects.filter(account__kind=Account.Kind.REFERENCE, grams__gt=0)
+        .filter(Q(batch__status__in=list(FINISHED_STATUSES)) | ~Exists(stock_left))
+        .select_related("batch").order_by("batch__code")
+    )
+    return [{"batch": b.batch, "grams": Decimal(b.grams).quantize(ZERO), "account_id": b.account_id} for b in rows]
+
+
 def dashboard_context(request) -> dict[str, Any]:
     user = request.user
     context: dict[str, Any] = {"dashboard": True, "can_export": may_export(user)}
@@ -239,6 +253,8 @@ def dashboard_context(request) -> dict[str, Any]:
             }
             for row in stock_on_hand(user)
         ]
+    if user.has_perm("distributions.adjust_stock"):
+        context["references_due"] = reference_samples_to_destroy()
     if user.has_perm("distributions.view_manifest"):
         context["in_transit"] = manifests_in_transit(user)
     if user.has_perm("distributions.view_stockcount"):

@@ -157,3 +157,16 @@ def test_the_destruction_page_offers_the_reference_account_and_drug_checkers(cli
     client.force_login(pat)
     page = client.get(reverse("admin:distributions_witnesseddestruction_add")).content.decode()
     assert "Reference samples (retained)" in page and f'<option value="{erin.pk}">erin</option>' in page
+
+
+def test_the_dashboard_lists_reference_samples_to_destroy_once_their_batch_is_finished(client, heroin, erin, dana, pat, root):
+    kept, finished = receive(heroin, erin), receive(heroin, erin)
+    testing.batch_reject(batch=finished, by=dana, reason="Fentanyl found.")
+    client.force_login(pat)
+    page = client.get(reverse("admin:index")).content.decode()
+    section = page[page.index('id="dashboard-references"'):]
+    section = section[:section.index("</table>")]
+    assert finished.code in section and kept.code not in section
+    assert f"batch={finished.pk}&amp;grams=1.000&amp;reason=reference_finished" in section
+    destroy_reference(finished, pat, root)
+    assert 'id="dashboard-references"' not in client.get(reverse("admin:index")).content.decode()
