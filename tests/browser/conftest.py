@@ -142,7 +142,17 @@ def page_without_js(chromium):
 
 
 def admin_login(page, live_server, username: str, password: str = PASSWORD, next_url: str = "/admin/desk/") -> None:
-    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
+    """Log in as `username`, whoever was logged in before. The session is saved on every request
+    (SESSION_SAVE_EVERY_REQUEST), so a request the previous page still had in flight (its
+    favicon) can set the old session's cookie again after the cookies were cleared; the admin's
+    login page then redirects to the index. Clear and ask again until the login form is shown."""
+    login_url = f"{live_server.url}/admin/login/?next={next_url}"
+    for _ in range(5):
+        page.context.clear_cookies()
+        page.goto(login_url)
+        if page.url == login_url:
+            break
+        page.wait_for_timeout(200)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.keyboard.press("Enter")
