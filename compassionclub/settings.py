@@ -303,6 +303,7 @@ DEMO_ACCOUNTS_ALLOWED = not PRODUCTION
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["compassionclub.formats"]  # ISO dates and 24-hour times on staff pages
 TIME_ZONE = "America/Vancouver"
 USE_I18N = True
 USE_TZ = True

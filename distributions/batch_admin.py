@@ -54,11 +54,13 @@ class LedgerBatchAdmin(BatchAdmin):
 
     def extra_panels(self, request, batch: Batch) -> list[dict]:
         user = request.user
-        recipients = batch_recipients(batch, user)
         scope = "" if sees_all_groups(user) else " (your groups only)"
+        reach_scope = "" if sees_batch_reach_everywhere(user) else " (your groups only)"
         panels = []
-        if batch.status != Batch.Status.QUARANTINED:
-            reach_scope = "" if sees_batch_reach_everywhere(user) else " (your groups only)"
+        # A quarantined or rejected batch has never been released (DESIGN.md's transitions):
+        # no group can hold it and nobody can have received it, so neither panel is shown (an
+        # empty "Who received" there only makes the reader wonder).
+        if batch.status not in (Batch.Status.QUARANTINED, Batch.Status.REJECTED):
             panels.append({
                 "title": f"Reach of this batch by group{reach_scope}",
                 "columns": ["Group", "Grams in the group's store", "Members who received it", "Grams received"],
@@ -68,20 +70,19 @@ class LedgerBatchAdmin(BatchAdmin):
                 ],
                 "empty": "No group holds or has handed out this batch.",
             })
-        panels.append({
-            "title": f"Who received this batch{scope}",
-            "columns": ["Group", "Member code", "Grams", "When"],
-            "rows": [
-                [r.group_short_name, format_code(r.member_code), f"{r.grams} g",
-                 timezone.localtime(r.occurred_at).strftime("%Y-%m-%d %H:%M")]
-                for r in recipients
-            ],
-            "empty": (
-                "Nobody has received this batch."
-                if sees_all_groups(user) or coordinated_group_ids(user)
-                else "Member codes show only to the members' coordinators; the reach by group above counts them."
-            ),
-        })
+            panels.append({
+                "title": f"Who received this batch{scope}",
+                "columns": ["Group", "Member code", "Grams", "When"],
+                "rows": [
+                    [r.group_short_name, format_code(r.member_code), f"{r.grams} g", _local(r.occurred_at)]
+                    for r in batch_recipients(batch, user)
+                ],
+                "empty": (
+                    "Nobody has received this batch."
+                    if sees_all_groups(user) or coordinated_group_ids(user)
+                    else "Member codes show only to the members' coordinators; the reach by group above counts them."
+                ),
+            })
         counts = adverse_counts(batch)
         if counts["total"]:
             panels.append({

@@ -75,10 +75,9 @@ def stock_by_group(batch: Batch, user) -> list[tuple[str, Decimal]]:
         .order_by("account__kind", "account__group__short_name")
         .values_list("account__kind", "account__group__short_name", "grams")
     )
-    return [
-        ("Central store" if kind == Account.Kind.CENTRAL else short_name, to_grams(grams))
-        for kind, short_name, grams in rows
-    ]
+    # Grams on a manifest sit in the one in-transit account, which has no group: named by its
+    # kind, like the central store, never as a missing group ("None").
+    return [(short_name or Account.Kind(kind).label, to_grams(grams)) for kind, short_name, grams in rows]
 
 
 @dataclass(frozen=True)

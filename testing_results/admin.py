@@ -200,6 +200,10 @@ class DrugCheckInline(ReadOnlyInline):
     def get_queryset(self, request):
         self.limits = selectors.limit_table()  # "not detected" is shown as "below" its limit
         self.may_retest = request.user.has_perm("testing_results.add_drugcheck")
+        # The link is offered to whoever the service lets withdraw the check: a drug checker or
+        # release officer other than the person who entered it.
+        self.may_invalidate = self.may_retest or request.user.has_perm("testing_results.release_batch")
+        self.user_id = request.user.pk
         return super().get_queryset(request).select_related(
             "performed_by", "invalidated_by", "instrument", "strip_lot", "replaces"
         ).prefetch_related(
@@ -234,8 +238,12 @@ class DrugCheckInline(ReadOnlyInline):
                 return format_html('{} · <a href="{}?{}">Record a retest</a>', invalidated, url,
                                    urlencode({"method": obj.method_id, "replaces": obj.pk}))
             return invalidated
-        url = reverse("admin:testing_results_batch_invalidate", args=[obj.batch_id, obj.pk])
         retest = f" (retest of the check of {timezone.localtime(obj.replaces.performed_at):%Y-%m-%d %H:%M})" if obj.replaces_id else ""
+        if not getattr(self, "may_invalidate", False):
+            return format_html("Valid{}", retest)
+        if obj.performed_by_id == getattr(self, "user_id", None):
+            return format_html("Valid{} · entered by you: another checker or release officer can invalidate it", retest)
+        url = reverse("admin:testing_results_batch_invalidate", args=[obj.batch_id, obj.pk])
         return format_html('Valid{} · <a href="{}">Invalidate</a>', retest, url)
 
     @admin.display(description="Lab report")

@@ -164,7 +164,7 @@ def test_every_surface_shows_the_same_rows_as_the_selectors(client, request, rol
         )
         stores_of_batch = {name for name, _ in selectors.stock_by_group(batch, user)}
         expected_stores = {
-            "Central store" if kind == Account.Kind.CENTRAL else name
+            name or Account.Kind(kind).label
             for kind, name in Balance.objects.filter(pk__in=stock, batch=batch, internal=True)
             .exclude(grams=0)
             .values_list("account__kind", "account__group__short_name")
