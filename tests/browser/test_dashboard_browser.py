@@ -35,3 +35,24 @@ def test_the_dashboard_tables_use_the_page_width_and_headers_stay_on_one_line(pa
         assert max(heights) <= 1.6 * line, (table, heights, line)
     # "Recent actions" still has its column beside the tables.
     assert page.locator("#recent-actions-module").is_visible()
+
+
+def test_on_a_tablet_recent_actions_go_under_the_tables_and_a_phone_never_scrolls_sideways(
+    page, live_server, shots, programme, charlie
+):
+    page.set_viewport_size({"width": 768, "height": 1024})
+    admin_login(page, live_server, "charlie", next_url="/admin/")
+    shots(page, "dashboard-768")
+    for table in ("#dashboard-stock table", "#dashboard-waiting table", "#dashboard-held table"):
+        # Django's 290 px "Recent actions" column left the tables about 450 px wide here.
+        assert page.locator(table).bounding_box()["width"] > 768 - 80, table
+    related = page.locator("#content-related").bounding_box()
+    assert related["y"] >= page.locator("#dashboard").bounding_box()["y"] + page.locator("#dashboard").bounding_box()["height"]
+    # The app list is not covered by the recent actions that moved under it.
+    assert related["y"] >= page.locator("#content-main").bounding_box()["y"] + page.locator("#content-main").bounding_box()["height"] - 1
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.reload()
+    page.evaluate("document.querySelectorAll('#dashboard details').forEach(d => d.open = true)")
+    shots(page, "dashboard-360")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
