@@ -4,6 +4,8 @@ The batch page is read-only: receiving, recording a check and every status chang
 their own pages here, which call ``testing_results.services`` and show a refusal as an error on
 the page. Checks and findings are history, never edited. ``extra_panels`` lets a higher layer
 (``distributions.batch_admin``) add tables to the batch page without this app importing it.
+Compounds, substances, instruments, strip lots, methods and the reference-sample setting have
+their own module, ``testing_results.reference_admin``.
 """
 
 from __future__ import annotations
@@ -19,21 +21,22 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
+from compassionclub.admin_mixins import NoDeleteAdminMixin, ReadOnlyAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from members.admin_mixins import ReadOnlyInline
-from testing_results import selectors, services, views
+from testing_results import (
+    reference_admin,  # noqa: F401  (compounds, substances, instruments, strip lots, methods, the reference sample)
+    selectors,
+    services,
+    views,
+)
 from testing_results.forms import (
     CheckForm,
-    DetectionLimitForm,
     FindingFormSet,
     InvalidateForm,
-    MethodCapabilityForm,
-    MethodForm,
     ReasonForm,
     ReceiveForm,
-    ReferencePolicyForm,
     ReportForm,
     findings_from,
     quiet,
@@ -43,130 +46,15 @@ from testing_results.models import (
     Batch,
     BatchStatusChange,
     Compound,
-    DetectionLimit,
     DrugCheck,
     Finding,
-    Instrument,
     Method,
-    MethodCapability,
-    ReferenceSamplePolicy,
     StripLot,
-    Substance,
 )
 from testing_results.selectors import batches_visible_to
 
 ACTION_LABELS = {"release": "Release", "reject": "Reject", "hold": "Put on hold", "recall": "Recall"}
 CSS = {"all": ["testing_results/admin.css"]}
-
-
-@admin.register(Compound)
-class CompoundAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "category", "drug_class", "watch_listed_at"]
-    list_filter = ["category", "drug_class"]
-    search_fields = ["name"]
-    readonly_fields = ["watch_listed_at"]
-    actions = ["put_on_watch_list"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # Making a compound harmful is the watch-list action's job, which also holds batches.
-        if obj is not None and obj.category == Compound.Category.HARMFUL:
-            return ["category", "drug_class", "watch_listed_at"]
-        return self.readonly_fields
-
-    @admin.action(description="Put on the watch list (public drug alert): hold batches that could not rule it out",
-                  permissions=["change"])
-    def put_on_watch_list(self, request, queryset):
-        # One service transaction per compound; Django runs actions outside any transaction.
-        for compound in queryset.order_by("pk"):
-            try:
-                held = services.compound_watch_list(compound=compound, by=request.user)
-            except ServiceError as exc:
-                self.message_user(request, f"{compound}: {exc}", messages.ERROR)
-                continue
-            self.message_user(
-                request,
-                f"{compound} is on the watch list. {held} released batch{'es' if held != 1 else ''} put on hold.",
-                messages.WARNING if held else messages.SUCCESS,
-            )
-
-
-@admin.register(Substance)
-class SubstanceAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "expected_compound"]
-    list_select_related = ["expected_compound"]
-    search_fields = ["name"]
-    autocomplete_fields = ["expected_compound"]
-
-
-class _SourceAdmin(AuditedSaveAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
-    """The "unrecorded" stand-ins of the data migration stay as they are."""
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.unrecorded_before is not None:
-            return False
-        return super().has_change_permission(request, obj)
-
-
-@admin.register(Instrument)
-class InstrumentAdmin(_SourceAdmin):
-    list_display = ["make_model", "serial", "method", "library", "library_version", "verified_until"]
-    list_filter = ["method"]
-    search_fields = ["make_model", "serial"]
-
-
-@admin.register(StripLot)
-class StripLotAdmin(_SourceAdmin):
-    list_display = ["maker", "lot_number", "drug_class", "cutoff_ng_ml", "expires_on"]
-    list_filter = ["drug_class"]
-    search_fields = ["maker", "lot_number"]
-
-
-@admin.register(Method)
-class MethodAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
-    """Methods as data. A new one rules nothing out until its capability rows are granted (on
-    the method capability pages), never beyond the floor; the seeded three keep their kind."""
-
-    form = MethodForm
-    list_display = ["name", "code", "kind", "quantifies", "required"]
-    fields = ["code", "name", "kind", "quantifies", "required", "panel"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["code"] if obj is not None else []
-
-    def save_model(self, request, obj, form, change):
-        services.method_save(method=obj, panel=list(form.cleaned_data.get("panel") or []), by=request.user)
-
-    def save_related(self, request, form, formsets, change):
-        pass  # the panel was saved by the service, in its transaction
-
-
-@admin.register(DetectionLimit)
-class DetectionLimitAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
-    form = DetectionLimitForm
-    list_display = ["method", "instrument", "compound", "drug_class", "limit_pct", "note"]
-    list_filter = ["method"]
-    list_select_related = ["method", "instrument", "compound"]
-    autocomplete_fields = ["compound"]
-
-    def save_model(self, request, obj, form, change):
-        services.detection_limit_set(limit=obj, by=request.user)
-
-
-@admin.register(MethodCapability)
-class MethodCapabilityAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
-    form = MethodCapabilityForm
-    list_display = ["method", "drug_class", "can_rule_out", "required", "note"]
-    list_filter = ["method", "can_rule_out", "required"]
-    readonly_fields = ["method", "drug_class"]
-    fields = ["method", "drug_class", "can_rule_out", "required", "note"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # every (method, class) pair is seeded
-
-    def save_model(self, request, obj, form, change):
-        services.method_capability_set(
-            capability=obj, can_rule_out=obj.can_rule_out, required=obj.required, note=obj.note, by=request.user
-        )
 
 
 def _findings_text(check: DrugCheck, limits: LimitTable | None = None) -> str:
@@ -596,45 +484,3 @@ class BatchStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["to_status"]
     list_select_related = ["batch", "changed_by"]
     search_fields = ["batch__code"]
-
-
-
-@admin.register(ReferenceSamplePolicy)
-class ReferenceSamplePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
-    """One setting on one page: the grams retained from each batch at receipt."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = ReferenceSamplePolicy.current()
-        may_change = self.has_change_permission(request, policy)
-        form = ReferencePolicyForm(request.POST or None, initial={"grams": policy.grams})
-        if request.method == "POST":
-            if not may_change:
-                raise PermissionDenied
-            if form.is_valid():
-                try:
-                    services.reference_policy_set(grams=form.cleaned_data["grams"], by=request.user)
-                except ServiceError as exc:
-                    form.add_error(None, exc)
-                else:
-                    self.message_user(request, "Reference sample setting saved.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))
-        if not may_change:
-            for field in form.fields.values():
-                field.disabled = True
-        context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": "Reference sample", "form": form,
-            "may_change": may_change,
-            "note": "At receipt, this many grams of each batch move from the central store to the reference account: "
-                    "kept for retests, never handed out, destroyed witnessed when the batch is finished.",
-        }
-        return TemplateResponse(request, "admin/testing_results/referencesamplepolicy/form.html", context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))
