@@ -52,7 +52,7 @@ from distributions.models import (
 from distributions.services.allowances import _confirm_approver_present as confirm_present
 from distributions.services.arguments import MAX_GRAMS, MG, parse_grams, parse_key, parse_reason
 from distributions.services.ledger import entry_append, ledger_write, system_account
-from distributions.services.reference import reference_destruction_check
+from distributions.services.reference import reference_destruction_check, reference_destruction_lock
 from members.scoping import is_coordinator_of
 from testing_results.models import Batch
 
@@ -434,7 +434,8 @@ def destruction_witnessed(
     if method not in WitnessedDestruction.Method.values:
         allowed = ", ".join(WitnessedDestruction.Method.values)
         raise ServiceError("method_invalid", f"Choose how the stock was destroyed ({allowed}).")
-    if not reference_destruction_check(batch=batch, store=store, reason=reason):
+    reference = reference_destruction_check(batch=batch, store=store, reason=reason)
+    if not reference:
         store = _store(store)
     key = parse_key(idempotency_key)
     if not (by.is_active and (by.has_perm("distributions.adjust_stock")
@@ -444,6 +445,8 @@ def destruction_witnessed(
                    what="A destruction", action="witnessing a destruction")
 
     def write() -> LedgerEntry:
+        if reference and not LedgerEntry.objects.filter(idempotency_key=key).exists():
+            reference_destruction_lock(batch=batch)
         entry = entry_append(
             kind=Kind.DESTRUCTION, batch=batch, from_account=store, to_account=system_account(Account.Kind.DESTROYED),
             grams=grams, by=by, idempotency_key=key, reason=reason,

@@ -21,12 +21,14 @@ from django.db.models import Sum
 
 from compassionclub.errors import ServiceError
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.services import _ledger_sql as sql
 from distributions.services.arguments import MG
 from distributions.services.ledger import entry_append, system_account
 from testing_results.models import Batch, DrugCheck, ReferenceSamplePolicy
 
 __all__ = [
     "reference_destruction_check",
+    "reference_destruction_lock",
     "reference_finished",
     "reference_held",
     "reference_retain",
@@ -91,20 +93,44 @@ def reference_finished(batch: Batch) -> bool:
 
 
 def reference_destruction_check(*, batch: Batch, store, reason: str) -> bool:
-    """For ``destruction_witnessed``: True when ``store`` is the reference account and its
-    sample of ``batch`` may be destroyed (the batch is finished); False for any other account,
-    which the caller checks as a store. The reason "reference sample no longer needed" is only
-    for the reference account."""
+    """For ``destruction_witnessed``, before its transaction: True when ``store`` is the
+    reference account, False for any other account, which the caller checks as a store. The
+    reason "reference sample no longer needed" is only for the reference account. Whether the
+    batch is finished is decided inside the transaction, under the locks
+    (``reference_destruction_lock``)."""
     if not (isinstance(store, Account) and store.kind == Account.Kind.REFERENCE):
         if reason == LedgerEntry.DestructionReason.REFERENCE_FINISHED:
             raise ServiceError(
                 "reason_invalid", "\"Reference sample no longer needed\" is for destroying a reference sample only."
             )
         return False
-    if not reference_finished(batch):
+    return True
+
+
+def reference_destruction_lock(*, batch: Batch) -> None:
+    """In the destruction's transaction, before its entry: refuse unless the batch is finished,
+    decided under the locks. "No stock left" read before the transaction could be stale by the
+    time the entry is written: a reversal of a distribution, an adjustment or a cancelled
+    manifest puts grams back in a store, and the reference sample kept for their retests would
+    be gone. So the batch's status is share-locked and every balance row of the batch's stock
+    and its reference sample is locked, in ascending id (the ledger's lock order: the batch,
+    then balances), before reading them; a writer that would put stock back waits for the
+    destruction to commit, or the destruction waits for it and sees the stock. On SQLite the
+    IMMEDIATE transaction already serialises them."""
+    reference, destroyed = system_account(Account.Kind.REFERENCE), system_account(Account.Kind.DESTROYED)
+    # The rows the entry will touch exist before any lock is taken, as in every ledger write:
+    # inserting one while holding the stock rows could wait on a writer that waits on us.
+    sql.ensure_balances(batch.pk, [reference, destroyed])
+    status = sql.lock_batch_status(batch.pk)
+    stores = set(Account.objects.filter(kind__in=STOCK_KINDS).values_list("pk", flat=True))
+    rows = list(
+        Balance.objects.select_for_update().filter(batch_id=batch.pk, account_id__in=[*stores, reference.pk])
+        .order_by("id").values_list("account_id", "grams")
+    )
+    stock_left = sum((Decimal(grams) for account_id, grams in rows if account_id in stores), Decimal(0))
+    if status not in FINISHED_STATUSES and stock_left > 0:
         raise ServiceError(
             "reference_batch_not_finished",
             f"The reference sample of {batch.code} is kept for retests until the batch is finished (rejected, "
-            f"recalled, or no stock left in any store or in transit): {_stock_left(batch)} g are still held.",
+            f"recalled, or no stock left in any store or in transit): {stock_left.quantize(MG)} g are still held.",
         )
-    return True

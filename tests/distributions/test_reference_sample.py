@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
+from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.selectors import reference_sample, stock_by_group
@@ -170,3 +171,26 @@ def test_the_dashboard_lists_reference_samples_to_destroy_once_their_batch_is_fi
     assert f"batch={finished.pk}&amp;grams=1.000&amp;reason=reference_finished" in section
     destroy_reference(finished, pat, root)
     assert 'id="dashboard-references"' not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_finished_is_decided_under_the_destructions_locks_not_before(monkeypatch, heroin, erin, dana, pat, root):
+    """Stock put back while the witness confirms (a reversal, an adjustment, a cancelled
+    manifest) unfinishes the batch: the destruction, deciding inside its transaction, refuses."""
+    from distributions.services import custody
+
+    batch = released_batch(heroin, checker=erin, officer=dana, grams="3")
+    services.destruction_witnessed(batch=batch, store=system_account(Account.Kind.CENTRAL), grams=D("2"), by=pat,
+                                   witness=root, witness_password=PASSWORD, reason="expired", method="incineration")
+    confirm = custody._store_witness
+
+    def found_meanwhile(*args, **kwargs):
+        confirm(*args, **kwargs)
+        services.stock_adjust(batch=batch, grams=D("0.5"), reason="found", by=pat)
+
+    monkeypatch.setattr(custody, "_store_witness", found_meanwhile)
+    with pytest.raises(ServiceError) as excinfo:
+        destroy_reference(batch, pat, root)
+    assert excinfo.value.code == "reference_batch_not_finished"
+    assert "0.500 g are still held" in excinfo.value.message_text
+    assert held(batch, Account.Kind.REFERENCE) == D("1")
+    assert not LedgerEntry.objects.filter(batch=batch, reason=LedgerEntry.DestructionReason.REFERENCE_FINISHED).exists()
