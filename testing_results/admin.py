@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Case, Count, Prefetch, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -51,7 +51,7 @@ from testing_results.models import (
     Method,
     StripLot,
 )
-from testing_results.selectors import batches_visible_to
+from testing_results.selectors import batches_visible_to, checks_in_order
 
 ACTION_LABELS = {"release": "Release", "reject": "Reject", "hold": "Put on hold", "recall": "Recall"}
 CSS = {"all": ["testing_results/admin.css"]}
@@ -165,6 +165,17 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return batches_visible_to(request.user, super().get_queryset(request))
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, DrugCheckInline) and obj is not None and obj.pk is not None:
+            # Each retest directly under the check it replaces, as in the PDF: the order is
+            # decided in Python (a chain of retests) and handed to the query by position.
+            order = checks_in_order(DrugCheck.objects.filter(batch=obj).only("id", "performed_at", "replaces_id"))
+            if order:
+                position = Case(*(When(pk=c.pk, then=Value(n)) for n, c in enumerate(order)), default=Value(len(order)))
+                kwargs["queryset"] = kwargs["queryset"].order_by(position, "id")
+        return kwargs
 
     class Media:
         css = CSS

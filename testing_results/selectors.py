@@ -13,6 +13,26 @@ from testing_results.models import Batch, Compound, DetectionLimit, DrugCheck, F
 from testing_results.rules import ABSENT, Capabilities, CheckSource, Evidence, Fact, MethodInfo, WatchedCompound
 
 
+def checks_in_order(checks: Iterable[DrugCheck]) -> list[DrugCheck]:
+    """A batch's checks as the batch page and the PDF list them: by when they were made (then
+    by id), each retest directly under the check it replaces, and a retest of that retest under
+    it. A retest's time is typed by the checker and may be earlier than the check it replaces
+    (the bench's clock, a check entered late), so sorting by time alone could list it above."""
+    checks = sorted(checks, key=lambda c: (c.performed_at, c.pk))
+    present = {c.pk for c in checks}
+    retests: dict[int, list[DrugCheck]] = defaultdict(list)
+    for check in checks:
+        if check.replaces_id in present:
+            retests[check.replaces_id].append(check)
+    ordered: list[DrugCheck] = []
+    stack = [c for c in reversed(checks) if c.replaces_id not in present]
+    while stack:
+        check = stack.pop()
+        ordered.append(check)
+        stack.extend(reversed(retests.pop(check.pk, [])))
+    return ordered
+
+
 def methods() -> list[MethodInfo]:
     return [MethodInfo(*row) for row in Method.objects.values_list("code", "name", "kind", "quantifies", "required")]
 

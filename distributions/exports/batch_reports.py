@@ -34,7 +34,7 @@ from distributions.selectors import reference_sample
 from distributions.visibility import batches_visible_to, stock_visible_to
 from testing_results.limits import FLOOR_PCT, finding_result_text
 from testing_results.models import Batch, BatchStatusChange, DrugCheck, Finding
-from testing_results.selectors import limit_table
+from testing_results.selectors import checks_in_order, limit_table
 
 ZERO = Decimal("0.000")
 
@@ -142,11 +142,10 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
     """Everything the certificate shows, in a constant number of queries."""
     from testing_results.services import assess_release
 
-    checks = list(
+    checks = checks_in_order(
         DrugCheck.objects.filter(batch=batch)
         .select_related("performed_by", "invalidated_by", "instrument", "strip_lot")
         .prefetch_related("findings__compound")
-        .order_by("performed_at", "id")
     )
     # "Not detected" in numbers: each absent result reads "below" its limit or its lot's cut-off.
     limits = limit_table()

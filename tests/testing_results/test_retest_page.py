@@ -81,3 +81,31 @@ def test_a_strip_retest_offers_only_lots_of_its_class(client, received, record, 
     text = picker.content.decode()
     assert "fentanyl and analogues" in text and "Immunoassay test strip: benzodiazepines" not in text
     assert f"replaces={first.pk}" in text and "FTIR" not in text.split("Which check?")[1]
+
+
+def test_a_retest_lists_directly_under_the_check_it_replaces_whatever_its_time(client, heroin, record, vocab, erin, dana):
+    """A retest's time is typed: one dated before the check it replaces (or a retest of that
+    retest dated earlier still) still lists directly under it, on the batch page and in the PDF."""
+    day = timezone.localdate() - timezone.timedelta(days=1)
+    batch = services.batch_receive(substance=heroin, grams=Decimal("20"), received_on=day - timezone.timedelta(days=1), by=erin)
+
+    def at(hour):
+        return timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time()).replace(hour=hour))
+
+    ftir = [finding(vocab["heroin"], "detected"), finding(vocab["caffeine"], "detected")]
+    first = record(batch, "ftir", ftir, performed_at=at(12))
+    later = record(batch, "ftir", ftir, performed_at=at(13))
+    services.check_invalidate(drug_check=first, reason="transcription_error", by=dana)
+    retest = record(batch, "ftir", ftir, performed_at=at(11), replaces=first)
+    services.check_invalidate(drug_check=retest, reason="transcription_error", by=dana)
+    again = record(batch, "ftir", ftir, performed_at=at(10), replaces=retest)
+    expected = [first.pk, retest.pk, again.pk, later.pk]
+
+    client.force_login(dana)
+    response = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk]))
+    checks = next(s for s in response.context["inline_admin_formsets"] if s.opts.model is DrugCheck)
+    assert [form.form.instance.pk for form in checks] == expected
+
+    from distributions.exports.batch_reports import batch_record
+
+    assert [c.pk for c in batch_record(batch, dana)["checks"]] == expected
