@@ -215,15 +215,20 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             assessment = (services.assess_release(batch, by=user if may_release else None)
                           if batch.status in services.TRANSITIONS["release"][0] else None)
             actions = []
-            if user.has_perm("testing_results.release_batch"):
-                # A batch with a harmful compound found is rejected, never released: no Release button.
+            if may_release:
+                # Release is offered only when the rule, asked for this user, would release: a
+                # batch with a harmful compound found, a missing check, an expired lot or checks
+                # this user entered get no Release button, and the assessment says why. Reject
+                # (or, on hold, Recall) stays.
                 actions = [
                     (ACTION_LABELS[a], reverse(f"admin:testing_results_batch_{a}", args=[batch.pk]))
                     for a, (starts, _to) in services.TRANSITIONS.items()
-                    if batch.status in starts and not (a == "release" and assessment and assessment.found)
+                    if batch.status in starts and not (a == "release" and assessment and not assessment.releasable)
                 ]
             extra.update(
                 assessment=assessment,
+                release_withheld=bool(may_release and assessment and not assessment.releasable),
+                instead=[label for label, _url in actions if label in (ACTION_LABELS["reject"], ACTION_LABELS["recall"])],
                 transition_links=actions,
                 can_add_check=user.has_perm("testing_results.add_drugcheck") and batch.status in services.CHECKABLE,
                 may_release=may_release,
@@ -415,10 +420,15 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"Batch {batch.code}: {services.PAST_TENSE[action]}.", messages.SUCCESS)
                 return HttpResponseRedirect(self._change_url(batch))
         assessment = services.assess_release(batch, by=request.user) if action == "release" else None
+        # A release the rule refuses is not asked for: the page says why instead of taking a
+        # reason first and refusing after.
+        withheld = bool(assessment and not assessment.releasable)
+        instead = [ACTION_LABELS[a] for a in ("reject", "recall") if batch.status in services.TRANSITIONS[a][0]]
         return TemplateResponse(
             request, "admin/testing_results/batch/transition.html",
             self._context(request, batch, f"{ACTION_LABELS[action]} {batch.code}", form=form, action=action,
-                          action_label=ACTION_LABELS[action], assessment=assessment, change_url=self._change_url(batch)),
+                          action_label=ACTION_LABELS[action], assessment=assessment, change_url=self._change_url(batch),
+                          may_release=True, release_withheld=withheld, instead=instead if withheld else []),
         )
 
 

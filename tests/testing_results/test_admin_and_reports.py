@@ -315,3 +315,70 @@ def test_a_drug_checker_is_told_who_may_release_a_clean_batch(client, batch, cle
     page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
     assert "a release officer who entered none of the checks may release it" in page
     assert "checker_cannot_release" not in page and "tr-blocked" not in page and "you entered none" not in page
+
+
+def _expire_strips(batch) -> None:
+    for check in DrugCheck.objects.filter(batch=batch, method="immunoassay"):
+        day = timezone.localtime(check.performed_at).date() - dt.timedelta(days=1)
+        StripLot.objects.filter(pk=check.strip_lot_id).update(expires_on=day)
+
+
+WITHHELD = [
+    # (case, how the checks are made, who looks, the codes the rule refuses with)
+    ("a method missing", lambda batch, clean, root: clean(batch, skip=("mass_spec",)), "dana", "method_missing"),
+    ("a strip lot expired", lambda batch, clean, root: (clean(batch), _expire_strips(batch)), "dana", "strip_lot_expired"),
+    ("the officer entered the checks", lambda batch, clean, root: clean(batch, by=root), "root", "checker_cannot_release"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("case", "make", "who", "code"), WITHHELD, ids=[w[0] for w in WITHHELD])
+def test_release_is_offered_only_when_the_rule_would_release(client, batch, clean_checks, dana, root, case, make, who, code):
+    make(batch, clean_checks, root)
+    user = {"dana": dana, "root": root}[who]
+    assessment = services.assess_release(batch, by=user)
+    assert not assessment.releasable and code in assessment.codes
+    client.force_login(user)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    release = reverse("admin:testing_results_batch_release", args=[batch.pk])
+    assert release not in page
+    assert reverse("admin:testing_results_batch_reject", args=[batch.pk]) in page
+    assert 'class="tr-withheld"' in page
+    for blocker in assessment.blockers:
+        assert f'data-code="{blocker.code}"' in page
+    # Typed in by hand, the release page says why and asks for no reason.
+    form = client.get(release).content.decode()
+    assert 'name="reason"' not in form and 'class="tr-withheld"' in form and "data-code=" in form
+    response = client.post(release, {"reason": "Please"})
+    assert "errornote" in response.content.decode()
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.QUARANTINED
+
+
+@pytest.mark.django_db
+def test_a_missing_check_says_reject_if_it_cannot_pass(client, batch, clean_checks, dana):
+    clean_checks(batch, skip=("mass_spec",))
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "Release is not offered until nothing above blocks it. If the batch cannot pass, reject it." in page
+
+
+@pytest.mark.django_db
+def test_a_held_batch_that_no_longer_passes_offers_recall_not_release(client, batch, clean_checks, dana, root):
+    checks = clean_checks(batch)
+    services.batch_release(batch=batch, by=dana, reason="All checks passed.")
+    services.check_invalidate(drug_check=checks[0], reason="transcription_error", by=root)
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.ON_HOLD
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert reverse("admin:testing_results_batch_release", args=[batch.pk]) not in page
+    assert reverse("admin:testing_results_batch_recall", args=[batch.pk]) in page
+    assert "If the batch cannot pass, recall it." in page
+
+
+@pytest.mark.django_db
+def test_a_clean_batch_still_offers_release(client, batch, clean_checks, dana):
+    clean_checks(batch)
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert reverse("admin:testing_results_batch_release", args=[batch.pk]) in page and "tr-withheld" not in page
+    assert 'name="reason"' in client.get(reverse("admin:testing_results_batch_release", args=[batch.pk])).content.decode()
