@@ -9,6 +9,7 @@ Who sees which manifest is ``distributions.visibility.manifests_visible_to``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
@@ -112,6 +113,24 @@ def _context(model_admin, request, title: str, **extra) -> dict:
     return {**model_admin.admin_site.each_context(request), "title": title, "opts": model_admin.model._meta, **extra}
 
 
+def _keyed_add_view(model_admin, request, form_class, write: Callable[[forms.Form], HttpResponse], *, title: str,
+                    submit: str) -> HttpResponse:
+    """An add page written by one service call: the form carries an idempotency key set when the
+    page is drawn (a double-submitted form is written once) and what a link prefilled (see
+    ``prefilled``); ``write(form)`` calls the service and answers once it is stored, and a
+    refusal comes back to the form as its error."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    initial = {"idempotency_key": uuid.uuid4().hex, **prefilled(request, form_class.PREFILL)}
+    form = form_class(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            return write(form)
+        except ServiceError as error:
+            form.add_error(None, error)
+    return TemplateResponse(request, FORM, _context(model_admin, request, title, form=form, submit=submit))
+
+
 @admin.register(Manifest)
 class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["code", "batch", "from_store", "to_store", "grams_sent", "packages", "status", "sent_at",
@@ -149,29 +168,22 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         """Send: the batch, the stores, the grams weighed and the packages."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        initial = {"idempotency_key": uuid.uuid4().hex, **prefilled(request, SendForm.PREFILL)}
-        form = SendForm(request.POST or None, user=request.user, initial=initial)
-        if request.method == "POST" and form.is_valid():
+
+        def send(form: SendForm) -> HttpResponse:
             data = form.cleaned_data
-            try:
-                manifest = services.manifest_send(
-                    batch=data["batch"], from_store=data["from_store"], to_store=data["to_store"], grams=data["grams"],
-                    packages=data["packages"], by=request.user, idempotency_key=data["idempotency_key"],
-                )
-            except ServiceError as error:
-                form.add_error(None, error)
-            else:
-                return self._done(request, manifest, ngettext(
-                    "%(code)s sent: %(grams)s g in %(packages)d package to %(store)s. Print the manifest to travel with "
-                    "the package.",
-                    "%(code)s sent: %(grams)s g in %(packages)d packages to %(store)s. Print the manifest to travel with "
-                    "the packages.", manifest.packages,
-                ) % {"code": manifest.code, "grams": manifest.grams_sent, "packages": manifest.packages,
-                     "store": manifest.to_store})
-        return TemplateResponse(request, FORM, _context(self, request, _("Send stock on a manifest"), form=form,
-                                                        submit=_("Send")))
+            manifest = services.manifest_send(
+                batch=data["batch"], from_store=data["from_store"], to_store=data["to_store"], grams=data["grams"],
+                packages=data["packages"], by=request.user, idempotency_key=data["idempotency_key"],
+            )
+            return self._done(request, manifest, ngettext(
+                "%(code)s sent: %(grams)s g in %(packages)d package to %(store)s. Print the manifest to travel with "
+                "the package.",
+                "%(code)s sent: %(grams)s g in %(packages)d packages to %(store)s. Print the manifest to travel with "
+                "the packages.", manifest.packages,
+            ) % {"code": manifest.code, "grams": manifest.grams_sent, "packages": manifest.packages,
+                 "store": manifest.to_store})
+
+        return _keyed_add_view(self, request, SendForm, send, title=_("Send stock on a manifest"), submit=_("Send"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         manifest = None
@@ -395,29 +407,23 @@ class WitnessedDestructionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         return obj.entry.recorded_at
 
     def add_view(self, request, form_url="", extra_context=None):
-        """Destroy stock in front of a witness, who confirms with their own password."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        initial = {"idempotency_key": uuid.uuid4().hex, **prefilled(request, DestroyForm.PREFILL)}
-        form = DestroyForm(request.POST or None, user=request.user, initial=initial)
-        if request.method == "POST" and form.is_valid():
+        """Destroy stock in front of a witness, who confirms with their own password (never sent
+        back into the page)."""
+
+        def destroy(form: DestroyForm) -> HttpResponse:
             data = form.cleaned_data
-            try:
-                record = services.destruction_witnessed(
-                    batch=data["batch"], store=data["store"], grams=data["grams"], reason=data["reason"],
-                    method=data["method"], by=request.user, idempotency_key=data["idempotency_key"],
-                    **form.credentials(request),
-                )
-            except ServiceError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, _("Destroyed %(grams)s g of %(batch)s from %(store)s, witnessed by %(witness)s.") % {
-                    "grams": record.entry.grams, "batch": record.entry.batch, "store": record.entry.from_account,
-                    "witness": record.witness})
-                return HttpResponseRedirect(reverse("admin:distributions_witnesseddestruction_changelist"))
-        # The witness's password is never sent back into the page.
-        return TemplateResponse(request, FORM, _context(self, request, _("Destroy stock before a witness"), form=form,
-                                                        submit=_("Destroy")))
+            record = services.destruction_witnessed(
+                batch=data["batch"], store=data["store"], grams=data["grams"], reason=data["reason"],
+                method=data["method"], by=request.user, idempotency_key=data["idempotency_key"],
+                **form.credentials(request),
+            )
+            messages.success(request, _("Destroyed %(grams)s g of %(batch)s from %(store)s, witnessed by %(witness)s.") % {
+                "grams": record.entry.grams, "batch": record.entry.batch, "store": record.entry.from_account,
+                "witness": record.witness})
+            return HttpResponseRedirect(reverse("admin:distributions_witnesseddestruction_changelist"))
+
+        return _keyed_add_view(self, request, DestroyForm, destroy, title=_("Destroy stock before a witness"),
+                               submit=_("Destroy"))
 
 
 FOUND_ROWS = 2

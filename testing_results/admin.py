@@ -311,12 +311,11 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 form.add_error(None, exc)
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                batch.refresh_from_db(fields=["status"])
-                admin_recent_action(request, batch, f"{drug_check.get_method_display()} check recorded.")
-                self.message_user(request, f"Check recorded for {batch.code}.", messages.SUCCESS)
-                if batch.status == Batch.Status.ON_HOLD:
-                    self.message_user(request, f"{batch.code} was put on hold: the check found a harmful compound.", messages.WARNING)
-                return HttpResponseRedirect(self._change_url(batch))
+                return self._check_done(
+                    request, batch, recent=f"{drug_check.get_method_display()} check recorded.",
+                    done=f"Check recorded for {batch.code}.",
+                    held=f"{batch.code} was put on hold: the check found a harmful compound.",
+                )
         what = f"{lot.get_drug_class_display().lower()} strip" if lot is not None else method.name
         title = f"Record {'an' if what[:1] in 'AEFHILMNORSXaeiou' else 'a'} {what} check for {batch.code}"
         if replaces is not None:
@@ -328,6 +327,16 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                           method=method, lot=lot, change_url=self._change_url(batch),
                           choose_url=reverse("admin:testing_results_batch_check", args=[batch.pk])),
         )
+
+    def _check_done(self, request: HttpRequest, batch: Batch, *, recent: str, done: str, held: str) -> HttpResponse:
+        """After a check is recorded or invalidated, which may have put the batch on hold: say so
+        (``held``) beside ``done``, and go back to the batch page."""
+        batch.refresh_from_db(fields=["status"])
+        admin_recent_action(request, batch, recent)
+        self.message_user(request, done, messages.SUCCESS)
+        if batch.status == Batch.Status.ON_HOLD:
+            self.message_user(request, held, messages.WARNING)
+        return HttpResponseRedirect(self._change_url(batch))
 
     @staticmethod
     def _retest_of(request: HttpRequest, batch: Batch, method: Method | None) -> DrugCheck | None:
@@ -385,15 +394,11 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 form.add_error(None, exc)
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                batch.refresh_from_db(fields=["status"])
-                admin_recent_action(request, batch, f"{drug_check.get_method_display()} check invalidated.")
-                self.message_user(request, f"The {_mid(drug_check.get_method_display())} check was invalidated.", messages.SUCCESS)
-                if batch.status == Batch.Status.ON_HOLD:
-                    self.message_user(
-                        request, f"{batch.code} was put on hold: without that check it no longer passes the release rule.",
-                        messages.WARNING,
-                    )
-                return HttpResponseRedirect(self._change_url(batch))
+                return self._check_done(
+                    request, batch, recent=f"{drug_check.get_method_display()} check invalidated.",
+                    done=f"The {_mid(drug_check.get_method_display())} check was invalidated.",
+                    held=f"{batch.code} was put on hold: without that check it no longer passes the release rule.",
+                )
         label = f"Invalidate the {_mid(drug_check.get_method_display())} check of {timezone.localtime(drug_check.performed_at):%Y-%m-%d %H:%M}"
         return TemplateResponse(
             request, "admin/testing_results/batch/transition.html",

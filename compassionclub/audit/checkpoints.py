@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditChainHead, AuditRecord
@@ -139,6 +140,17 @@ def read(path: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
     except (InvalidSignature, ValueError) as error:
         raise CheckpointError("The checkpoint's signature does not verify: its content was edited after it was signed.") from error
     return document["payload"]
+
+
+def read_options(options: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload of the checkpoint a verify command's ``--checkpoint`` and ``--public-key``
+    name, None without ``--checkpoint``; a checkpoint that does not verify stops the command."""
+    if not options["checkpoint"]:
+        return None
+    try:
+        return read(options["checkpoint"], load_public_key(options["public_key"]))
+    except CheckpointError as error:
+        raise CommandError(str(error)) from error
 
 
 def audit_extends(payload: dict[str, Any]) -> str:

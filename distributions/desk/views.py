@@ -393,6 +393,15 @@ def undo(request: HttpRequest, site) -> HttpResponse:
     return HttpResponseRedirect(reverse("admin:distributions_desk"))
 
 
+def _not_found(request: HttpRequest, site) -> HttpResponse:
+    """The desk with the posted member code back in its box, refused as the lookup refuses it:
+    mistyped, or no member of the user's groups."""
+    lookup_form = LookupForm({"code": request.POST.get("code", "")})
+    if lookup_form.is_valid():
+        lookup_form.add_error("code", NOT_FOUND_MESSAGE)
+    return _render(request, site, lookup_form=lookup_form)
+
+
 @never_cache
 @require_POST
 def told(request: HttpRequest, site) -> HttpResponse:
@@ -401,10 +410,7 @@ def told(request: HttpRequest, site) -> HttpResponse:
     form = MemberToldForm(request.POST)
     member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
     if member is None:
-        lookup_form = LookupForm({"code": request.POST.get("code", "")})
-        if lookup_form.is_valid():
-            lookup_form.add_error("code", NOT_FOUND_MESSAGE)
-        return _render(request, site, lookup_form=lookup_form)
+        return _not_found(request, site)
     batch = form.cleaned_data["batch"]
     try:
         recall_services.member_told_record(member=member, batch=batch, by=request.user)
@@ -426,10 +432,7 @@ def replace(request: HttpRequest, site) -> HttpResponse:
     member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
     if member is None:
         if form.is_valid() or "code" not in form.errors:
-            lookup_form = LookupForm({"code": request.POST.get("code", "")})
-            if lookup_form.is_valid():
-                lookup_form.add_error("code", NOT_FOUND_MESSAGE)
-            return _render(request, site, lookup_form=lookup_form)
+            return _not_found(request, site)
         messages.error(request, "The replacement was not recorded: " + "; ".join(e for errs in form.errors.values() for e in errs))
         return HttpResponseRedirect(reverse("admin:distributions_desk"))
     entries = entries_visible_to(request.user, LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member))

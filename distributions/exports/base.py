@@ -80,6 +80,16 @@ class ExportParams:
         )
         return start, end
 
+    def in_period(self, qs, moment: str):
+        """``qs`` cut to the period of ``local_range`` on the moment field named (``recorded_at``,
+        ``occurred_at``)."""
+        start, end = self.local_range()
+        if start:
+            qs = qs.filter(**{f"{moment}__gte": start})
+        if end:
+            qs = qs.filter(**{f"{moment}__lt": end})
+        return qs
+
 
 @dataclass
 class ExportOutput:

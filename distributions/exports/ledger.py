@@ -140,12 +140,7 @@ class LedgerCsv(Exporter):
 
     def queryset(self):
         p = self.params
-        start, end = p.local_range()
-        qs = LedgerEntry.objects.all()
-        if start:
-            qs = qs.filter(recorded_at__gte=start)
-        if end:
-            qs = qs.filter(recorded_at__lt=end)
+        qs = p.in_period(LedgerEntry.objects.all(), "recorded_at")
         if p.substance_id:
             qs = qs.filter(batch__substance_id=p.substance_id)
         if p.member_code:

@@ -73,12 +73,7 @@ class DistributionSummaryCsv(Exporter):
 
     def queryset(self):
         p = self.params
-        start, end = p.local_range()
-        qs = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True)
-        if start:
-            qs = qs.filter(occurred_at__gte=start)
-        if end:
-            qs = qs.filter(occurred_at__lt=end)
+        qs = p.in_period(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, reversed_by__isnull=True), "occurred_at")
         if p.substance_id:
             qs = qs.filter(batch__substance_id=p.substance_id)
         qs = entries_visible_to(self.user, qs)

@@ -69,12 +69,7 @@ class AdverseEventsCsv(Exporter):
 
     def queryset(self):
         p = self.params
-        qs = AdverseEvent.objects.filter(batch__in=batches_visible_to(self.user))
-        start, end = p.local_range()
-        if start:
-            qs = qs.filter(occurred_at__gte=start)
-        if end:
-            qs = qs.filter(occurred_at__lt=end)
+        qs = p.in_period(AdverseEvent.objects.filter(batch__in=batches_visible_to(self.user)), "occurred_at")
         if p.batch_id:
             qs = qs.filter(batch_id=p.batch_id)
         trunc = TruncMonth if p.period == MONTH else TruncWeek

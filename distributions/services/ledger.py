@@ -273,10 +273,7 @@ def intake_record(*, batch: Batch, by) -> LedgerEntry:
     """The received grams enter the central store from the supplier."""
     key = f"intake-{batch.pk}"
     with transaction.atomic():
-        existing = _existing(key, kind=LedgerEntry.Kind.INTAKE, batch_id=batch.pk)
-        if existing is not None:
-            return existing
-        return _move_stock(
+        return entry_append(
             kind=LedgerEntry.Kind.INTAKE,
             batch=batch,
             from_account=system_account(Account.Kind.SUPPLIER),
@@ -298,10 +295,7 @@ def sample_record(*, drug_check: DrugCheck, by) -> LedgerEntry | None:
         return None
     key = f"sample-{drug_check.pk}"
     with transaction.atomic():
-        existing = _existing(key, kind=LedgerEntry.Kind.SAMPLE, batch_id=drug_check.batch_id)
-        if existing is not None:
-            return existing
-        return _move_stock(
+        return entry_append(
             kind=LedgerEntry.Kind.SAMPLE,
             batch=drug_check.batch,
             from_account=system_account(Account.Kind.CENTRAL),
@@ -332,12 +326,9 @@ def stock_adjust(
     require_perm(by, "distributions.adjust_stock", "adjust stock")
 
     def write() -> LedgerEntry:
-        existing = _existing(key, kind=LedgerEntry.Kind.ADJUSTMENT, batch_id=batch.pk)
-        if existing is not None:
-            return existing
         store, outside = store_account(group), system_account(Account.Kind.SUPPLIER)
         from_account, to_account = (outside, store) if grams > 0 else (store, outside)
-        entry = _move_stock(
+        return entry_append(
             kind=LedgerEntry.Kind.ADJUSTMENT,
             batch=batch,
             from_account=from_account,
@@ -346,9 +337,8 @@ def stock_adjust(
             by=by,
             idempotency_key=key,
             reason=reason,
+            audit_action="stock.adjusted",
         )
-        _entry_audit("stock.adjusted", entry, by)
-        return entry
 
     return ledger_write(write, key, kind=LedgerEntry.Kind.ADJUSTMENT, batch_id=batch.pk)
 

@@ -33,12 +33,7 @@ class Command(BaseCommand):
 
         if options["jobs"] is not None and options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1.")
-        payload = None
-        if options["checkpoint"]:
-            try:
-                payload = checkpoints.read(options["checkpoint"], checkpoints.load_public_key(options["public_key"]))
-            except checkpoints.CheckpointError as error:
-                raise CommandError(str(error)) from error
+        payload = checkpoints.read_options(options)
         report = verify_ledger(progress=progress, jobs=options["jobs"])
         if options["all"] and not report.ok:
             for problem in sorted(report.problems, key=lambda p: (p.entry_id is None, p.entry_id or 0)):

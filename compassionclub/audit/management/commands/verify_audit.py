@@ -17,12 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--public-key", help="Public key of the checkpoint; default: CHECKPOINT_PUBLIC_KEY_FILE.")
 
     def handle(self, *args, **options):
-        payload = None
-        if options["checkpoint"]:
-            try:
-                payload = checkpoints.read(options["checkpoint"], checkpoints.load_public_key(options["public_key"]))
-            except checkpoints.CheckpointError as error:
-                raise CommandError(str(error)) from error
+        payload = checkpoints.read_options(options)
         count, broken, why = audit_verify()
         if why:
             where = f"record #{broken.seq} (id {broken.pk})" if broken is not None else "the chain head"
