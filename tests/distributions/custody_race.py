@@ -3,14 +3,11 @@ SQLite file-database run (``python -m tests.distributions.custody_race``)."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import uuid
 from collections import Counter
 from decimal import Decimal
 
-from tests.distributions.race import race
+from tests.distributions.race import race, run_scenarios
 
 
 def _people_and_stock():
@@ -117,19 +114,5 @@ SCENARIOS = {
 }
 
 
-def main() -> None:
-    """Migrate a fresh SQLite file (SQLITE_PATH) and print every scenario's outcome as JSON."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compassionclub.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    assert connection.vendor == "sqlite" and connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    call_command("migrate", verbosity=0)
-    json.dump({name: scenario() for name, scenario in SCENARIOS.items()}, sys.stdout)
-
-
 if __name__ == "__main__":
-    main()
+    run_scenarios(SCENARIOS)

@@ -26,6 +26,23 @@ def batch_at_group(group, admin, *, grams="100.000", received="500.000", **kwarg
     return batch
 
 
+def handed_out_in_two_groups(group_a, group_b, alice, bob, pat):
+    """A released batch: ``group_a`` holds 33.5 g and handed 6.5 g to two members (one twice, a
+    mistaken handout reversed), ``group_b`` holds 25 g and handed 5 g to one member. Returns the
+    batch and the three members (two of ``group_a``, then ``group_b``'s)."""
+    batch = batch_at_group(group_a, pat, grams="40.000")
+    transfer(batch=batch, to_group=group_b, grams=Decimal("30.000"), by=pat)
+    a1, a2, b1 = member_in(group_a), member_in(group_a), member_in(group_b)
+    give = services.distribution_record
+    give(member=a1, batch=batch, grams=Decimal("2.000"), by=alice, idempotency_key=key())
+    give(member=a1, batch=batch, grams=Decimal("1.500"), by=alice, idempotency_key=key())
+    mistake = give(member=a2, batch=batch, grams=Decimal("4.000"), by=alice, idempotency_key=key())
+    services.entry_reverse(entry=mistake, reason="entered_by_mistake", by=alice)
+    give(member=a2, batch=batch, grams=Decimal("3.000"), by=alice, idempotency_key=key())
+    give(member=b1, batch=batch, grams=Decimal("5.000"), by=bob, idempotency_key=key())
+    return batch, (a1, a2, b1)
+
+
 def member_in(group, **kwargs):
     """A member of ``group``. The PIN hash is a fixed string: ledger tests never check a PIN,
     and hashing one per member with the production hasher costs a second each."""

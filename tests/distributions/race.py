@@ -135,7 +135,7 @@ SCENARIOS = {
 }
 
 
-def main() -> None:
+def run_scenarios(scenarios: dict) -> None:
     """Migrate a fresh SQLite file (SQLITE_PATH) and print every scenario's outcome as JSON."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compassionclub.settings")
     import django
@@ -146,8 +146,8 @@ def main() -> None:
 
     assert connection.vendor == "sqlite" and connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     call_command("migrate", verbosity=0)
-    json.dump({name: scenario() for name, scenario in SCENARIOS.items()}, sys.stdout)
+    json.dump({name: scenario() for name, scenario in scenarios.items()}, sys.stdout)
 
 
 if __name__ == "__main__":
-    main()
+    run_scenarios(SCENARIOS)

@@ -11,27 +11,17 @@ from distributions import selectors, services
 from distributions.models import LedgerEntry
 from members.codes import format_code
 from testing_results.models import Batch
-from tests.builders import transfer
-from tests.distributions.ledger_helpers import D, batch_at_group, key, member_in, store_grams
+from tests.distributions.ledger_helpers import D, batch_at_group, handed_out_in_two_groups, key, member_in, store_grams
 
 
 @pytest.fixture
 def recalled(group_a, group_b, alice, bob, pat):
     """A batch in both groups' stores: VANDU handed it to two members (one of them twice, one
     handout reversed), SOLID to one member."""
-    batch = batch_at_group(group_a, pat, grams="40.000")
-    transfer(batch=batch, to_group=group_b, grams=D("30.000"), by=pat)
-    a1, a2, b1 = member_in(group_a), member_in(group_a), member_in(group_b)
-    give = services.distribution_record
-    give(member=a1, batch=batch, grams=Decimal("2.000"), by=alice, idempotency_key=key())
-    give(member=a1, batch=batch, grams=Decimal("1.500"), by=alice, idempotency_key=key())
-    mistake = give(member=a2, batch=batch, grams=Decimal("4.000"), by=alice, idempotency_key=key())
-    services.entry_reverse(entry=mistake, reason="entered_by_mistake", by=alice)
-    give(member=a2, batch=batch, grams=Decimal("3.000"), by=alice, idempotency_key=key())
-    give(member=b1, batch=batch, grams=Decimal("5.000"), by=bob, idempotency_key=key())
+    batch, members = handed_out_in_two_groups(group_a, group_b, alice, bob, pat)
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RECALLED)
     batch.refresh_from_db()
-    return batch, (a1, a2, b1)
+    return batch, members
 
 
 def ledger_truth(batch, group):
