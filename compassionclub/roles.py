@@ -53,7 +53,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.change_custodypolicy", "distributions.add_manifest", "distributions.add_witnesseddestruction",
         "distributions.add_stockcount",
         "distributions.transfer_stock", "distributions.adjust_stock", "distributions.export_reports",
-        "distributions.review_difference",
+        "distributions.export_batch_report", "distributions.review_difference",
         "recalls.view_adverseeventthreshold", "recalls.change_adverseeventthreshold",
         "auth.add_user", "auth.change_user",
         # Unlock a staff user locked out by failed sign-ins.
@@ -72,7 +72,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "distributions.record_distribution", "distributions.add_allowanceoverride",
         # Send from and destroy in their own groups' stores (the services check which store).
         "distributions.add_manifest", "distributions.add_witnesseddestruction", "distributions.add_stockcount",
-        "distributions.export_reports",
+        "distributions.export_reports", "distributions.export_batch_report",
     ],
     Role.DRUG_CHECKER: _view(
         "testing_results.compound", "testing_results.substance", "testing_results.batch",
@@ -93,10 +93,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     )
     + ["testing_results.release_batch", "testing_results.view_lab_report",
        # Flagged custody differences (a manifest or a count beyond the tolerance) get a second look.
-       "distributions.review_difference"],
+       "distributions.review_difference",
+       # The batch test report they release on, but none of the exports that carry member codes.
+       "distributions.export_batch_report"],
     # Staff accounts (who did what) but never a password hash, TOTP key or backup code.
     Role.AUDITOR: _view(*_EVERYTHING_READABLE, "audit.auditrecord", "auth.user", "auth.group")
-    + ["members.view_all_groups", "distributions.export_reports", "testing_results.view_lab_report",
+    + ["members.view_all_groups", "distributions.export_reports", "distributions.export_batch_report",
+       "testing_results.view_lab_report",
        # Which member an old (replaced) card's code belonged to: for auditors only.
        "members.view_retiredcode"],
 }

@@ -21,7 +21,7 @@ from django.utils import timezone
 from compassionclub.quantities import to_grams
 from distributions.custody_selectors import manifests_in_transit, stores_overdue_for_count, unreviewed_count
 from distributions.exports.base import LOCAL_TZ
-from distributions.exports.services import may_export
+from distributions.exports.services import exports_for, may_export
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.recalls.adverse_events import may_report_adverse_events
 from distributions.recalls.selectors import adverse_by_batch, open_recalls, unacknowledged_notices_for
@@ -235,7 +235,11 @@ def reference_samples_to_destroy() -> list[dict[str, Any]]:
 
 def dashboard_context(request) -> dict[str, Any]:
     user = request.user
-    context: dict[str, Any] = {"dashboard": True, "can_export": may_export(user)}
+    context: dict[str, Any] = {
+        "dashboard": True, "can_export": may_export(user),
+        # Each report link shows only to whoever may run that export.
+        "exportable": {e.identifier for e in exports_for(user)},
+    }
     context["recall_notices"] = unacknowledged_notices_for(user)
     context["open_recalls"] = open_recalls(user)
     if context["open_recalls"] and user.has_perm("distributions.adjust_stock"):

@@ -199,6 +199,9 @@ class LedgerEntry(AppendOnlyModel):
             ("transfer_stock", "Can transfer stock between stores"),
             ("adjust_stock", "Can adjust, destroy or reverse stock"),
             ("export_reports", "Can export the ledger and reports"),
+            # Apart from export_reports, which also covers the ledger with member codes: a release
+            # officer files a batch's test report without reaching any member's code.
+            ("export_batch_report", "Can export a batch's test report (PDF)"),
         ]
         indexes = [
             models.Index(fields=["member", "occurred_at"], name="entry_member_occurred_idx"),

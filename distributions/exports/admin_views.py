@@ -34,6 +34,8 @@ def export(request: HttpRequest, identifier: str, site) -> HttpResponse:
     exporter_class = registry().get(identifier)
     if exporter_class is None:
         raise Http404("No such export.")
+    if not may_export(request.user, identifier):
+        raise PermissionDenied
     initial = {}
     if request.method == "GET" and request.GET.get("batch", "").isdigit():
         initial["batch_id"] = int(request.GET["batch"])

@@ -107,6 +107,8 @@ class Exporter:
     verbose_name: ClassVar[str]
     description: ClassVar[str] = ""
     formats: ClassVar[tuple[str, ...]] = (CSV,)
+    # Who may run it: the ledger, summaries and recall reports may carry member codes.
+    permission: ClassVar[str] = "distributions.export_reports"
     # Names of ExportParams fields this export reads; the admin form shows only these.
     parameters: ClassVar[tuple[str, ...]] = ()
     required: ClassVar[tuple[str, ...]] = ()

@@ -218,6 +218,8 @@ class BatchReportPdf(Exporter):
     formats = (PDF,)
     parameters = ("batch_id",)
     required = ("batch_id",)
+    # Checks, findings, decisions, grams by movement and the custody chain: no member data.
+    permission = "distributions.export_batch_report"
 
     def check(self) -> None:
         super().check()

@@ -14,13 +14,22 @@ from distributions.exports.render import csv_chunks
 CONTENT_TYPES = {CSV: "text/csv; charset=utf-8", PDF: "application/pdf"}
 
 
-def may_export(user) -> bool:
-    return bool(user is not None and user.is_active and user.has_perm("distributions.export_reports"))
+def may_export(user, identifier: str | None = None) -> bool:
+    """Whether ``user`` may run the export ``identifier`` (its own permission), or, without one,
+    any export at all."""
+    if user is None or not user.is_active:
+        return False
+    if identifier is None:
+        return bool(exports_for(user))
+    exporter_class = registry().get(identifier)
+    return exporter_class is not None and user.has_perm(exporter_class.permission)
 
 
 def exports_for(user) -> list[type[Exporter]]:
-    """The exports a user may run (all of them, each scoped to the user's groups), or none."""
-    return list(registry().values()) if may_export(user) else []
+    """The exports a user may run (each scoped to the user's groups), by each export's permission."""
+    if user is None or not user.is_active:
+        return []
+    return [e for e in registry().values() if user.has_perm(e.permission)]
 
 
 def _stream(exporter: Exporter) -> Iterator[bytes]:
@@ -50,7 +59,7 @@ def export_run(
 ) -> ExportOutput:
     """Check, hand back the export, and record it in the audit trail when it is complete.
 
-    Refuses (``ServiceError``) an unknown export, a user without ``export_reports``, a format
+    Refuses (``ServiceError``) an unknown export, a user without the export's permission, a format
     the export does not offer, bad parameters or an object outside the user's groups, before
     anything is written or streamed. The audit record ``export.<identifier>`` names who asked for
     what and how much was sent: a PDF once rendered, a CSV once its last chunk is out (or as not
@@ -59,6 +68,8 @@ def export_run(
     if not may_export(user):
         raise not_permitted("You do not have permission to export reports.")
     exporter_class = get_exporter(identifier)
+    if not user.has_perm(exporter_class.permission):
+        raise not_permitted(f"You do not have permission to export the {exporter_class.verbose_name.lower()}.")
     if fmt not in exporter_class.formats:
         offered = ", ".join(exporter_class.formats)
         raise ServiceError("bad_format", f"This export is offered as {offered}, not {fmt}.")

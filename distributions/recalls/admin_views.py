@@ -44,7 +44,7 @@ def notice_page(request: HttpRequest, pk: int, site) -> HttpResponse:
     pull = pull_back(notice.batch, notice.group_id)
     context = {
         **site.each_context(request), "title": f"{notice.get_kind_display()}: batch {notice.batch.code}", "v": view,
-        "can_export": may_export(user), "pull": pull,
+        "can_export": may_export(user, "recall_poster"), "pull": pull,
         # The links show to whoever may act on the group's store; the pages check it again.
         "may_send_back": pull.store is not None and user.has_perm("distributions.add_manifest")
         and handles_store(user, pull.store),

@@ -12,6 +12,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from compassionclub.audit.models import AuditRecord
+from compassionclub.errors import ServiceError
+from distributions.exports.base import ExportParams, registry
+from distributions.exports.services import export_run, exports_for
 
 
 @pytest.mark.django_db
@@ -60,6 +63,34 @@ def test_a_pdf_download_from_the_admin(client, world, charlie):
     assert response["Content-Type"] == "application/pdf"
     text = pypdf.PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
     assert world.her.code in text
+
+
+@pytest.mark.django_db
+def test_a_release_officer_downloads_the_batch_test_report_and_no_export_with_member_codes(client, world, dana):
+    client.force_login(dana)
+    page = client.get(reverse("admin:exports")).content.decode()
+    assert reverse("admin:export", args=["batch_report"]) in page
+    assert [e.identifier for e in exports_for(dana)] == ["batch_report"]
+    response = client.post(reverse("admin:export", args=["batch_report"]), {"format": "pdf", "batch_id": world.her.pk})
+    assert response["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.content)).pages)
+    assert world.her.code in text
+    assert not any(m.code in text or m.display_code in text for m in world.vandu_members + world.solid_members)
+    assert AuditRecord.objects.filter(action="export.batch_report", actor=dana).exists()
+    for identifier in sorted(set(registry()) - {"batch_report"}):
+        url = reverse("admin:export", args=[identifier])
+        assert client.get(url).status_code == 403, identifier
+        assert client.post(url, {"format": "csv"}).status_code == 403, identifier
+        with pytest.raises(ServiceError) as refused:
+            export_run(identifier=identifier, user=dana, params=ExportParams(), fmt="csv")
+        assert refused.value.code == "not_permitted"
+    assert not AuditRecord.objects.filter(action__startswith="export.").exclude(action="export.batch_report").exists()
+
+
+def test_every_export_but_the_batch_test_report_needs_the_permission_that_covers_member_codes():
+    assert {e.identifier: e.permission for e in registry().values() if e.permission != "distributions.export_reports"} == {
+        "batch_report": "distributions.export_batch_report"
+    }
 
 
 @pytest.mark.django_db

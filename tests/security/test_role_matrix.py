@@ -44,6 +44,15 @@ ROLES = {
 }
 
 
+def test_the_batch_test_report_has_its_own_permission_beside_the_member_code_exports():
+    """A release officer files the batch test report; the ledger and the other exports that can
+    carry member codes stay with programme admins, coordinators (their groups) and auditors."""
+    report, reports = "distributions.export_batch_report", "distributions.export_reports"
+    assert [r for r in Role.ALL if report in ROLE_PERMISSIONS[r]] == [
+        Role.PROGRAMME_ADMIN, Role.COORDINATOR, Role.RELEASE_OFFICER, Role.AUDITOR]
+    assert [r for r in Role.ALL if reports in ROLE_PERMISSIONS[r]] == [Role.PROGRAMME_ADMIN, Role.COORDINATOR, Role.AUDITOR]
+
+
 def test_the_readme_role_matrix_is_generated_from_the_roles():
     readme = (ROOT / "README.md").read_text()
     assert role_matrix_markdown() in readme
