@@ -5,7 +5,7 @@ manifests (received with or without a difference, or cancelled), distributes, re
 adjusts it, counts stores blind and destroys before a witness, keeping its own
 model of every store and of the stock in transit. After each step: each balance equals the sum
 of its entries and the model, no internal balance is negative, and the batch sums to zero
-across all accounts.
+across all accounts. After each sequence, ``verify_ledger`` finds every chain unbroken.
 """
 
 import uuid
@@ -24,6 +24,7 @@ from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry, Manifest
 from distributions.services.ledger import store_account
+from distributions.verify import verify_ledger
 from members.models import MemberGroup
 from tests.distributions.ledger_helpers import D, batch_in_central, member_in
 from tests.factories import PASSWORD
@@ -198,6 +199,13 @@ class LedgerMachine(RuleBasedStateMachine):
             if account.group_id == group.pk:
                 return name
         return None
+
+    def teardown(self):
+        # verify_ledger reads every kind the sequence wrote (manifests sent, received with a
+        # difference, cancelled, count differences, witnessed destructions) as unbroken chains.
+        if hasattr(self, "batch"):
+            report = verify_ledger()
+            assert report.ok, report.summary()
 
     @invariant()
     def balances_equal_their_entries_and_the_model(self):

@@ -163,3 +163,50 @@ def test_the_command_lists_every_problem_with_all(ledger, capsys):
     with pytest.raises(CommandError):
         call_command("verify_ledger", "--all")
     assert f"entry #{ledger[1][0].pk} " in capsys.readouterr().err
+
+
+# The custody kinds ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def custody(group_a, alice, carol, pat):
+    """One entry of every custody kind, each on its chain: a manifest received short (send,
+    receive, difference), one cancelled, a count's difference and a witnessed destruction."""
+    from distributions.models import Account
+    from distributions.services.ledger import group_account, system_account
+    from tests.factories import PASSWORD
+
+    batch = batch_at_group(group_a, pat, grams="30")
+    central, store = system_account(Account.Kind.CENTRAL), group_account(group_a)
+    short = services.manifest_send(batch=batch, from_store=central, to_store=store, grams=D("5"), packages=1, by=pat)
+    services.manifest_receive(manifest=short, grams_received="4.750", by=alice, reason="spillage")
+    cancelled = services.manifest_send(batch=batch, from_store=central, to_store=store, grams=D("2"), packages=1, by=pat)
+    services.manifest_cancel(manifest=cancelled, by=pat)
+    services.count_record(store=store, lines={batch: "34.500"}, by=alice, witness=carol, witness_password=PASSWORD)
+    services.destruction_witnessed(batch=batch, store=store, grams="1.000", reason="damaged", method="incineration",
+                                   by=alice, witness=carol, witness_password=PASSWORD)
+    entries = LedgerEntry.objects.filter(batch=batch)
+    return {
+        "manifest_send": short.send_entry, "manifest_receive": entries.get(kind=LedgerEntry.Kind.MANIFEST_RECEIVE, grams=D("4.75")),
+        "manifest_diff": entries.get(kind=LedgerEntry.Kind.MANIFEST_DIFF),
+        "manifest_cancel": entries.get(kind=LedgerEntry.Kind.MANIFEST_CANCEL),
+        "count_difference": entries.get(kind=LedgerEntry.Kind.ADJUSTMENT, reason="count_difference"),
+        "destruction": entries.get(kind=LedgerEntry.Kind.DESTRUCTION),
+    }
+
+
+CUSTODY_KINDS = ["manifest_send", "manifest_receive", "manifest_diff", "manifest_cancel", "count_difference", "destruction"]
+
+
+def test_a_ledger_with_every_custody_kind_verifies(custody):
+    report = verify_ledger()
+    assert report.ok, report.summary()
+
+
+@pytest.mark.parametrize("kind", CUSTODY_KINDS)
+def test_it_catches_an_edited_custody_entry(custody, kind):
+    target = custody[kind]
+    with behind_the_applications_back() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET grams = 0.125 WHERE id = %s", [target.pk])
+    assert "edited" in str(broken(target.pk).first)
+
