@@ -149,3 +149,19 @@ def test_the_custody_pages_speak_the_staff_members_language(client, alice, manif
         assert ">Home</a>" in english and ">Accueil</a>" in french, url
     page = client.get(pages[0], HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert ">Historique</a>" in page and manifest.code in page
+
+
+def test_the_dashboard_says_how_long_each_manifest_has_been_on_the_road(client, pat, manifest):
+    import datetime as dt
+
+    def row() -> str:
+        body = client.get(reverse("admin:index")).content.decode()
+        section = body[body.index('id="dashboard-in-transit"'):]
+        return section[section.index(manifest.code):section.index("</tr>", section.index(manifest.code))]
+
+    client.force_login(pat)
+    assert "<td>20.000</td><td>under an hour</td>" in row()
+    for ago, shown in ((dt.timedelta(hours=5), "5 h"), (dt.timedelta(hours=47), "47 h"), (dt.timedelta(days=3, hours=2), "3 days")):
+        Manifest.objects.filter(pk=manifest.pk).update(sent_at=manifest.sent_at - ago)
+        assert f"<td>{shown}</td>" in row(), ago
+    Manifest.objects.filter(pk=manifest.pk).update(sent_at=manifest.sent_at)

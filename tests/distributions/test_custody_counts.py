@@ -81,6 +81,7 @@ def test_every_batch_in_the_store_must_be_counted(batches, alice, carol, group_a
 def test_negative_or_malformed_weights_are_refused(batches, alice, carol, group_a, grams, code):
     one, two = batches
     refused(code, count, store=group_account(group_a), lines={one: grams, two: "40"}, by=alice, witness=carol)
+    assert not StockCount.objects.exists()  # no count signed with the good line alone
 
 
 def test_the_counter_cannot_sign_their_own_count_nor_can_someone_without_a_right(batches, alice, bob, charlie, carol, group_a):
@@ -153,3 +154,25 @@ def test_the_dashboard_lists_stores_overdue_for_a_count(client, batches, alice, 
     client.force_login(pat)
     body = client.get(reverse("admin:index")).content.decode()
     assert "SOLID store" in body and "Central store" in body
+
+
+def test_the_count_interval_is_the_programmes_seven_days_unless_set(client, batches, alice, carol, pat, group_a):
+    import datetime as dt
+
+    from django.urls import reverse
+
+    one, two = batches
+    result = count(group_account(group_a), {one: "10", two: "40"}, alice, carol)
+    StockCount.objects.filter(pk=result.pk).update(signed_at=result.signed_at - dt.timedelta(days=6))
+    client.force_login(alice)
+
+    def overdue() -> str:
+        body = client.get(reverse("admin:index")).content.decode()
+        section = body[body.index('id="dashboard-counts-due"'):]
+        return section[:section.index("</table>")]
+
+    assert "VANDU store" not in overdue()  # 6 days: within the default 7
+    services.custody_policy_set(tolerance_grams="0.5", tolerance_percent="1", count_interval_days=5, by=pat)
+    assert "VANDU store" in overdue() and "(6 days ago)" in overdue()
+    services.custody_policy_set(tolerance_grams="0.5", tolerance_percent="1", count_interval_days=7, by=pat)
+    assert "VANDU store" not in overdue()
