@@ -31,12 +31,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Func, OuterRef, Subquery, TextField
+from django.db.models import F, OuterRef, Subquery, TextField
 from django.db.models.functions import Cast
 
 from compassionclub.errors import not_permitted
-from distributions.exports.base import CSV, LOCAL_TZ, Exporter, register
-from distributions.exports.render import csv_cell, neutral
+from distributions.exports.base import CSV, Exporter, register
+from distributions.exports.render import LocalMoment, csv_cell, neutral
 from distributions.models import GENESIS_HASH, LedgerEntry
 from distributions.visibility import entries_visible_to
 
@@ -49,27 +49,6 @@ LEDGER_COLUMNS = [
 SUMMARY_MARKER = "verify_ledger"
 FULL_MARKER = "verify_ledger_whole"
 VERIFICATION_COLUMNS = ["check", "result", "detail"]
-
-
-class LocalMoment(Func):
-    """A moment as ``csv_cell`` writes it (``isoformat()`` in America/Vancouver: the fraction
-    of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL."""
-
-    output_field = TextField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        moment, params = compiler.compile(self.source_expressions[0])
-        local = f"({moment} AT TIME ZONE '{LOCAL_TZ.key}')"
-        offset = f"({local} - ({moment} AT TIME ZONE 'UTC'))"
-        parts = [
-            (f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')", 1),
-            (f"CASE WHEN mod(CAST(date_part('microseconds', {moment}) AS bigint), 1000000) = 0 THEN ''", 1),
-            (f"ELSE to_char({local}, '.US') END", 1),
-            (f"CASE WHEN {offset} < INTERVAL '0' THEN '-' || to_char(-{offset}, 'HH24:MI')", 4),
-            (f"ELSE '+' || to_char({offset}, 'HH24:MI') END", 2),
-        ]
-        sql = " || ".join([parts[0][0], f"{parts[1][0]} {parts[2][0]}", f"{parts[3][0]} {parts[4][0]}"])
-        return sql, [p for _part, count in parts for _ in range(count) for p in params]
 
 
 # What a row reads: the entry's own columns, its member's code and its predecessor's hash; no

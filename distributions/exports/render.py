@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Func, TextField
+
 from distributions.exports.base import LOCAL_TZ
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -49,6 +51,27 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return neutral(str(value))
+
+
+class LocalMoment(Func):
+    """A moment as ``csv_cell`` writes it (``isoformat()`` in America/Vancouver: the fraction
+    of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        moment, params = compiler.compile(self.source_expressions[0])
+        local = f"({moment} AT TIME ZONE '{LOCAL_TZ.key}')"
+        offset = f"({local} - ({moment} AT TIME ZONE 'UTC'))"
+        parts = [
+            (f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')", 1),
+            (f"CASE WHEN mod(CAST(date_part('microseconds', {moment}) AS bigint), 1000000) = 0 THEN ''", 1),
+            (f"ELSE to_char({local}, '.US') END", 1),
+            (f"CASE WHEN {offset} < INTERVAL '0' THEN '-' || to_char(-{offset}, 'HH24:MI')", 4),
+            (f"ELSE '+' || to_char({offset}, 'HH24:MI') END", 2),
+        ]
+        sql = " || ".join([parts[0][0], f"{parts[1][0]} {parts[2][0]}", f"{parts[3][0]} {parts[4][0]}"])
+        return sql, [p for _part, count in parts for _ in range(count) for p in params]
 
 
 class _Line:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -11,14 +13,15 @@ import pytest
 from compassionclub.audit.models import AuditRecord
 from compassionclub.errors import ServiceError
 from distributions.exports.base import ExportParams
-from distributions.exports.batch_reports import BatchReportPdf
+from distributions.exports.batch_reports import FINDING_COLUMNS, BatchReportPdf
+from distributions.exports.render import csv_cell
 from distributions.exports.services import export_run
 from distributions.models import LedgerEntry
 from testing_results import services as testing
-from testing_results.models import Batch, Finding
+from testing_results.models import Batch, DrugCheck, Finding
 from tests.builders import record_checks
 from tests.exports.conftest import finding, today_range
-from tests.exports.helpers import run_csv
+from tests.exports.helpers import run_csv, run_csv_text
 
 
 def pdf_text(user, batch) -> str:
@@ -114,6 +117,50 @@ def test_the_csv_has_one_row_per_finding_matching_the_database(world, charlie):
     # A stable order: by receipt, batch code, check, compound.
     assert [(r["batch_code"], int(r["check_id"]), r["compound"]) for r in rows] == sorted(
         (r["batch_code"], int(r["check_id"]), r["compound"]) for r in rows
+    )
+
+
+def reference_csv(findings) -> str:
+    """The batch reports CSV as written from model instances, cell by cell through ``csv_cell``:
+    the export reads plain values and renders repeated cells once, and must give the same bytes."""
+    lines = [FINDING_COLUMNS]
+    for f in findings:
+        c, b = f.drug_check, f.drug_check.batch
+        lines.append([csv_cell(v) for v in (
+            b.code, b.substance.name, b.status, b.received_on, b.received_grams, b.best_before,
+            c.pk, c.method_id, c.performed_at, c.performed_by.get_username(), c.lab, c.sample_mg,
+            f.compound.name, f.compound.category, f.compound.drug_class, f.result, f.concentration_pct,
+        )])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(lines)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_csv_is_byte_for_byte_the_rendering_of_each_finding(world, charlie, erin):
+    from tests import factories as f
+
+    # A formula-like compound, a lab with a comma and a quote, no concentration, a moment with a
+    # fraction of a second in summer time, and a batch with no best-before date.
+    evil = f.CompoundFactory(name="-1+1", category="cut")
+    record_checks(
+        batch=world.waiting, method="mass_spec", findings=[finding(evil, "detected", "1.5")], by=erin,
+        sample_mg=Decimal("2.250"), lab='Lab "A", bench 2',
+    )
+    check = world.waiting.checks.order_by("-id").first()
+    DrugCheck.objects.filter(pk=check.pk).update(performed_at=dt.datetime(2026, 7, 1, 6, 59, 59, 120, tzinfo=dt.UTC))
+    Batch.objects.filter(pk=world.coc.pk).update(best_before=None)
+    findings = Finding.objects.select_related(
+        "compound", "drug_check__performed_by", "drug_check__batch__substance"
+    ).order_by(
+        "drug_check__batch__received_on", "drug_check__batch__code", "drug_check__performed_at",
+        "drug_check__id", "compound__name",
+    )
+    text = run_csv_text("batch_reports", charlie)
+    assert text == reference_csv(findings)
+    assert text.count("\r\n") == Finding.objects.count() + 1
+    assert run_csv_text("batch_reports", charlie, status=Batch.Status.QUARANTINED) == reference_csv(
+        findings.filter(drug_check__batch__status=Batch.Status.QUARANTINED)
     )
 
 
