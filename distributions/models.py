@@ -164,11 +164,12 @@ class LedgerEntry(AppendOnlyModel):
         DUPLICATE = "duplicate", "Recorded twice"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # No single-column indexes on batch and member: entry_batch_kind_idx and
-    # entry_member_occurred_idx lead with them and serve every lookup by either.
+    # No single-column indexes on batch, member and the accounts: entry_batch_kind_idx,
+    # entry_member_occurred_idx and the two (account, id) indexes lead with them and serve every
+    # lookup by either.
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False)
-    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_out")
-    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_in")
+    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_out", db_index=False)
+    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_in", db_index=False)
     grams = models.DecimalField(max_digits=12, decimal_places=3)
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries", db_index=False
@@ -209,6 +210,11 @@ class LedgerEntry(AppendOnlyModel):
             models.Index(fields=["occurred_at"], name="entry_occurred_idx"),
             # The ledger export's period and order (recorded_at, then id) read off the index.
             models.Index(fields=["recorded_at", "id"], name="entry_recorded_idx"),
+            # A store's entries newest first, read off the index: a coordinator's ledger list
+            # takes its page from these two ranges (``ledger_admin.StoreRangesPaginator``)
+            # instead of walking every group's entries backwards.
+            models.Index(fields=["from_account", "id"], name="entry_from_account_id_idx"),
+            models.Index(fields=["to_account", "id"], name="entry_to_account_id_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(grams__gt=0), name="ledgerentry_grams_positive"),

@@ -85,7 +85,12 @@ def entries_visible_to(user, qs: QuerySet | None = None) -> QuerySet:
     stores = coordinated_store_ids(user)
     if not stores:
         return qs.none()
-    return qs.filter(Q(from_account_id__in=stores) | Q(to_account_id__in=stores))
+    return qs.filter(store_scope(stores))
+
+
+def store_scope(stores: frozenset[int]) -> Q:
+    """The entries from or to one of ``stores`` (a coordinator's scope)."""
+    return Q(from_account_id__in=stores) | Q(to_account_id__in=stores)
 
 
 def sees_all_stock(user) -> bool:
