@@ -146,15 +146,17 @@ def custody_events(batches, user) -> list[Event]:
     handed = (
         entries_visible_to(user, LedgerEntry.objects.filter(batch__in=batches, kind=K.DISTRIBUTION, reversed_by__isnull=True))
         .annotate(day=TruncDate("occurred_at", tzinfo=LOCAL_TZ))
-        .values("batch__code", "from_account__kind", "from_account__group__short_name", "day")
+        # Per coordinator too: who handed the grams out is part of the chain; which member is not.
+        .values("batch__code", "from_account__kind", "from_account__group__short_name", "day", "recorded_by__username")
         .annotate(grams=Sum("grams"), n=Count("id"))
-        .order_by("day", "batch__code", "from_account__group__short_name")
+        .order_by("day", "batch__code", "from_account__group__short_name", "recorded_by__username")
     )
     for row in handed:
         store = f"group:{row['from_account__group__short_name']}" if row["from_account__group__short_name"] else row["from_account__kind"]
         events.append(Event(
             batch_code=row["batch__code"], at=row["day"], event=f"handed out to members ({row['n']} hand-outs)",
             source=store, destination="members", grams=Decimal(row["grams"]).quantize(MILLIGRAM),
+            by=row["recorded_by__username"],
         ))
 
     def key(event: Event):

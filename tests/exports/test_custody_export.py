@@ -86,3 +86,31 @@ def test_the_batch_report_has_the_chain_of_custody(story, charlie):
     page = html.html()
     assert "Chain of custody" in page and story["manifest"].code in page and "SUP-0014 lot L-77" in page
     assert story["member"].code not in page
+
+
+def test_a_cancelled_manifest_and_a_count_that_matched_are_hand_offs_too(story, pat, alice, carol, charlie, group_a):
+    batch, store = story["batch"], group_account(group_a)
+    back = services.manifest_send(batch=batch, from_store=store, to_store=system_account(Account.Kind.CENTRAL),
+                                  grams=D("2"), packages=1, by=alice)
+    services.manifest_cancel(manifest=back, by=alice)
+    services.count_record(store=store, lines={batch: "15.700"}, by=carol, witness=alice, witness_password=PASSWORD)
+    rows = run_csv("custody", charlie, batch_id=batch.pk)
+    assert [r for r in rows if not (r["at"] and r["by"])] == []  # who and when, on every row
+    cancelled = [r for r in rows if r["event"] == "manifest cancelled"]
+    assert [(r["reference"], r["grams"], r["by"]) for r in cancelled] == [(back.code, "2.000", "alice")]
+    matched = next(r for r in rows if r["event"] == "counted, matches the ledger")
+    assert (matched["weighed_grams"], matched["difference_grams"], matched["by"], matched["second_person"]) == (
+        "15.700", "0.000", "carol", "alice")
+
+
+def test_the_batch_report_shows_every_kind_of_hand_off_with_who(story, charlie):
+    exporter = BatchReportPdf(user=charlie, params=ExportParams(batch_id=story["batch"].pk))
+    exporter.check()
+    page = exporter.html()
+    chain = page[page.index("Chain of custody"):page.index("<h2>Ledger</h2>")]
+    for event in ("received from supplier", "sampled by a check", "manifest sent", "manifest received",
+                  "manifest difference", "count difference", "destroyed before a witness", "handed out to members"):
+        assert event in chain, event
+    for who in ("erin", "frank", "pat", "alice", "carol"):  # receiver, weight witness, sender, receiver, signer
+        assert f"<td>{who}</td>" in chain, who
+    assert "19.800" in chain and "-0.200" in chain and "spillage" in chain and "16.700" in chain
