@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('distributions', '0012_difference_reviews'),
+        ('distributions', '0013_export_batch_report_permission'),
         ('members', '0004_member_forgotten'),
         ('testing_results', '0010_reference_sample'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
