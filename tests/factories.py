@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
@@ -77,8 +77,11 @@ class MemberGroupFactory(factory.django.DjangoModelFactory):
 @functools.cache
 def default_pin_hash() -> str:
     """The PIN 482915 hashed with PBKDF2, once per test process: hashing it anew for every
-    member cost most of a second each, and a salt of its own per member tests nothing."""
-    return make_password("482915", hasher="pbkdf2_sha256")
+    member cost most of a second each, and a salt of its own per member tests nothing. A
+    thousand rounds, not the hasher's million: the hash keeps its rounds, so every check of this
+    PIN (each status-page login, each desk PIN) would otherwise cost most of a second again."""
+    hasher = PBKDF2PasswordHasher()
+    return hasher.encode("482915", hasher.salt(), iterations=1000)
 
 
 class MemberFactory(factory.django.DjangoModelFactory):
