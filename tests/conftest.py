@@ -12,7 +12,14 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from compassionclub.roles import Role
@@ -28,6 +35,58 @@ def _fast_password_hashing(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         *settings.PASSWORD_HASHERS,
     ]
+
+
+# A SQLite database exactly as the migrations leave it, once per test process (see migrated_sqlite).
+_MIGRATED: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The test database; on SQLite also a copy of it taken before any test has run, for the
+    tests whose child processes need a migrated database of their own (``migrated_sqlite``)."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        path = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+        with django_db_blocker.unblock():
+            connection.ensure_connection()
+            _sqlite_copy(connection.connection, path)
+        _MIGRATED["path"] = path
+
+
+def _sqlite_copy(source: sqlite3.Connection, path: Path) -> None:
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+
+
+@pytest.fixture
+def migrated_sqlite(django_db_setup, tmp_path_factory):
+    """``migrated_sqlite(path)`` writes a migrated SQLite database to ``path``, for a child
+    process (``SQLITE_PATH``): a copy, so each test that starts one no longer runs the 70-odd
+    migrations again (seconds each). On SQLite runs the copy is of the test database as the
+    migrations left it; on PostgreSQL runs ``manage.py migrate`` fills a file once per process."""
+    if "path" not in _MIGRATED:
+        path = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_NAME"}}
+        env.update({"SQLITE_PATH": str(path), "DJANGO_ENV": "test"})
+        done = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=settings.BASE_DIR,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        _MIGRATED["path"] = path
+
+    def copy_to(path: Path) -> Path:
+        source = sqlite3.connect(_MIGRATED["path"])
+        try:
+            _sqlite_copy(source, path)
+        finally:
+            source.close()
+        return path
+
+    return copy_to
 
 
 @pytest.fixture

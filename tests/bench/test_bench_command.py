@@ -26,16 +26,15 @@ def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def bench_env(tmp_path):
+def bench_env(tmp_path, migrated_sqlite):
     """Environment variables that point a child process at an empty, migrated database of its
-    own: a fresh SQLite file, or on PostgreSQL a database beside this run's test database (the
-    test database is emptied by transactional tests' flushes, which also take the rows the
-    migrations seed, so it is not what a migrated database holds)."""
+    own: a SQLite file (a copy of one freshly migrated, ``migrated_sqlite``), or on PostgreSQL a
+    database beside this run's test database (the test database is emptied by transactional
+    tests' flushes, which also take the rows the migrations seed, so it is not what a migrated
+    database holds)."""
     if connection.vendor != "postgresql":
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env["SQLITE_PATH"] = str(tmp_path / "bench.sqlite3")
-        done = manage(env, "migrate", "--no-input", "-v0")
-        assert done.returncode == 0, done.stderr
+        env["SQLITE_PATH"] = str(migrated_sqlite(tmp_path / "bench.sqlite3"))
         yield env
         return
     env = _child_env()

@@ -59,9 +59,9 @@ def test_postgres_two_receivers_of_one_manifest_one_wins():
     check_two_receivers(custody_race.two_receivers_one_manifest())
 
 
-def test_sqlite_file_database_custody_races_are_safe(tmp_path: Path):
+def test_sqlite_file_database_custody_races_are_safe(tmp_path: Path, migrated_sqlite):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_NAME"}}
-    env.update({"SQLITE_PATH": str(tmp_path / "race.sqlite3"), "DJANGO_SETTINGS_MODULE": "compassionclub.settings"})
+    env.update({"SQLITE_PATH": str(migrated_sqlite(tmp_path / "race.sqlite3")), "DJANGO_SETTINGS_MODULE": "compassionclub.settings"})
     result = subprocess.run(
         [sys.executable, "-m", "tests.distributions.custody_race"],
         cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=300,

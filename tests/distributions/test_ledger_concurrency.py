@@ -66,9 +66,9 @@ def test_postgres_threads_retrying_one_key_write_one_entry():
     check_one_key(race.one_key_many_retries())
 
 
-def test_sqlite_file_database_threads_race_safely(tmp_path: Path):
+def test_sqlite_file_database_threads_race_safely(tmp_path: Path, migrated_sqlite):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_NAME"}}
-    env.update({"SQLITE_PATH": str(tmp_path / "race.sqlite3"), "DJANGO_SETTINGS_MODULE": "compassionclub.settings"})
+    env.update({"SQLITE_PATH": str(migrated_sqlite(tmp_path / "race.sqlite3")), "DJANGO_SETTINGS_MODULE": "compassionclub.settings"})
     result = subprocess.run(
         [sys.executable, "-m", "tests.distributions.race"],
         cwd=settings.BASE_DIR,
