@@ -176,3 +176,21 @@ def test_the_count_interval_is_the_programmes_seven_days_unless_set(client, batc
     assert "VANDU store" in overdue() and "(6 days ago)" in overdue()
     services.custody_policy_set(tolerance_grams="0.5", tolerance_percent="1", count_interval_days=7, by=pat)
     assert "VANDU store" not in overdue()
+
+
+def test_each_store_has_its_count_history_newest_first(client, batches, alice, carol, pat, root, group_a):
+    from django.urls import reverse
+
+    one, two = batches
+    store, central = group_account(group_a), system_account(Account.Kind.CENTRAL)
+    first = count(store, {one: "10", two: "40"}, alice, carol)
+    second = count(store, {one: "9.9", two: "40"}, carol, alice)
+    held = {b.batch: D(b.grams) for b in central.balances.filter(grams__gt=0).select_related("batch")}
+    elsewhere = count(central, held, pat, root)
+    client.force_login(pat)
+    url = reverse("admin:distributions_stockcount_changelist")
+    page = client.get(url, {"store__id__exact": store.pk})
+    listed = [c.pk for c in page.context["cl"].result_list]
+    assert listed == [second.pk, first.pk] and elsewhere.pk not in listed
+    client.force_login(alice)  # their own store's history, not the central store's
+    assert [c.pk for c in client.get(url).context["cl"].result_list] == [second.pk, first.pk]
