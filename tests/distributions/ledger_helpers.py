@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
+
+from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
+from distributions.verify import verify_ledger
 from testing_results.models import Batch
 from tests import factories as f
 from tests.builders import D, transfer
@@ -62,3 +66,24 @@ def key() -> str:
 
 def entry_count() -> int:
     return LedgerEntry.objects.count()
+
+
+def refuser(snapshot):
+    """``refused(code, fn, **kwargs)``: call ``fn`` expecting a refusal with ``code``, and
+    ``snapshot()`` the same after it as before (nothing stored). Returns the error."""
+
+    def refused(code, fn, **kwargs):
+        before = snapshot()
+        with pytest.raises(ServiceError) as excinfo:
+            fn(**kwargs)
+        assert excinfo.value.code == code, (excinfo.value.code, excinfo.value.message_text)
+        after = snapshot()
+        assert after == before, ("stored despite the refusal", before, after)
+        return excinfo.value
+
+    return refused
+
+
+def assert_ledger_ok():
+    report = verify_ledger()
+    assert report.ok, report.summary()

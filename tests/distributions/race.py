@@ -45,12 +45,12 @@ def race(n: int, fn) -> list[tuple[str, object]]:
     return results
 
 
-def _setup(stock: str):
+def race_people():
+    """A superuser, and a coordinator of a new group, under names no other race uses:
+    (admin, coordinator, group)."""
     from django.contrib.auth import get_user_model
 
     from members.models import MemberGroup
-    from tests.builders import transfer
-    from tests.distributions.ledger_helpers import D, batch_in_central
 
     User = get_user_model()
     suffix = uuid.uuid4().hex[:6]
@@ -58,6 +58,14 @@ def _setup(stock: str):
     coordinator = User.objects.create(username=f"coord-{suffix}", is_staff=True)
     group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
     group.coordinators.add(coordinator)
+    return admin, coordinator, group
+
+
+def _setup(stock: str):
+    from tests.builders import transfer
+    from tests.distributions.ledger_helpers import D, batch_in_central
+
+    admin, coordinator, group = race_people()
     batch = batch_in_central(grams="1000", by=admin, created_by=admin)
     transfer(batch=batch, to_group=group, grams=D(stock), by=admin)
     return group, coordinator, batch

@@ -11,8 +11,7 @@ from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, CustodyPolicy, LedgerEntry, Manifest
 from distributions.services.ledger import group_account, system_account
-from distributions.verify import verify_ledger
-from tests.distributions.ledger_helpers import D, batch_in_central, key, store_grams
+from tests.distributions.ledger_helpers import D, assert_ledger_ok, batch_in_central, key, refuser, store_grams
 
 pytestmark = pytest.mark.django_db
 
@@ -26,23 +25,12 @@ def snapshot():
     )
 
 
-def refused(code, fn, **kwargs):
-    before = snapshot()
-    with pytest.raises(ServiceError) as excinfo:
-        fn(**kwargs)
-    assert excinfo.value.code == code, excinfo.value.message_text
-    assert snapshot() == before
-    return excinfo.value
+refused = refuser(snapshot)
 
 
 def in_transit(batch) -> Decimal:
     value = Balance.objects.filter(batch=batch, account__kind=Account.Kind.IN_TRANSIT).values_list("grams", flat=True).first()
     return D(value or 0)
-
-
-def assert_ledger_ok():
-    report = verify_ledger()
-    assert report.ok, report.summary()
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compassionclub.audit.models import AuditRecord
-from compassionclub.errors import ServiceError
 from compassionclub.roles import Role
 from distributions import services
 from distributions.models import Balance, BatchReceipt, LedgerEntry, StockCount, WitnessedDestruction
 from distributions.services.ledger import group_account
 from testing_results.models import Batch
 from tests import factories as f
-from tests.distributions.ledger_helpers import D, batch_at_group, store_grams
+from tests.distributions.ledger_helpers import D, batch_at_group, refuser, store_grams
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -36,13 +35,7 @@ def stored():
     )
 
 
-def refused(code, fn, **kwargs):
-    before = stored()
-    with pytest.raises(ServiceError) as excinfo:
-        fn(**kwargs)
-    assert excinfo.value.code == code, excinfo.value.message_text
-    assert stored() == before
-    return excinfo.value
+refused = refuser(stored)
 
 
 def request_of(user):

@@ -8,17 +8,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
-from compassionclub.errors import ServiceError
 from distributions import services
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.services.ledger import entry_append, group_account, ledger_write, system_account
-from distributions.verify import verify_ledger
 from members.models import Member
 from testing_results.models import Batch
 from testing_results.signals import batch_received, check_recorded
 from tests import factories as f
 from tests.builders import destroy, transfer
-from tests.distributions.ledger_helpers import D, batch_at_group, batch_in_central, key, member_in, store_grams
+from tests.distributions.ledger_helpers import (
+    D,
+    assert_ledger_ok,
+    batch_at_group,
+    batch_in_central,
+    key,
+    member_in,
+    refuser,
+    store_grams,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,19 +38,7 @@ def snapshot():
     )
 
 
-def refused(code, fn, **kwargs):
-    """Call ``fn`` expecting a refusal with ``code`` and nothing stored."""
-    before = snapshot()
-    with pytest.raises(ServiceError) as excinfo:
-        fn(**kwargs)
-    assert excinfo.value.code == code, excinfo.value.message_text
-    assert snapshot() == before
-    return excinfo.value
-
-
-def assert_ledger_ok():
-    report = verify_ledger()
-    assert report.ok, report.summary()
+refused = refuser(snapshot)  # nothing stored
 
 
 @pytest.fixture

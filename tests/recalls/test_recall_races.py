@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.builders import transfer
-from tests.distributions.race import THREADS, race
+from tests.distributions.race import THREADS, race, race_people
 
 pytestmark = pytest.mark.concurrency
 
@@ -20,19 +20,11 @@ postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="ro
 
 
 def _recalled_handout():
-    from django.contrib.auth import get_user_model
-
     from distributions import services
-    from members.models import MemberGroup
     from testing_results import services as testing
     from tests.distributions.ledger_helpers import D, batch_in_central, member_in
 
-    User = get_user_model()
-    suffix = uuid.uuid4().hex[:6]
-    admin = User.objects.create(username=f"admin-{suffix}", is_staff=True, is_superuser=True)
-    coordinator = User.objects.create(username=f"coord-{suffix}", is_staff=True)
-    group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
-    group.coordinators.add(coordinator)
+    admin, coordinator, group = race_people()
     bad = batch_in_central(grams="100", by=admin, created_by=admin)
     transfer(batch=bad, to_group=group, grams=D("10"), by=admin)
     member = member_in(group, created_by=coordinator)
@@ -91,22 +83,14 @@ def test_a_distribution_racing_a_severe_report_never_goes_out_after_the_hold_com
     """Fifteen desks hand out the batch while a severe report comes in. Every distribution
     either committed before the hold (the hold waited for it, so its member is on the notice)
     or was refused because the batch is on hold; none is stored after the hold."""
-    from django.contrib.auth import get_user_model
-
     from distributions import services
     from distributions.models import LedgerEntry
     from distributions.recalls.adverse_events import adverse_event_report
     from distributions.recalls.models import RecallNotice
-    from members.models import MemberGroup
     from testing_results.models import BatchStatusChange
     from tests.distributions.ledger_helpers import D, batch_in_central, member_in
 
-    User = get_user_model()
-    suffix = uuid.uuid4().hex[:6]
-    admin = User.objects.create(username=f"admin-{suffix}", is_staff=True, is_superuser=True)
-    coordinator = User.objects.create(username=f"coord-{suffix}", is_staff=True)
-    group = MemberGroup.objects.create(short_name=f"R{suffix}", name=f"Race group {suffix}", region="island")
-    group.coordinators.add(coordinator)
+    admin, coordinator, group = race_people()
     batch = batch_in_central(grams="100", by=admin, created_by=admin)
     transfer(batch=batch, to_group=group, grams=D("50"), by=admin)
     members = [member_in(group, created_by=coordinator) for _ in range(THREADS - 1)]
