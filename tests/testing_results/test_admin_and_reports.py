@@ -382,3 +382,16 @@ def test_a_clean_batch_still_offers_release(client, batch, clean_checks, dana):
     page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
     assert reverse("admin:testing_results_batch_release", args=[batch.pk]) in page and "tr-withheld" not in page
     assert 'name="reason"' in client.get(reverse("admin:testing_results_batch_release", args=[batch.pk])).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_held_batch_with_fentanyl_found_says_recall_it_not_reject(client, batch, clean_checks, record, vocab, dana):
+    clean_checks(batch)
+    services.batch_release(batch=batch, by=dana, reason="All checks passed.")
+    services.batch_hold(batch=batch, by=dana, reason="Drug alert under review.")
+    record(batch, "mass_spec", [finding(vocab["heroin"], "detected", "60"), finding(vocab["fentanyl"], "detected", "1.5")])
+    client.force_login(dana)
+    page = client.get(reverse("admin:testing_results_batch_change", args=[batch.pk])).content.decode()
+    assert "Do not release: fentanyl found" in page and "is never released. Recall it." in page
+    assert reverse("admin:testing_results_batch_release", args=[batch.pk]) not in page
+    assert reverse("admin:testing_results_batch_recall", args=[batch.pk]) in page
