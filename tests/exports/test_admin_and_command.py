@@ -68,6 +68,10 @@ def test_a_pdf_download_from_the_admin(client, world, charlie):
 @pytest.mark.django_db
 def test_a_release_officer_downloads_the_batch_test_report_and_no_export_with_member_codes(client, world, dana):
     client.force_login(dana)
+    dashboard = client.get(reverse("admin:index")).content.decode()
+    assert f'<a href="{reverse("admin:exports")}">Exports: batch test reports</a>' in dashboard
+    assert f'{reverse("admin:export", args=["batch_report"])}?batch={world.coc.pk}' in dashboard
+    assert "Recall report" not in dashboard  # on held batches, only the report they may run
     page = client.get(reverse("admin:exports")).content.decode()
     assert reverse("admin:export", args=["batch_report"]) in page
     assert [e.identifier for e in exports_for(dana)] == ["batch_report"]
