@@ -47,7 +47,7 @@ def require_chromium(path: str = CHROMIUM, environ=os.environ) -> None:
     pytest.fail(message, pytrace=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium():
     require_chromium()
     from playwright.sync_api import sync_playwright
@@ -55,7 +55,10 @@ def chromium():
     # Playwright's sync API runs an event loop in the test's thread; the test still talks to
     # the database synchronously, which Django refuses inside a running loop unless told.
     # Told only while the browser is open, so the rest of the suite (and any subprocess it
-    # starts, such as the deploy check) keeps Django's async-safety check.
+    # starts, such as the deploy check) keeps Django's async-safety check. One browser for the
+    # browser tests, opened once (a second or two each time) and closed when a process moves
+    # past this package: the tests of one process run in the order collected, so nothing
+    # outside tests/browser runs while it is open.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
