@@ -124,7 +124,7 @@ class AllowancePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 return self._done(request, policy)
         return TemplateResponse(request, TEMPLATE, self._context(
             request, f"Change the allowance {policy}", form=form, submit="Save",
-            note=f"Set by {policy.created_by} on {policy.created_at:%Y-%m-%d}.",
+            note=f"Set by {policy.created_by} on {timezone.localtime(policy.created_at):%Y-%m-%d}.",
         ))
 
 

@@ -9,6 +9,7 @@ deleted when used. One code per user at a time: issuing another replaces it.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class EnrolmentCode(models.Model):
@@ -19,4 +20,4 @@ class EnrolmentCode(models.Model):
     expires_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"enrolment code for user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+        return f"enrolment code for user {self.user_id} until {timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ row's window, which ends at ``expires_at``; for a code's lock row it is the lock
 """
 
 from django.db import models
+from django.utils import timezone
 
 
 class AttemptCounter(models.Model):
@@ -17,4 +18,4 @@ class AttemptCounter(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.key[:16]}… {self.count} until {self.expires_at:%H:%M:%S}"
+        return f"{self.key[:16]}… {self.count} until {timezone.localtime(self.expires_at):%H:%M:%S}"

@@ -382,7 +382,7 @@ def check_invalidate(*, drug_check: DrugCheck, reason: str, by) -> DrugCheck:
                 _apply(
                     locked, action="hold", by=by,
                     reason=f"Put on hold automatically: the {drug_check.get_method_display().lower()} check of "
-                    f"{drug_check.performed_at:%Y-%m-%d} was invalidated ({label}) and the batch no longer passes "
+                    f"{timezone.localtime(drug_check.performed_at):%Y-%m-%d %H:%M} was invalidated ({label}) and the batch no longer passes "
                     "the release rule.",
                 )
     drug_check.invalidated_at, drug_check.invalidated_by, drug_check.invalidation_reason = now, by, reason

@@ -181,6 +181,20 @@ def test_invalidating_the_check_a_release_rested_on_holds_the_batch(sourced, bat
 
 
 @pytest.mark.django_db
+def test_the_hold_names_the_invalidated_check_by_its_local_time(sourced, batch, dana):
+    # 20:00 in Vancouver is already the next day in UTC: the reason said the UTC date beside
+    # the batch page's local times, naming a check that seemed not to exist.
+    services.batch_release(batch=batch, by=dana, reason="All clear")
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    evening = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(20, 0)))
+    DrugCheck.objects.filter(pk=sourced["mass_spec"].pk).update(performed_at=evening)
+    sourced["mass_spec"].refresh_from_db()
+    services.check_invalidate(drug_check=sourced["mass_spec"], reason="instrument_fault", by=dana)
+    reason = batch.status_history.first().reason
+    assert f"check of {yesterday:%Y-%m-%d} 20:00 was invalidated" in reason, reason
+
+
+@pytest.mark.django_db
 def test_invalidating_a_check_the_release_did_not_need_keeps_it_released(sourced, batch, record, vocab, dana):
     services.batch_release(batch=batch, by=dana, reason="All clear")
     extra = record(batch, "ftir", [finding(vocab["heroin"], "detected")], instrument=Instrument.objects.get(serial="SN-ftir"))
