@@ -272,3 +272,15 @@ def test_the_recent_actions_box_names_only_what_a_coordinator_may_still_see(clie
     dataset["group_a"].coordinators.remove(alice)
     client.force_login(alice)
     assert str(dataset["member_a"]) not in client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_coordinators_page_without_the_recent_actions_box_does_not_build_its_filter(client, alice, dataset, monkeypatch):
+    built = []
+    visible = LedgerAdminSite._visible_log_entries
+    monkeypatch.setattr(LedgerAdminSite, "_visible_log_entries", lambda site, request: built.append(request.path) or visible(site, request))
+    client.force_login(alice)
+    assert client.get(reverse("admin:members_member_changelist")).status_code == 200
+    assert built == []
+    assert client.get("/admin/").status_code == 200
+    assert built == ["/admin/"]
