@@ -31,6 +31,17 @@ class LedgerAdminSite(admin.AdminSite):
 
         return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
 
+    def get_app_list(self, request, app_label=None):
+        """The apps and models the user may see, built once per request: Django's index builds
+        it twice (for the sidebar in ``each_context`` and for the page), as does the backup
+        codes page, and each build checks five permissions and reverses two URLs for every
+        registered model. Permissions are already cached on ``request.user`` for the request,
+        so a second build could not differ."""
+        built = request.__dict__.setdefault("_admin_app_lists", {})
+        if app_label not in built:
+            built[app_label] = super().get_app_list(request, app_label)
+        return built[app_label]
+
     def has_permission(self, request) -> bool:
         if not super().has_permission(request):
             return False

@@ -284,3 +284,17 @@ def test_a_coordinators_page_without_the_recent_actions_box_does_not_build_its_f
     assert built == []
     assert client.get("/admin/").status_code == 200
     assert built == ["/admin/"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["alice", "pat"])
+def test_the_index_builds_the_app_list_once_and_lists_what_a_fresh_build_lists(client, request, username, dataset, monkeypatch):
+    user = request.getfixturevalue(username)
+    builds = []
+    build = admin.AdminSite._build_app_dict
+    monkeypatch.setattr(admin.AdminSite, "_build_app_dict", lambda site, req, label=None: builds.append(label) or build(site, req, label))
+    client.force_login(user)
+    response = client.get("/admin/")
+    assert response.status_code == 200 and builds == [None]
+    assert response.context["app_list"] is response.context["available_apps"]
+    assert response.context["app_list"] == admin.AdminSite.get_app_list(admin.site, _request(user))
