@@ -17,7 +17,6 @@ from __future__ import annotations
 from decimal import ROUND_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 
 from compassionclub.errors import ServiceError
 from distributions.models import Account, Balance, LedgerEntry
@@ -29,7 +28,6 @@ from testing_results.models import Batch, DrugCheck, ReferenceSamplePolicy
 __all__ = [
     "reference_destruction_check",
     "reference_destruction_lock",
-    "reference_finished",
     "reference_held",
     "reference_retain",
     "reference_sample_record",
@@ -78,18 +76,6 @@ def reference_sample_record(*, drug_check: DrugCheck, by) -> LedgerEntry | None:
             kind=Kind.SAMPLE, batch=drug_check.batch, from_account=system_account(Account.Kind.REFERENCE),
             to_account=system_account(Account.Kind.LAB), grams=grams, by=by, idempotency_key=f"sample-{drug_check.pk}",
         )
-
-
-def _stock_left(batch: Batch) -> Decimal:
-    total = Balance.objects.filter(batch=batch, account__kind__in=STOCK_KINDS).aggregate(g=Sum("grams"))["g"]
-    return Decimal(total or 0).quantize(MG)
-
-
-def reference_finished(batch: Batch) -> bool:
-    """Whether the batch no longer needs its reference sample: rejected or recalled, or none of
-    it left in any store or on the road."""
-    status = Batch.objects.filter(pk=batch.pk).values_list("status", flat=True).get()
-    return status in FINISHED_STATUSES or _stock_left(batch) <= 0
 
 
 def reference_destruction_check(*, batch: Batch, store, reason: str) -> bool:
