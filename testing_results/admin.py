@@ -90,7 +90,7 @@ class DrugCheckInline(ReadOnlyInline):
         self.may_retest = request.user.has_perm("testing_results.add_drugcheck")
         # The link is offered to whoever the service lets withdraw the check: a drug checker or
         # release officer other than the person who entered it.
-        self.may_invalidate = self.may_retest or request.user.has_perm("testing_results.release_batch")
+        self.may_invalidate = services.may_invalidate_checks(request.user)
         self.user_id = request.user.pk
         return super().get_queryset(request).select_related(
             "performed_by", "invalidated_by", "instrument", "strip_lot", "replaces"
@@ -384,7 +384,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         batch = get_object_or_404(self.get_queryset(request), pk=pk)
         drug_check = get_object_or_404(DrugCheck.objects.filter(batch=batch), pk=check_pk)
         user = request.user
-        if not (user.has_perm("testing_results.add_drugcheck") or user.has_perm("testing_results.release_batch")):
+        if not services.may_invalidate_checks(user):
             raise PermissionDenied
         form = InvalidateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

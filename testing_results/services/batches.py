@@ -45,7 +45,7 @@ from testing_results.signals import batch_received, batch_status_changed, check_
 __all__ = [
     "Assessment", "Blocker", "CHECKABLE", "LAB_REPORT_MAX_BYTES", "PAST_TENSE", "TRANSITIONS",
     "assess_release", "batch_hold", "batch_hold_within", "batch_recall", "batch_receive", "batch_reject", "batch_release",
-    "check_attach_report", "check_invalidate", "check_record", "compound_watch_list",
+    "check_attach_report", "check_invalidate", "check_record", "compound_watch_list", "may_invalidate_checks",
 ]
 
 S = Batch.Status
@@ -351,13 +351,20 @@ def check_record(
     return drug_check
 
 
+def may_invalidate_checks(user) -> bool:
+    """Whether ``user`` may invalidate drug checks: a drug checker or a release officer (a check
+    they entered themselves excepted: ``check_invalidate`` refuses it). The batch page offers
+    the Invalidate link by the same answer."""
+    return bool(user is not None and getattr(user, "is_active", False) and (
+        user.has_perm("testing_results.add_drugcheck") or user.has_perm("testing_results.release_batch")
+    ))
+
+
 def check_invalidate(*, drug_check: DrugCheck, reason: str, by) -> DrugCheck:
     """Withdraw a check (it stays, struck through; the rule ignores it). Only a drug checker or
     release officer other than the one who entered it may. If the batch was released and no
     longer passes the rule without this check, it goes on hold in the same transaction."""
-    if by is None or not getattr(by, "is_active", False) or not (
-        by.has_perm("testing_results.add_drugcheck") or by.has_perm("testing_results.release_batch")
-    ):
+    if not may_invalidate_checks(by):
         raise not_permitted("You are not allowed to invalidate drug checks.")
     if reason not in DrugCheck.InvalidationReason.values:
         words = ", ".join(str(label).lower() for label in DrugCheck.InvalidationReason.labels)
