@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from compassionclub.errors import ServiceError
 from distributions import services
@@ -33,8 +35,9 @@ def batch_at_group(group, admin, *, grams="100.000", received="500.000", **kwarg
 def handed_out_in_two_groups(group_a, group_b, alice, bob, pat):
     """A released batch: ``group_a`` holds 33.5 g and handed 6.5 g to two members (one twice, a
     mistaken handout reversed), ``group_b`` holds 25 g and handed 5 g to one member. Returns the
-    batch and the three members (two of ``group_a``, then ``group_b``'s)."""
-    batch = batch_at_group(group_a, pat, grams="40.000")
+    batch and the three members (two of ``group_a``, then ``group_b``'s). The batch arrived two
+    days ago, so that a report of something an hour ago is after its arrival at any time of day."""
+    batch = batch_at_group(group_a, pat, grams="40.000", received_on=timezone.localdate() - dt.timedelta(days=2))
     transfer(batch=batch, to_group=group_b, grams=Decimal("30.000"), by=pat)
     a1, a2, b1 = member_in(group_a), member_in(group_a), member_in(group_b)
     give = services.distribution_record
