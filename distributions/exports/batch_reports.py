@@ -13,7 +13,6 @@ is about the batch, not about other groups' members.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,15 +21,14 @@ from typing import Any
 from django.db import connection
 from django.db.models import Sum, TextField
 from django.db.models.functions import Cast
-from django.template.loader import render_to_string
-from django.utils import timezone
 
 from compassionclub.errors import ServiceError
 from compassionclub.quantities import MG_PER_G, MILLIGRAM
-from distributions.exports.base import CSV, LOCAL_TZ, PDF, Exporter, register
+from distributions.exports.base import CSV, Exporter, register
+from distributions.exports.batch_pdf import BatchPdf
 from distributions.exports.custody import custody_events
 from distributions.exports.ledger import _usernames
-from distributions.exports.render import LocalMoment, csv_cell, neutral, pdf_from_html
+from distributions.exports.render import LocalMoment, csv_cell, neutral
 from distributions.models import Account, Balance, LedgerEntry
 from distributions.recalls.selectors import adverse_counts
 from distributions.selectors import reference_sample
@@ -214,13 +212,11 @@ def batch_record(batch: Batch, user) -> dict[str, Any]:
 
 
 @register
-class BatchReportPdf(Exporter):
+class BatchReportPdf(BatchPdf):
     identifier = "batch_report"
     verbose_name = "Batch test report (one batch, PDF)"
     description = "The certificate of one batch: checks, findings, release decision, holds and recalls, grams by movement, last ledger hash."
-    formats = (PDF,)
-    parameters = ("batch_id",)
-    required = ("batch_id",)
+    template = "exports/batch_report.html"
     # Checks, findings, decisions, grams by movement and the custody chain: no member data.
     permission = "distributions.export_batch_report"
 
@@ -234,20 +230,8 @@ class BatchReportPdf(Exporter):
             raise ServiceError("batch_not_found", "No batch with that id is visible to you.")
         self.batch = batch
 
-    def audit_target(self):
-        return self.batch
-
-    def filename(self, fmt: str) -> str:
-        return f"batch_report_{self.batch.code}.{fmt}"
-
-    def html(self, generated_at: dt.datetime | None = None) -> str:
-        context = batch_record(self.batch, self.user)
-        context["generated_at"] = (generated_at or timezone.now()).astimezone(LOCAL_TZ)
-        context["generated_for"] = self.user.get_username()
-        return render_to_string("exports/batch_report.html", context)
-
-    def render_pdf(self) -> bytes:
-        return pdf_from_html(self.html())
+    def context(self) -> dict[str, Any]:
+        return batch_record(self.batch, self.user)
 
 
 FINDING_COLUMNS = [

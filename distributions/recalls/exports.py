@@ -13,12 +13,11 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from compassionclub.errors import ServiceError
-from distributions.exports.base import CSV, LOCAL_TZ, MONTH, PDF, Exporter, register
-from distributions.exports.render import pdf_from_html
+from distributions.exports.base import CSV, LOCAL_TZ, MONTH, Exporter, register
+from distributions.exports.batch_pdf import BatchPdf
 from distributions.exports.summary import SMALL, THRESHOLD, _period_end
 from distributions.models import Account, LedgerEntry, Manifest
 from distributions.recalls.models import AdverseEvent, MemberTold, RecallNotice, Replacement, StatusAlertSeen
@@ -171,13 +170,11 @@ def recall_record(batch: Batch) -> dict[str, Any]:
 
 
 @register
-class RecallReportPdf(Exporter):
+class RecallReportPdf(BatchPdf):
     identifier = "recall_report"
     verbose_name = "Recall report (one batch, PDF)"
     description = "Notices and acknowledgements, stock pulled back and destroyed, members told, replacements and adverse events, with times."
-    formats = (PDF,)
-    parameters = ("batch_id",)
-    required = ("batch_id",)
+    template = "recalls/recall_report.html"
 
     def check(self) -> None:
         super().check()
@@ -185,53 +182,29 @@ class RecallReportPdf(Exporter):
         if not (self.batch.recall_notices.exists() or self.batch.status in (Batch.Status.ON_HOLD, Batch.Status.RECALLED)):
             raise ServiceError("batch_not_recalled", f"Batch {self.batch.code} has never been held or recalled.")
 
-    def audit_target(self):
-        return self.batch
-
-    def filename(self, fmt: str) -> str:
-        return f"recall_report_{self.batch.code}.{fmt}"
-
-    def html(self, generated_at: dt.datetime | None = None) -> str:
-        context = recall_record(self.batch)
-        context["generated_at"] = (generated_at or timezone.now()).astimezone(LOCAL_TZ)
-        context["generated_for"] = self.user.get_username()
-        return render_to_string("recalls/recall_report.html", context)
-
-    def render_pdf(self) -> bytes:
-        return pdf_from_html(self.html())
+    def context(self) -> dict[str, Any]:
+        return recall_record(self.batch)
 
 
 @register
-class RecallPosterPdf(Exporter):
+class RecallPosterPdf(BatchPdf):
     """A poster for the drop-in wall: the batch, its label, what was found and what to do, in
     English and in French (one page each). Nothing about any member."""
 
     identifier = "recall_poster"
     verbose_name = "Recall poster (one held or recalled batch, PDF, English and French)"
     description = "For the drop-in wall: batch code, label, what was found, what to do. No member data."
-    formats = (PDF,)
-    parameters = ("batch_id",)
-    required = ("batch_id",)
+    template = "recalls/poster.html"
 
     def check(self) -> None:
         super().check()
         self.batch = _visible_batch(self, statuses=(Batch.Status.ON_HOLD, Batch.Status.RECALLED))
 
-    def audit_target(self):
-        return self.batch
-
-    def filename(self, fmt: str) -> str:
-        return f"recall_poster_{self.batch.code}.{fmt}"
-
-    def html(self) -> str:
+    def context(self) -> dict[str, Any]:
         last = self.batch.status_history.filter(to_status=self.batch.status).order_by("-changed_at", "-id").first()
-        context = {
+        return {
             "batch": self.batch,
             "recalled": self.batch.status == Batch.Status.RECALLED,
             "found": harmful_found(self.batch),
             "since": timezone.localtime(last.changed_at, LOCAL_TZ) if last else None,
         }
-        return render_to_string("recalls/poster.html", context)
-
-    def render_pdf(self) -> bytes:
-        return pdf_from_html(self.html())
