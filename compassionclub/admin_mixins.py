@@ -1,5 +1,6 @@
 """Admin building blocks every app shares: read-only and no-delete admins, a paginator that
-does not count millions of rows, and audit records for admin saves (the audit trail's own
+does not count millions of rows, one page for a setting kept as a single row, and audit records
+for admin saves (the audit trail's own
 helpers, for views of a record and the recent-actions box, are in ``compassionclub.audit.admin_mixins``).
 
 Group scoping, which needs to know about member groups, lives in ``members.admin_mixins``.
@@ -7,10 +8,18 @@ Group scoping, which needs to know about member groups, lives in ``members.admin
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import cached_property
 
 from compassionclub.audit.services import audit_log
+from compassionclub.errors import ServiceError
 
 
 class NoDeleteAdminMixin:
@@ -34,6 +43,55 @@ class ReadOnlyAdminMixin(NoDeleteAdminMixin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class SettingPageAdminMixin:
+    """A programme setting kept as one current row (``Model.current()``): its list page is the
+    form, read-only without the change permission; its change page leads back there; nobody adds
+    a second row. The service that saves it checks the permission again and writes the audit."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def setting_form(self, data, setting) -> forms.Form:
+        raise NotImplementedError
+
+    def setting_save(self, request: HttpRequest, data: dict[str, Any]) -> str:
+        """Save through the service; return the message that says it was saved."""
+        raise NotImplementedError
+
+    def setting_page(self, request: HttpRequest, form: forms.Form, may_change: bool) -> HttpResponse:
+        raise NotImplementedError
+
+    def _setting_url(self) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        setting = self.model.current()
+        may_change = self.has_change_permission(request, setting)
+        form = self.setting_form(request.POST or None, setting)
+        if request.method == "POST":
+            if not may_change:
+                raise PermissionDenied
+            if form.is_valid():
+                try:
+                    saved = self.setting_save(request, form.cleaned_data)
+                except ServiceError as error:
+                    form.add_error(None, error)
+                else:
+                    self.message_user(request, saved, messages.SUCCESS)
+                    return HttpResponseRedirect(self._setting_url())
+        if not may_change:
+            for field in form.fields.values():
+                field.disabled = True
+        return self.setting_page(request, form, may_change)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(self._setting_url())
 
 
 class CappedCountPaginator(Paginator):

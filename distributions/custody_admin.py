@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from compassionclub.admin_mixins import NoDeleteAdminMixin
+from compassionclub.admin_mixins import NoDeleteAdminMixin, SettingPageAdminMixin
 from compassionclub.audit.admin_mixins import admin_recent_action
 from compassionclub.errors import ServiceError
 from compassionclub.roles import Role
@@ -266,44 +266,24 @@ class ManifestAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CustodyPolicy)
-class CustodyPolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+class CustodyPolicyAdmin(SettingPageAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "updated_by", "updated_at"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = CustodyPolicy.current()
-        may_change = self.has_change_permission(request, policy)
-        form = PolicyForm(request.POST or None, initial={
-            "tolerance_grams": policy.tolerance_grams, "tolerance_percent": policy.tolerance_percent,
-            "count_interval_days": policy.count_interval_days,
+    def setting_form(self, data, setting) -> PolicyForm:
+        return PolicyForm(data, initial={
+            "tolerance_grams": setting.tolerance_grams, "tolerance_percent": setting.tolerance_percent,
+            "count_interval_days": setting.count_interval_days,
         })
-        if request.method == "POST":
-            if not may_change:
-                raise PermissionDenied
-            if form.is_valid():
-                try:
-                    services.custody_policy_set(by=request.user, **form.cleaned_data)
-                except ServiceError as error:
-                    form.add_error(None, error)
-                else:
-                    messages.success(request, _("Custody policy saved."))
-                    return HttpResponseRedirect(reverse("admin:distributions_custodypolicy_changelist"))
-        if not may_change:
-            for field in form.fields.values():
-                field.disabled = True
+
+    def setting_save(self, request, data) -> str:
+        services.custody_policy_set(by=request.user, **data)
+        return _("Custody policy saved.")
+
+    def setting_page(self, request, form, may_change) -> HttpResponse:
         return TemplateResponse(request, FORM, _context(
             self, request, _("Custody policy"), form=form, submit=_("Save") if may_change else None,
             note="A difference at receipt or at a count is flagged for review beyond the larger of the two tolerances.",
         ))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return HttpResponseRedirect(reverse("admin:distributions_custodypolicy_changelist"))
 
 
 def witnesses_for(user, *, receipt: bool = False):

@@ -5,12 +5,9 @@ and the reference-sample setting. Each save calls its service; nothing here is d
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 
-from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin
+from compassionclub.admin_mixins import AuditedSaveAdminMixin, NoDeleteAdminMixin, SettingPageAdminMixin
 from compassionclub.errors import ServiceError
 from testing_results import services
 from testing_results.forms import DetectionLimitForm, MethodCapabilityForm, MethodForm, ReferencePolicyForm
@@ -137,32 +134,17 @@ class MethodCapabilityAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReferenceSamplePolicy)
-class ReferenceSamplePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+class ReferenceSamplePolicyAdmin(SettingPageAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     """One setting on one page: the grams retained from each batch at receipt."""
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def setting_form(self, data, setting) -> ReferencePolicyForm:
+        return ReferencePolicyForm(data, initial={"grams": setting.grams})
 
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = ReferenceSamplePolicy.current()
-        may_change = self.has_change_permission(request, policy)
-        form = ReferencePolicyForm(request.POST or None, initial={"grams": policy.grams})
-        if request.method == "POST":
-            if not may_change:
-                raise PermissionDenied
-            if form.is_valid():
-                try:
-                    services.reference_policy_set(grams=form.cleaned_data["grams"], by=request.user)
-                except ServiceError as exc:
-                    form.add_error(None, exc)
-                else:
-                    self.message_user(request, "Reference sample setting saved.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))
-        if not may_change:
-            for field in form.fields.values():
-                field.disabled = True
+    def setting_save(self, request, data) -> str:
+        services.reference_policy_set(grams=data["grams"], by=request.user)
+        return "Reference sample setting saved."
+
+    def setting_page(self, request, form, may_change) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "title": "Reference sample", "form": form,
             "may_change": may_change,
@@ -170,8 +152,3 @@ class ReferenceSamplePolicyAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                     "kept for retests, never handed out, destroyed witnessed when the batch is finished.",
         }
         return TemplateResponse(request, "admin/testing_results/referencesamplepolicy/form.html", context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return HttpResponseRedirect(reverse("admin:testing_results_referencesamplepolicy_changelist"))

@@ -69,6 +69,20 @@ def test_only_a_programme_admin_sets_it(erin):
     refused("not_permitted", testing.reference_policy_set, grams="2", by=erin)
 
 
+def test_the_setting_page_saves_through_the_service_and_its_change_page_leads_back(client, pat):
+    url = reverse("admin:testing_results_referencesamplepolicy_changelist")
+    client.force_login(pat)
+    assert b"Reference sample" in client.get(url).content
+    response = client.post(url, {"grams": "2.5"}, follow=True)
+    assert response.redirect_chain == [(url, 302)]
+    assert b"Reference sample setting saved." in response.content
+    assert ReferenceSamplePolicy.current().grams == D("2.5")
+    assert b"errorlist" in client.post(url, {"grams": "1001"}).content
+    assert ReferenceSamplePolicy.current().grams == D("2.5")
+    change = reverse("admin:testing_results_referencesamplepolicy_change", args=[ReferenceSamplePolicy.current().pk])
+    assert client.get(change)["Location"] == url
+
+
 def test_a_batch_smaller_than_the_setting_keeps_all_of_it_as_reference(heroin, erin):
     batch = receive(heroin, erin, grams="0.5")
     assert (held(batch, Account.Kind.CENTRAL), held(batch, Account.Kind.REFERENCE)) == (D("0"), D("0.5"))
