@@ -10,7 +10,9 @@ session until the next lookup or "Clear"), with the visit's lines and a fresh fo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -19,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from compassionclub.errors import ServiceError
 from distributions import services
@@ -48,6 +50,8 @@ SESSION_MEMBER = "desk_member_id"
 # grams box (after a recorded visit, or on a reload, it waits in the code box instead).
 SESSION_SERVE = "desk_serve_now"
 
+DeskView = Callable[[HttpRequest, object], HttpResponse]
+
 
 @dataclass(frozen=True)
 class SubstanceRow:
@@ -60,6 +64,27 @@ class SubstanceRow:
 def _require_desk_permission(request: HttpRequest) -> None:
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied("The distribution desk is for coordinators.")
+
+
+def desk_view(*methods: str) -> Callable[[DeskView], DeskView]:
+    """A desk page: never cached (a shared tablet's Back must not show the previous member's
+    allowance), answering only ``methods``, and only to those who record distributions."""
+
+    def decorate(view: DeskView) -> DeskView:
+        @never_cache
+        @require_http_methods(list(methods))
+        @wraps(view)
+        def guarded(request: HttpRequest, site) -> HttpResponse:
+            _require_desk_permission(request)
+            return view(request, site)
+
+        return guarded
+
+    return decorate
+
+
+def _to_desk() -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("admin:distributions_desk"))
 
 
 def replaced_card_message(user, code: str) -> str | None:
@@ -286,13 +311,11 @@ def _session_member(request: HttpRequest) -> Member | None:
     return members_visible_to(request.user, Member.objects.select_related("group")).filter(pk=member_id).first()
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
+@desk_view("GET", "POST")
 def desk(request: HttpRequest, site) -> HttpResponse:
     """GET: the lookup form, and the member being served if there is one. POST: look the
     member up, then redirect to the GET (a reload or Back never posts the code again); a code
     that is mistyped or not found is answered on the spot, kept in its box."""
-    _require_desk_permission(request)
     if request.method == "GET":
         member = _session_member(request)
         serve_now = request.session.pop(SESSION_SERVE, False)
@@ -311,7 +334,7 @@ def desk(request: HttpRequest, site) -> HttpResponse:
         request.session[SESSION_MEMBER] = member.pk
         request.session.pop(SESSION_LAST_VISIT, None)
     request.session[SESSION_SERVE] = True
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
 
 
 def _visit_message(entries: list[LedgerEntry]) -> str:
@@ -319,10 +342,8 @@ def _visit_message(entries: list[LedgerEntry]) -> str:
     return ", ".join(f"{e.grams} g of {e.batch.substance}" for e in sorted(entries, key=lambda e: e.batch.substance.name))
 
 
-@never_cache
-@require_POST
+@desk_view("POST")
 def record(request: HttpRequest, site) -> HttpResponse:
-    _require_desk_permission(request)
     lookup_form = LookupForm({"code": request.POST.get("code", "")})
     if not lookup_form.is_valid():
         return _render(request, site, lookup_form=lookup_form)
@@ -351,24 +372,20 @@ def record(request: HttpRequest, site) -> HttpResponse:
         messages.info(request, "This visit was already recorded; it was not recorded twice.")
     else:
         messages.success(request, f"Recorded {_visit_message(entries)} for {member.display_code}.")
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
 
 
-@never_cache
-@require_POST
+@desk_view("POST")
 def clear(request: HttpRequest, site) -> HttpResponse:
     """Done with this member: the desk shows nobody until the next lookup."""
-    _require_desk_permission(request)
     request.session.pop(SESSION_MEMBER, None)
     request.session.pop(SESSION_LAST_VISIT, None)
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
 
 
-@never_cache
-@require_POST
+@desk_view("POST")
 def undo(request: HttpRequest, site) -> HttpResponse:
     """Undo one line of the visit; the answer, done or refused, is a message on the desk."""
-    _require_desk_permission(request)
     form = UndoForm(request.POST)
     entry = None
     if form.is_valid():
@@ -390,7 +407,7 @@ def undo(request: HttpRequest, site) -> HttpResponse:
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, f"Not undone: {error}")
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
 
 
 def _not_found(request: HttpRequest, site) -> HttpResponse:
@@ -402,11 +419,9 @@ def _not_found(request: HttpRequest, site) -> HttpResponse:
     return _render(request, site, lookup_form=lookup_form)
 
 
-@never_cache
-@require_POST
+@desk_view("POST")
 def told(request: HttpRequest, site) -> HttpResponse:
     """The coordinator told the member about a held or recalled batch they received."""
-    _require_desk_permission(request)
     form = MemberToldForm(request.POST)
     member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
     if member is None:
@@ -417,29 +432,27 @@ def told(request: HttpRequest, site) -> HttpResponse:
     except ServiceError as error:
         if error.code != "already_told":
             messages.error(request, str(error))
-            return HttpResponseRedirect(reverse("admin:distributions_desk"))
+            return _to_desk()
     request.session[SESSION_MEMBER] = member.pk
     messages.success(request, f"Recorded: {member.display_code} was told about batch {batch.code}.")
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
 
 
-@never_cache
-@require_POST
+@desk_view("POST")
 def replace(request: HttpRequest, site) -> HttpResponse:
     """Hand out a replacement for a distribution from a recalled batch."""
-    _require_desk_permission(request)
     form = ReplacementForm(request.POST)
     member = find_member(request.user, form.cleaned_data["code"]) if form.is_valid() else None
     if member is None:
         if form.is_valid() or "code" not in form.errors:
             return _not_found(request, site)
         messages.error(request, "The replacement was not recorded: " + "; ".join(e for errs in form.errors.values() for e in errs))
-        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+        return _to_desk()
     entries = entries_visible_to(request.user, LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, member=member))
     distribution = entries.filter(pk=form.cleaned_data["distribution"]).first()
     if distribution is None:
         messages.error(request, "That distribution was not found.")
-        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+        return _to_desk()
     try:
         entry = replacement_record(
             distribution=distribution, batch=form.cleaned_data["batch"], grams=form.cleaned_data["grams"],
@@ -448,7 +461,7 @@ def replace(request: HttpRequest, site) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, f"The replacement was not recorded: {error}")
         request.session[SESSION_MEMBER] = member.pk
-        return HttpResponseRedirect(reverse("admin:distributions_desk"))
+        return _to_desk()
     # Listed under the visit's lines, with their undo (a wrong batch or grams can be put right).
     same_member = request.session.get(SESSION_MEMBER) == member.pk
     lines = [pk for pk in (request.session.get(SESSION_LAST_VISIT) or []) if same_member and pk != entry.pk]
@@ -459,4 +472,4 @@ def replace(request: HttpRequest, site) -> HttpResponse:
         f"Replacement recorded: {entry.grams} g of batch {entry.batch.code} to {member.display_code}, "
         "not counted against the allowance.",
     )
-    return HttpResponseRedirect(reverse("admin:distributions_desk"))
+    return _to_desk()
