@@ -70,22 +70,38 @@ def load_average() -> list[float] | None:
         return None
 
 
+def throughput_lines(tp: dict) -> list[Line]:
+    out: list[Line] = []
+    for run in tp["runs"]:
+        n, base, ours = run["workers"], run["baseline"], run["ours"]
+        out.append(Line(f"distribution_record, {n} worker{'s' if n > 1 else ''}",
+                        f"{ours['per_second']:,.0f}/s vs baseline {base['per_second']:,.0f}/s = {run['ratio']:.2f}",
+                        f">= {RATIO_TARGET} of baseline" if n > 1 else "",
+                        run["ratio"] >= RATIO_TARGET if n > 1 else None))
+        if run.get("cpu_ratio"):
+            out.append(Line(f"  CPU per distribution, {n} worker{'s' if n > 1 else ''}",
+                            f"ours {ours['cpu_ms']} ms vs baseline {base['cpu_ms']} ms = {run['cpu_ratio']:.2f} "
+                            "(process and database backend, CPU time)"))
+        out.append(Line(f"  latency, {n} worker{'s' if n > 1 else ''}",
+                        f"ours p50 {ours['p50_ms']} / p99 {ours['p99_ms']} ms; baseline p50 {base['p50_ms']} / p99 {base['p99_ms']} ms"))
+        if "replay" in run:
+            replay, rolled_back = run["replay"], run["baseline_rolled_back"]
+            statements = f" ({replay['statements']} statements)" if replay.get("statements") else ""
+            out.append(Line(f"  our SQL replayed, rolled back, {n} worker{'s' if n > 1 else ''}",
+                            f"{replay['per_second']:,.0f}/s{statements} vs baseline rolled back "
+                            f"{rolled_back['per_second']:,.0f}/s = {run['replay_ratio']:.2f}"))
+            if replay.get("cpu_ms") and rolled_back.get("cpu_ms"):
+                out.append(Line(f"  CPU per rolled-back call, {n} worker{'s' if n > 1 else ''}",
+                                f"our SQL {replay['cpu_ms']} ms ({replay['client_cpu_ms']} + database {replay['database_cpu_ms']}) "
+                                f"vs baseline {rolled_back['cpu_ms']} ms ({rolled_back['client_cpu_ms']} + database "
+                                f"{rolled_back['database_cpu_ms']})"))
+    return out
+
+
 def lines_for(results: dict) -> list[Line]:
     out: list[Line] = []
-    tp = results.get("throughput")
-    if tp:
-        for run in tp["runs"]:
-            n, base, ours = run["workers"], run["baseline"], run["ours"]
-            out.append(Line(f"distribution_record, {n} worker{'s' if n > 1 else ''}",
-                            f"{ours['per_second']:,.0f}/s vs baseline {base['per_second']:,.0f}/s = {run['ratio']:.2f}",
-                            f">= {RATIO_TARGET} of baseline" if n > 1 else "",
-                            run["ratio"] >= RATIO_TARGET if n > 1 else None))
-            if run.get("cpu_ratio"):
-                out.append(Line(f"  CPU per distribution, {n} worker{'s' if n > 1 else ''}",
-                                f"ours {ours['cpu_ms']} ms vs baseline {base['cpu_ms']} ms = {run['cpu_ratio']:.2f} "
-                                "(process and database backend, CPU time)"))
-            out.append(Line(f"  latency, {n} worker{'s' if n > 1 else ''}",
-                            f"ours p50 {ours['p50_ms']} / p99 {ours['p99_ms']} ms; baseline p50 {base['p50_ms']} / p99 {base['p99_ms']} ms"))
+    if results.get("throughput"):
+        out += throughput_lines(results["throughput"])
     probe = results.get("overdraw_probe")
     if probe:
         out.append(Line("overdraw probe (8 workers, 2x the stock)",

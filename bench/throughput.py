@@ -15,6 +15,35 @@ coordinator: the member lock, eligibility, the coordinator check, the batch's st
 The overdraw probe gives one store exactly ``PROBE_MG`` milligrams of a batch and lets eight
 workers ask for twice that, 1 mg at a time: exactly ``PROBE_MG`` must succeed, the rest be
 refused ``insufficient_stock``, and the balance end at zero.
+
+Between the two sits **our SQL replayed**: in each worker, one real ``distribution_record`` call
+is captured (``connection.execute_wrapper``: every statement and its parameters, exactly as
+Django hands them to the driver, with DEBUG off) and then sent again and again through a bare
+driver connection, with no Django and no Python of ours in the loop: each statement executed
+with its captured parameters and its rows fetched, as Django fetches them. The replayed
+statements carry the captured call's idempotency key, chain sequence and hash, so the captured
+call itself is rolled back instead of committed (nothing of it reaches the ledger) and so is
+every replayed transaction: ``verify_ledger`` at the end of the bench still sees every chain
+whole. A rolled-back transaction skips the commit (on PostgreSQL the WAL flush, on SQLite the
+journal write), so the replay is set against the **baseline rolled back**: the same baseline
+transaction ended by ROLLBACK. Replayed against rolled-back baseline is the database's cost of
+our statements against the hand-written ones; ours against replayed is what Python, Django and
+the commit add.
+
+Fair terms for the replay. Its connection is opened the way Django opens its own, from the
+same settings: on PostgreSQL, server-side binding (psycopg's ``Cursor``) when the settings turn
+``server_side_binding`` on, else client-side binding (``ClientCursor``); the settings'
+``prepare_threshold`` (absent, Django passes None: nothing is prepared); the session time zone
+Django sets. On SQLite, the settings' ``init_command`` pragmas, the ``BEGIN IMMEDIATE`` Django
+sends (captured with the rest), and ``%s`` turned into ``?`` as Django's cursor does. Every
+runner makes ``WARMUP_OPS`` calls before the clock starts, so with the project's threshold of 2
+every replayed statement is prepared before it is timed, as Django's are. psycopg's
+``rollback()`` deallocates every prepared statement of the session, so the rolled-back runners
+send their ROLLBACK on the libpq connection underneath, which keeps them (``_pg_rollback``);
+ended by ``rollback()`` the replay would plan every statement on every call and deallocate them
+all after it. The baseline keeps psycopg's defaults, committed or rolled back: server-side
+binding, a statement prepared from its fifth execution, two calls into the timed run. The
+statements the call sends outside its transaction, if any, are replayed inside it.
 """
 
 from __future__ import annotations
@@ -22,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import multiprocessing
+import re
 import sqlite3
 import threading
 import time
@@ -186,7 +216,7 @@ class Ours:
 class Baseline:
     """The distribution transaction with a bare driver connection and hand-written SQL."""
 
-    def __init__(self, lane: Lane) -> None:
+    def __init__(self, lane: Lane, *, commit: bool = True) -> None:
         self.lane = lane
         self.vendor = connection.vendor
         q = connection.ops.quote_name
@@ -220,6 +250,7 @@ class Baseline:
         else:
             raise RuntimeError(f"No baseline for {self.vendor}.")
         self.chain = chain_name(lane.store_id, lane.batch_id)
+        self.end = "COMMIT" if commit else "ROLLBACK"
 
     def _adapt(self, values: list, *, entry: bool = False) -> list:
         if self.vendor == "sqlite":
@@ -259,7 +290,7 @@ class Baseline:
         except BaseException:
             self._end("ROLLBACK")
             raise
-        self._end("COMMIT")
+        self._end(self.end)
 
     def _end(self, verb: str) -> None:
         if self.vendor == "sqlite":
@@ -267,7 +298,7 @@ class Baseline:
         elif verb == "COMMIT":
             self.conn.commit()
         else:
-            self.conn.rollback()
+            _pg_rollback(self.conn)
 
     def backend_pid(self) -> int | None:
         return self.conn.info.backend_pid if self.vendor == "postgresql" else None
@@ -277,7 +308,130 @@ class Baseline:
         connections.close_all()
 
 
-RUNNERS = {"baseline": Baseline, "ours": Ours}
+def _pg_rollback(conn) -> None:
+    """ROLLBACK that keeps the session's prepared statements. psycopg's ``rollback()`` forgets
+    them all (it cannot tell whether the transaction dropped what they refer to) and deallocates
+    them, so a runner that rolls back every call would never run a prepared statement; PostgreSQL
+    itself keeps them, so the ROLLBACK goes to the libpq connection underneath."""
+    from psycopg import pq
+
+    if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        return
+    result = conn.pgconn.exec_(b"ROLLBACK")
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise RuntimeError(f"ROLLBACK failed: {result.error_message.decode(errors='replace')}")
+
+
+class BaselineRolledBack(Baseline):
+    """The baseline's transaction ended by ROLLBACK: what the replay is measured against."""
+
+    def __init__(self, lane: Lane) -> None:
+        super().__init__(lane, commit=False)
+
+
+@contextlib.contextmanager
+def _commit_becomes_rollback():
+    """Django's default connection rolls back where it would commit, and runs no commit hooks."""
+
+    def rollback_instead() -> None:
+        connection.run_on_commit = []
+        connection._rollback()
+
+    connection._commit = rollback_instead
+    try:
+        yield
+    finally:
+        del connection._commit
+
+
+def capture_distribution(lane: Lane, member_id: int, key: str) -> list[tuple[str, object, bool]]:
+    """The statements one ``distribution_record`` call sends, with their parameters, in order:
+    ``(sql, params, many)`` as Django hands them to the driver. The call is rolled back."""
+    statements: list[tuple[str, object, bool]] = []
+
+    def record(execute, sql, params, many, context):
+        kept = None if params is None else [tuple(p) for p in params] if many else tuple(params)
+        statements.append((sql, kept, many))
+        return execute(sql, params, many, context)
+
+    ours = Ours(lane)
+    with connection.execute_wrapper(record), _commit_becomes_rollback():
+        ours.run(member_id, key)
+    if LedgerEntry.objects.filter(idempotency_key=key).exists():
+        raise RuntimeError("The captured distribution was committed; replaying it would break its chain.")
+    return statements
+
+
+class Replay:
+    """One ``distribution_record`` call's statements, replayed through a bare driver
+    connection and rolled back each time (see the module's docstring for the terms)."""
+
+    def __init__(self, lane: Lane, member_id: int, key: str) -> None:
+        self.vendor = connection.vendor
+        self.statements = capture_distribution(lane, member_id, key)
+        params = connection.settings_dict
+        options = params.get("OPTIONS") or {}
+        if self.vendor == "postgresql":
+            import psycopg
+
+            self.conn = psycopg.connect(
+                dbname=params["NAME"], user=params.get("USER") or None, password=params.get("PASSWORD") or None,
+                host=params.get("HOST") or None, port=params.get("PORT") or None,
+                cursor_factory=psycopg.Cursor if options.get("server_side_binding") is True else psycopg.ClientCursor,
+                prepare_threshold=options.get("prepare_threshold"),
+            )
+            if connection.timezone_name and self.conn.info.parameter_status("TimeZone") != connection.timezone_name:
+                self.conn.execute("SELECT set_config('TimeZone', %s, false)", (connection.timezone_name,))
+                self.conn.commit()
+        elif self.vendor == "sqlite":
+            self.conn = sqlite3.connect(str(params["NAME"]), isolation_level=None, timeout=30)
+            for pragma in (options.get("init_command") or "").split(";"):
+                if pragma.strip():
+                    self.conn.execute(pragma)
+            # Django opens its transaction with a statement of its own (``BEGIN IMMEDIATE``, the
+            # settings' transaction_mode), so the capture holds it; else the replay sends one.
+            captured_begin = any(sql.lstrip().upper().startswith("BEGIN") for sql, _, _ in self.statements)
+            self.begin = None if captured_begin else f"BEGIN {options.get('transaction_mode') or 'DEFERRED'}"
+            self.statements = [
+                (sql if p is None else _QMARK.sub("?", sql).replace("%%", "%"), () if p is None else p, many)
+                for sql, p, many in self.statements
+            ]
+        else:
+            raise RuntimeError(f"No replay for {self.vendor}.")
+        connections.close_all()
+
+    def run(self, member_id: int, key: str) -> None:
+        """The captured statements once more; ``member_id`` and ``key`` are the captured call's."""
+        cur = self.conn.cursor()
+        if self.vendor == "sqlite" and self.begin:
+            cur.execute(self.begin)
+        try:
+            for sql, params, many in self.statements:
+                if many:
+                    cur.executemany(sql, params)
+                elif params is None:
+                    cur.execute(sql)
+                else:
+                    cur.execute(sql, params)
+                if cur.description is not None:
+                    cur.fetchall()
+        finally:
+            if self.vendor == "sqlite":
+                self.conn.execute("ROLLBACK")
+            else:
+                _pg_rollback(self.conn)
+
+    def backend_pid(self) -> int | None:
+        return self.conn.info.backend_pid if self.vendor == "postgresql" else None
+
+    def close(self) -> None:
+        self.conn.close()
+        connections.close_all()
+
+
+_QMARK = re.compile(r"(?<!%)%s")
+
+RUNNERS = {"baseline": Baseline, "ours": Ours, "baseline_rolled_back": BaselineRolledBack, "replay": Replay}
 
 
 # Workers ----------------------------------------------------------------------------------------
@@ -286,11 +440,14 @@ RUNNERS = {"baseline": Baseline, "ours": Ours}
 def _worker(kind: str, lane: Lane, index: int, lane_count: int, seconds: float | None, attempts: int | None, tag: str, barrier, queue) -> None:
     runner = None
     try:
-        runner = RUNNERS[kind](lane)
         members = lane.member_ids
         # Workers sharing a lane (the overdraw probe) start far apart in its members; a worker
         # with a lane of its own starts at its freshest member.
         offset = (index // lane_count) * 7919
+        if kind == "replay":
+            runner = Replay(lane, members[offset % len(members)], f"{tag}-{index}-captured")
+        else:
+            runner = RUNNERS[kind](lane)
         for i in range(WARMUP_OPS if attempts is None else 0):
             runner.run(members[(offset + i) % len(members)], f"{tag}-{index}-w{i}")
         barrier.wait(timeout=120)
@@ -312,6 +469,7 @@ def _worker(kind: str, lane: Lane, index: int, lane_count: int, seconds: float |
         server_after = cpu_seconds(pid)
         queue.put({"index": index, "ok": ok, "refusals": dict(refusals), "start": start, "end": time.monotonic(),
                    "latencies": latencies, "client_cpu": time.process_time() - cpu_before,
+                   "statements": len(getattr(runner, "statements", ())) or None,
                    "database_cpu": server_after - server_before if server_before is not None and server_after is not None else None})
     except BaseException:
         barrier.abort()
@@ -362,7 +520,7 @@ def race(kind: str, lanes: list[Lane], workers: int, *, seconds: float | None = 
         "kind": kind, "workers": workers, "ok": ok, "refusals": dict(refusals), "seconds": round(elapsed, 3),
         "per_second": round(ok / elapsed, 1) if elapsed else 0.0,
         "p50_ms": round(_pct(latencies, 50) * 1000, 2), "p99_ms": round(_pct(latencies, 99) * 1000, 2),
-    }
+    } | ({"statements": max(r["statements"] for r in results)} if any(r.get("statements") for r in results) else {})
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -380,13 +538,22 @@ def measure_throughput(*, seconds: float, workers: tuple[int, ...] = (1, 8), log
     out: dict = {"lanes": [asdict(lane) | {"member_ids": len(lane.member_ids)} for lane in lanes], "runs": []}
     for n in workers:
         pair = {}
-        for kind in ("baseline", "ours"):
+        for kind in ("baseline", "ours", "replay", "baseline_rolled_back"):
             result = race(kind, [_freshest_first(lane) for lane in lanes], n, seconds=seconds)
             pair[kind] = result
-            log(f"      {kind:8} x{n}: {result['per_second']:,.0f} distributions/s, p50 {result['p50_ms']} ms, "
+            log(f"      {kind:20} x{n}: {result['per_second']:,.0f} distributions/s, p50 {result['p50_ms']} ms, "
                 f"p99 {result['p99_ms']} ms, refused {result['refusals'] or 'none'}")
         ratio = pair["ours"]["per_second"] / pair["baseline"]["per_second"] if pair["baseline"]["per_second"] else 0.0
         run = {"workers": n, "baseline": pair["baseline"], "ours": pair["ours"], "ratio": round(ratio, 3)}
+        replay, rolled_back = pair["replay"], pair["baseline_rolled_back"]
+        run |= {"replay": replay, "baseline_rolled_back": rolled_back,
+                "replay_ratio": round(replay["per_second"] / rolled_back["per_second"], 3) if rolled_back["per_second"] else 0.0}
+        if replay.get("database_cpu_ms") and rolled_back.get("database_cpu_ms"):
+            run["replay_database_cpu_ratio"] = round(rolled_back["database_cpu_ms"] / replay["database_cpu_ms"], 3)
+        log(f"      our SQL replayed x{n}: {replay['per_second']:,.0f}/s against the baseline rolled back "
+            f"{rolled_back['per_second']:,.0f}/s = {run['replay_ratio']:.2f}"
+            + (f"; database CPU {replay['database_cpu_ms']} ms against {rolled_back['database_cpu_ms']} ms"
+               if "replay_database_cpu_ratio" in run else ""))
         if pair["ours"].get("cpu_ms") and pair["baseline"].get("cpu_ms"):
             run["cpu_ratio"] = round(pair["baseline"]["cpu_ms"] / pair["ours"]["cpu_ms"], 3)
             log(f"      CPU per distribution x{n}: ours {pair['ours']['cpu_ms']} ms "

@@ -75,6 +75,7 @@ def test_seed_then_bench_prints_the_table_writes_json_and_verifies_the_ledger(be
                  "--export-days", "30", "--json", str(out), "--workdir", str(tmp_path / "exports"))
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "distribution_record, 2 workers" in ran.stdout
+    assert "our SQL replayed, rolled back, 2 workers" in ran.stdout
     assert "ledger verified" in ran.stdout.splitlines()[-1]
 
     results = json.loads(out.read_text())["results"]
@@ -83,6 +84,10 @@ def test_seed_then_bench_prints_the_table_writes_json_and_verifies_the_ledger(be
     for run in runs.values():
         assert run["baseline"]["ok"] > 0 and run["ours"]["ok"] > 0
         assert run["baseline"]["refusals"] == {} and run["ours"]["refusals"] == {}
+        # One real call's statements, replayed without Django, and the baseline, both rolled back.
+        assert run["replay"]["ok"] > 0 and run["baseline_rolled_back"]["ok"] > 0
+        assert run["replay"]["refusals"] == {} and run["baseline_rolled_back"]["refusals"] == {}
+        assert run["replay"]["statements"] > 0 and "replay_ratio" in run
     probe = results["overdraw_probe"]
     assert probe["ok"] and probe["succeeded"] == 200 and probe["balance_after"] == "0.000"
     assert results["eligibility"]["queries_min"] == results["eligibility"]["queries_max"]

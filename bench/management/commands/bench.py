@@ -67,7 +67,7 @@ class Command(BaseCommand):
         log = self.stdout.write
         workdir = Path(o["workdir"]) if o["workdir"] else Path(settings.BASE_DIR) / "var" / "bench"
         plan = [
-            ("throughput", "distribution throughput, ours against the baseline",
+            ("throughput", "distribution throughput, ours and our SQL replayed against the baseline",
              lambda: results.update(throughput=throughput.measure_throughput(seconds=o["seconds"], workers=workers, log=log),
                                     overdraw_probe=throughput.overdraw_probe(log=log))),
             ("eligibility", "check_eligibility", lambda: results.update(eligibility=measure.measure_eligibility(samples=o["samples"], seed=o["seed"]))),
@@ -100,9 +100,12 @@ class Command(BaseCommand):
         met = sum(1 for line in targets if line.met)
         lost = (results.get("overdraw_probe") and not results["overdraw_probe"]["ok"]) or (
             results.get("verify") and not results["verify"]["ok"])
-        ratios = ", ".join(f"x{r['workers']} {r['ratio']:.2f}" for r in results.get("throughput", {}).get("runs", []))
+        runs = results.get("throughput", {}).get("runs", [])
+        ratios = ", ".join(f"x{r['workers']} {r['ratio']:.2f}" for r in runs)
+        replayed = ", ".join(f"x{r['workers']} {r['replay_ratio']:.2f}" for r in runs if "replay_ratio" in r)
         summary = (f"bench {connection.vendor}: {met}/{len(targets)} targets met"
                    + (f"; ours/baseline {ratios}" if ratios else "")
+                   + (f"; our SQL/baseline, rolled back, {replayed}" if replayed else "")
                    + (f"; ledger {'verified' if results['verify']['ok'] else 'BROKEN'} ({results['verify']['entries']:,} entries)"
                       if results.get("verify") else "")
                    + f"; load {document['load_before']} -> {document['load_after']}; JSON {path}")
