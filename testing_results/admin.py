@@ -308,8 +308,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                     replaces=replaces,
                 )
             except ServiceError as exc:
-                form.add_error(None, exc)
-                self.message_user(request, str(exc), messages.ERROR)
+                self._refused(request, form, exc)
             else:
                 return self._check_done(
                     request, batch, recent=f"{drug_check.get_method_display()} check recorded.",
@@ -327,6 +326,12 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                           method=method, lot=lot, change_url=self._change_url(batch),
                           choose_url=reverse("admin:testing_results_batch_check", args=[batch.pk])),
         )
+
+    def _refused(self, request: HttpRequest, form, error: ServiceError) -> None:
+        """A service's refusal is said twice: on the form, beside what was typed, and at the top of
+        the page, where the batch page's messages appear."""
+        form.add_error(None, error)
+        self.message_user(request, str(error), messages.ERROR)
 
     def _check_done(self, request: HttpRequest, batch: Batch, *, recent: str, done: str, held: str) -> HttpResponse:
         """After a check is recorded or invalidated, which may have put the batch on hold: say so
@@ -391,8 +396,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             try:
                 services.check_invalidate(drug_check=drug_check, reason=form.cleaned_data["reason"], by=user)
             except ServiceError as exc:
-                form.add_error(None, exc)
-                self.message_user(request, str(exc), messages.ERROR)
+                self._refused(request, form, exc)
             else:
                 return self._check_done(
                     request, batch, recent=f"{drug_check.get_method_display()} check invalidated.",
@@ -418,8 +422,7 @@ class BatchAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
                 # The service is its own (durable) transaction: it commits or stores nothing.
                 service(batch=batch, by=request.user, reason=form.cleaned_data["reason"])
             except ServiceError as exc:
-                form.add_error(None, exc)
-                self.message_user(request, str(exc), messages.ERROR)
+                self._refused(request, form, exc)
             else:
                 admin_recent_action(request, batch, f"{services.PAST_TENSE[action].capitalize()}: {form.cleaned_data['reason']}")
                 self.message_user(request, f"Batch {batch.code}: {services.PAST_TENSE[action]}.", messages.SUCCESS)
