@@ -165,8 +165,8 @@ class LedgerEntry(AppendOnlyModel):
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # No single-column indexes on batch, member and the accounts: entry_batch_kind_idx,
-    # entry_member_occurred_idx and the two (account, id) indexes lead with them and serve every
-    # lookup by either.
+    # entry_member_occurred_idx and the (account, id) and (account, recorded_at) indexes lead with
+    # them and serve every lookup by either.
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False)
     from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_out", db_index=False)
     to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries_in", db_index=False)
@@ -215,6 +215,11 @@ class LedgerEntry(AppendOnlyModel):
             # instead of walking every group's entries backwards.
             models.Index(fields=["from_account", "id"], name="entry_from_account_id_idx"),
             models.Index(fields=["to_account", "id"], name="entry_to_account_id_idx"),
+            # A store's entries of a period: a coordinator's ledger export reads only its stores'
+            # rows of the period (with (account, id) it read each store's whole history and the
+            # period of every group, and kept the intersection).
+            models.Index(fields=["from_account", "recorded_at"], name="entry_from_account_rec_idx"),
+            models.Index(fields=["to_account", "recorded_at"], name="entry_to_account_rec_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(grams__gt=0), name="ledgerentry_grams_positive"),
