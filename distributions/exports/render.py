@@ -81,6 +81,17 @@ class _Line:
         return value
 
 
+def csv_line(writer, cells: Sequence[str]) -> str:
+    """``writer.writerow(cells)`` for cells that are all text, faster: a row none of whose cells
+    holds a comma, a quote or a line break (hashes, ids, moments, codes: nearly every row) is its
+    cells joined by commas, which is what the writer writes for it; any other row is the
+    writer's. The writer cost eight microseconds a row of the ledger, most of a row's time."""
+    line = ",".join(cells)
+    if line and line.count(",") == len(cells) - 1 and '"' not in line and "\r" not in line and "\n" not in line:
+        return line + "\r\n"
+    return writer.writerow(cells)
+
+
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *, rendered: bool = False) -> Iterator[bytes]:
     """The CSV file in chunks. With ``rendered``, every row's cells are already ``csv_cell``'s
     text (an export that renders its own, faster, for large files); otherwise each value is
@@ -89,7 +100,7 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *, rendered
     buffer: list[str] = [writer.writerow([csv_cell(h) for h in header])]
     size = len(buffer[0])
     for row in rows:
-        line = writer.writerow(row if rendered else [csv_cell(v) for v in row])
+        line = csv_line(writer, row) if rendered else writer.writerow([csv_cell(v) for v in row])
         buffer.append(line)
         size += len(line)
         if size >= FLUSH_BYTES:

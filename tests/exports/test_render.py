@@ -68,3 +68,18 @@ def test_a_pdf_with_external_references_is_made_without_fetching_them(monkeypatc
     )
     assert pdf.startswith(b"%PDF")
     assert sorted(asked) == ["file:///etc/hostname", "http://example.com/a.png", "https://cdn.example.com/x.css"]
+
+
+def test_a_rendered_row_is_written_as_the_csv_writer_writes_it():
+    """csv_line joins plain rows itself and leaves every other row to the writer: the bytes are
+    the writer's for every combination of the characters that make it quote."""
+    import csv
+    import itertools
+
+    from distributions.exports.render import _Line, csv_line
+
+    writer = csv.writer(_Line(), lineterminator="\r\n")
+    cells = ["", "a", ",", '"', "\r", "\n", " ", "'=1", "x,y", "é", "\t", '""']
+    for width in (1, 2, 3):
+        for row in itertools.product(cells, repeat=width):
+            assert csv_line(writer, list(row)) == writer.writerow(list(row)), row
