@@ -138,6 +138,21 @@ def test_a_bad_finding_comes_back_as_an_error_and_stores_nothing(client, batch, 
 
 
 @pytest.mark.django_db
+def test_a_refused_check_is_said_once_above_the_form_and_once_at_the_top(client, batch, vocab, erin):
+    """The refusal in the page's messages and in the error box above the fields, not a third
+    time in a list of the form's own (as Django's as_div would add)."""
+    client.force_login(erin)
+    ftir = Instrument.objects.create(method_id="ftir", make_model="Bruker Alpha II", serial="A2-1",
+                                     verified_until=timezone.localdate() + dt.timedelta(days=30))
+    future = (timezone.localtime() + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    data = check_post("ftir", [(vocab["heroin"], "detected", "")], instrument=ftir.pk, performed_at=future)
+    content = client.post(check_url(batch, "ftir"), data).content.decode()
+    assert content.count("A check cannot have been performed in the future.") == 2
+    assert 'class="errornote"' in content and "errorlist nonfield" not in content
+    assert not DrugCheck.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_check_form_wants_the_instrument_or_strip_lot(client, batch, vocab, erin):
     client.force_login(erin)
     response = client.post(check_url(batch, "ftir"), check_post("ftir", [(vocab["heroin"], "detected", "")]))
