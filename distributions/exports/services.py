@@ -51,6 +51,11 @@ def _audited_stream(chunks: Iterator[bytes], record) -> Iterator[bytes]:
             yield chunk
         completed = True
     finally:
+        # The rows are closed first: on PostgreSQL the ledger reads them in a transaction of its
+        # own, which would otherwise still be open here and roll the record back once it closes.
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
         record(completed=completed, sent_bytes=sent)
 
 
