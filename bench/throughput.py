@@ -213,7 +213,18 @@ class Ours:
         connections.close_all()
 
 
-class Baseline:
+class _DriverRunner:
+    """A runner on a bare driver connection (``self.conn``, ``self.vendor``) of its own."""
+
+    def backend_pid(self) -> int | None:
+        return self.conn.info.backend_pid if self.vendor == "postgresql" else None
+
+    def close(self) -> None:
+        self.conn.close()
+        connections.close_all()
+
+
+class Baseline(_DriverRunner):
     """The distribution transaction with a bare driver connection and hand-written SQL."""
 
     def __init__(self, lane: Lane, *, commit: bool = True) -> None:
@@ -300,13 +311,6 @@ class Baseline:
         else:
             _pg_rollback(self.conn)
 
-    def backend_pid(self) -> int | None:
-        return self.conn.info.backend_pid if self.vendor == "postgresql" else None
-
-    def close(self) -> None:
-        self.conn.close()
-        connections.close_all()
-
 
 def _pg_rollback(conn) -> None:
     """ROLLBACK that keeps the session's prepared statements. psycopg's ``rollback()`` forgets
@@ -362,7 +366,7 @@ def capture_distribution(lane: Lane, member_id: int, key: str) -> list[tuple[str
     return statements
 
 
-class Replay:
+class Replay(_DriverRunner):
     """One ``distribution_record`` call's statements, replayed through a bare driver
     connection and rolled back each time (see the module's docstring for the terms)."""
 
@@ -420,13 +424,6 @@ class Replay:
                 self.conn.execute("ROLLBACK")
             else:
                 _pg_rollback(self.conn)
-
-    def backend_pid(self) -> int | None:
-        return self.conn.info.backend_pid if self.vendor == "postgresql" else None
-
-    def close(self) -> None:
-        self.conn.close()
-        connections.close_all()
 
 
 _QMARK = re.compile(r"(?<!%)%s")
