@@ -178,6 +178,10 @@ def prepare_lanes(count: int, *, grams_each: Decimal, fresh: bool = False) -> li
                                      to_store=Account.objects.get(pk=store_id), grams=grams_each, packages=1, by=admin,
                                      idempotency_key=f"bench-stock-{uuid.uuid4().hex[:16]}")
             manifest_receive(manifest=manifest, grams_received=grams_each, by=coordinator)
+            # The members' account holds no row for a batch no member has received yet. Ours
+            # creates it on the first distribution (an upsert); the baseline moves it with a plain
+            # UPDATE, which would then move nothing and leave the ledger out of balance.
+            Balance.objects.get_or_create(account=members_account, batch_id=batch_id, defaults={"internal": False})
             lanes.append(Lane(group.pk, store_id, members_account.pk, batch_id, substance_id, coordinator.pk,
                               tuple(members), limit, days))
             used_batches.add(batch_id)
@@ -298,6 +302,8 @@ class Baseline(_DriverRunner):
             cur.execute(sql["insert"], self._adapt([getattr(r, a) for a in self.attnames], entry=True))
             cur.execute(sql["head"], self._adapt([GRAMS, r.chain_seq, r.hash, balance_id]))
             cur.execute(sql["out"], self._adapt([GRAMS, lane.members_account_id, lane.batch_id]))
+            if cur.rowcount != 1:
+                raise RuntimeError(f"The members' account has no balance row for batch {lane.batch_id}: prepare_lanes makes it.")
         except BaseException:
             self._end("ROLLBACK")
             raise
