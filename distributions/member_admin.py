@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import admin
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from distributions.eligibility import check_eligibility
@@ -37,14 +37,17 @@ class LedgerMemberAdmin(MemberAdmin):
 
     def get_queryset(self, request):
         # The last visit is one correlated subquery in the list's own query (no query per row),
-        # over the entries the user may see; an undone visit does not count.
+        # over the entries the user may see; an undone visit does not count. It reads the
+        # member's newest entries off (member, occurred_at) and stops at the first one not
+        # undone. Asked as MAX() over a LEFT JOIN to the reversals, PostgreSQL merge-joined every
+        # member's entries with the reversals' whole index: 6 ms a row, 600 ms a page of 100
+        # at two million entries.
+        undone = LedgerEntry.objects.filter(reverses=OuterRef("pk"))
         visits = entries_visible_to(
             request.user,
-            LedgerEntry.objects.filter(
-                kind=LedgerEntry.Kind.DISTRIBUTION, member=OuterRef("pk"), reversed_by__isnull=True
-            ),
+            LedgerEntry.objects.filter(~Exists(undone), kind=LedgerEntry.Kind.DISTRIBUTION, member=OuterRef("pk")),
         )
-        last = visits.order_by().values("member").annotate(last=Max("occurred_at")).values("last")[:1]
+        last = visits.order_by("-occurred_at").values("occurred_at")[:1]
         return super().get_queryset(request).annotate(_last_visit=Subquery(last))
 
     @admin.display(description="last visit", ordering="_last_visit")
