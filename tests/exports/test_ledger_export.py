@@ -8,7 +8,10 @@ import pytest
 from django.db import connection
 
 from compassionclub.errors import ServiceError
+from distributions.exports import render
+from distributions.exports.base import ExportParams
 from distributions.exports.ledger import FULL_MARKER, SUMMARY_MARKER
+from distributions.exports.services import export_run
 from distributions.models import LedgerEntry
 from tests.exports.conftest import today_range
 from tests.exports.helpers import run_csv, run_csv_text
@@ -172,17 +175,48 @@ def test_moments_and_grams_are_written_as_every_export_writes_them(world, charli
         dt.datetime(2026, 11, 1, 9, 30, 0, tzinfo=dt.UTC),  # the hour clocks go back
     ],
 )
-def test_postgresql_renders_a_moment_as_csv_cell_does(moment):
+@pytest.mark.parametrize("local_time_zone", [False, True], ids=["any-time-zone", "vancouver-transaction"])
+def test_postgresql_renders_a_moment_as_csv_cell_does(moment, local_time_zone):
     if connection.vendor != "postgresql":
         pytest.skip("the moments are rendered by the query on PostgreSQL only")
+    from django.db import transaction
     from django.db.models import DateTimeField, Value
 
     from distributions.exports.ledger import LocalMoment
-    from distributions.exports.render import csv_cell
+    from distributions.exports.render import csv_cell, in_local_time_zone
     from distributions.models import Account
 
-    rendered = Account.objects.annotate(t=LocalMoment(Value(moment, output_field=DateTimeField()))).values_list("t", flat=True)
-    assert rendered[0] == csv_cell(moment)
+    def rendered() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW TimeZone")
+            assert (cursor.fetchone()[0] == "America/Vancouver") is local_time_zone
+        return Account.objects.annotate(t=LocalMoment(Value(moment, output_field=DateTimeField()))).values_list("t", flat=True)[0]
+
+    with transaction.atomic():
+        if local_time_zone:
+            with in_local_time_zone():
+                assert rendered() == csv_cell(moment)
+        else:
+            assert rendered() == csv_cell(moment)
+
+
+@pytest.mark.django_db
+def test_the_ledger_export_leaves_the_transaction_in_the_connections_time_zone(world, charlie, monkeypatch):
+    # Its rows are read in Vancouver time on PostgreSQL; whoever reads moments after it in the
+    # same transaction (a test, a command wrapped in one) must get them as before.
+    def zone() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW TimeZone" if connection.vendor == "postgresql" else "SELECT 'UTC'")
+            return cursor.fetchone()[0]
+
+    before = zone()
+    run_csv("ledger", charlie)
+    assert zone() == before
+    monkeypatch.setattr(render, "FLUSH_BYTES", 1)
+    output = export_run(identifier="ledger", user=charlie, params=ExportParams(), fmt="csv")
+    next(output.chunks), next(output.chunks)  # the header, then a row: rows still to come
+    output.chunks.close()  # cut short
+    assert zone() == before
 
 
 def reference_ledger_csv(entries, *, previous_codes: bool) -> str:
@@ -234,3 +268,27 @@ def test_the_csv_is_byte_for_byte_the_rendering_of_each_entry(world, charlie, al
             entries_visible_to(user, entries), previous_codes=user.has_perm("members.view_retiredcode")
         )
         assert trailer.startswith(",ok,")
+
+
+@pytest.mark.django_db
+def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charlie):
+    # A link is checked against the row streamed just before it in its chain, else against the
+    # database: the chain's entries from before the period, or one recorded out of order.
+    entry = LedgerEntry.objects.filter(chain_seq=3).order_by("id").first()
+    before = LedgerEntry.objects.get(chain=entry.chain, chain_seq=2)
+    first = LedgerEntry.objects.get(chain=entry.chain, chain_seq=1)
+    moved = {first.pk: first.recorded_at - dt.timedelta(days=7), before.pk: entry.recorded_at + dt.timedelta(seconds=1)}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")  # past the append-only trigger
+        for pk, moment in moved.items():
+            cursor.execute("UPDATE distributions_ledgerentry SET recorded_at = %s WHERE id = %s",
+                           [connection.ops.adapt_datetimefield_value(moment), pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+    date_from, date_to = today_range()
+    data, trailer = split(run_csv("ledger", charlie, date_from=date_from, date_to=date_to))
+    ids = [int(r["entry_id"]) for r in data]
+    assert first.pk not in ids and ids.index(entry.pk) < ids.index(before.pk)
+    assert {r["chain_check"] for r in data} == {"ok"}
+    assert trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
