@@ -272,8 +272,9 @@ def test_the_csv_is_byte_for_byte_the_rendering_of_each_entry(world, charlie, al
 
 @pytest.mark.django_db
 def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charlie):
-    # A link is checked against the row streamed just before it in its chain, else against the
-    # database: the chain's entries from before the period, or one recorded out of order.
+    # Each row's link is checked against its predecessor in the database, wherever that
+    # predecessor falls: before the period (outside the file), or later in the file (recorded
+    # out of order).
     entry = LedgerEntry.objects.filter(chain_seq=3).order_by("id").first()
     before = LedgerEntry.objects.get(chain=entry.chain, chain_seq=2)
     first = LedgerEntry.objects.get(chain=entry.chain, chain_seq=1)
