@@ -55,6 +55,12 @@ def csv_cell(value: Any) -> str:
     return neutral(str(value))
 
 
+def local_moment_sql(moment: str) -> str:
+    """The SQL that renders the moment ``moment`` (a column or an expression) as ``csv_cell``
+    writes it, in a transaction whose time zone is Vancouver (``in_local_time_zone``) only."""
+    return f"replace(to_char({moment}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')"
+
+
 class LocalMoment(Func):
     """A moment as ``csv_cell`` writes it (``isoformat()`` in America/Vancouver: the fraction
     of a second only when there is one, the offset as ``-08:00``), rendered by PostgreSQL.
@@ -68,7 +74,7 @@ class LocalMoment(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         moment, params = compiler.compile(self.source_expressions[0])
-        fast = f"replace(to_char({moment}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')"
+        fast = local_moment_sql(moment)
         local = f"({moment} AT TIME ZONE '{LOCAL_TZ.key}')"
         offset = f"({local} - ({moment} AT TIME ZONE 'UTC'))"
         parts = [

@@ -182,8 +182,7 @@ def test_postgresql_renders_a_moment_as_csv_cell_does(moment, local_time_zone):
     from django.db import transaction
     from django.db.models import DateTimeField, Value
 
-    from distributions.exports.ledger import LocalMoment
-    from distributions.exports.render import csv_cell, in_local_time_zone
+    from distributions.exports.render import LocalMoment, csv_cell, in_local_time_zone
     from distributions.models import Account
 
     def rendered() -> str:
@@ -293,3 +292,23 @@ def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charli
     assert first.pk not in ids and ids.index(entry.pk) < ids.index(before.pk)
     assert {r["chain_check"] for r in data} == {"ok"}
     assert trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_download_cut_short_mid_stream_is_recorded_and_the_connection_goes_on(world, charlie, monkeypatch):
+    # On PostgreSQL the rows come as the database sends them; one row at a time here, so that
+    # the query is still running when the client goes away. Closing cancels it, the export's
+    # transaction rolls back, and the record of the cut and the next query go through.
+    from compassionclub.audit.models import AuditRecord
+    from distributions.exports.ledger import LedgerCsv
+
+    monkeypatch.setattr(LedgerCsv, "chunk_size", 1)
+    monkeypatch.setattr(render, "FLUSH_BYTES", 1)
+    output = export_run(identifier="ledger", user=charlie, params=ExportParams(), fmt="csv")
+    sent = next(output.chunks) + next(output.chunks) + next(output.chunks)  # the header, then two rows
+    output.chunks.close()
+    record = AuditRecord.objects.get(action="export.ledger")
+    assert record.new["completed"] is False and record.new["bytes"] == len(sent)
+    assert LedgerEntry.objects.count() > 2
+    data, trailer = split(run_csv("ledger", charlie))
+    assert len(data) == LedgerEntry.objects.count() and trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
