@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 
@@ -205,7 +206,10 @@ class LedgerCsv(Exporter):
         (the same bytes). Compiling the expressions (``jit``) cost more than it saved, and the
         moments are rendered in one call in Vancouver time (``in_local_time_zone``); both settings
         hold for this transaction only."""
-        inner, params = self.entries().values_list(*ENTRY_FIELDS).query.sql_with_params()
+        try:
+            inner, params = self.entries().values_list(*ENTRY_FIELDS).query.sql_with_params()
+        except EmptyResultSet:  # a coordinator of no group yet: nothing to read
+            return
         table = connection.ops.quote_name(LedgerEntry._meta.db_table)
         columns = [connection.ops.quote_name(f.replace("__", "_")) for f in ENTRY_FIELDS]
         cells = [

@@ -312,3 +312,14 @@ def test_a_download_cut_short_mid_stream_is_recorded_and_the_connection_goes_on(
     assert LedgerEntry.objects.count() > 2
     data, trailer = split(run_csv("ledger", charlie))
     assert len(data) == LedgerEntry.objects.count() and trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_coordinator_of_no_group_yet_gets_an_empty_ledger(world):
+    from compassionclub.roles import Role
+    from tests import factories as f
+
+    newcomer = f.UserFactory(username="newcomer", roles=[Role.COORDINATOR])
+    data, trailer = split(run_csv("ledger", newcomer))
+    assert data == [] and trailer[SUMMARY_MARKER]["recorded_at"] == "ok"
+    assert "0 entries checked" in trailer[SUMMARY_MARKER]["occurred_at"]
