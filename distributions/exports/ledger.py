@@ -203,8 +203,12 @@ class LedgerCsv(Exporter):
         (``OFFSET 0``), so that each row's text and its predecessor's hash are worked out above the
         sort as the row is sent, not for every row before the first one goes. At ``bench_seed
         --scale 1`` an auditor's 90 days went from 30,000-41,000 to 55,000-88,000 rows a second
-        (the same bytes). Compiling the expressions (``jit``) cost more than it saved, and the
-        moments are rendered in one call in Vancouver time (``in_local_time_zone``); both settings
+        (the same bytes). Not being a cursor, the query is planned for all its rows (a cursor is
+        planned for its first tenth, which had a coordinator's export walk every group's entries
+        in order on ``(recorded_at, id)``), so a coordinator's rows are read off the
+        ``(account, recorded_at)`` indexes. Compiling the expressions (``jit``) cost more than it
+        saved, and the moments are rendered in one call in Vancouver time
+        (``in_local_time_zone``); both settings
         hold for this transaction only."""
         try:
             inner, params = self.entries().values_list(*ENTRY_FIELDS).query.sql_with_params()
