@@ -182,7 +182,7 @@ def test_postgresql_renders_a_moment_as_csv_cell_does(moment, local_time_zone):
     from django.db import transaction
     from django.db.models import DateTimeField, Value
 
-    from distributions.exports.render import LocalMoment, csv_cell, in_local_time_zone
+    from distributions.exports.render import LocalMoment, csv_cell, in_local_time_zone, local_moment_sql
     from distributions.models import Account
 
     def rendered() -> str:
@@ -191,10 +191,17 @@ def test_postgresql_renders_a_moment_as_csv_cell_does(moment, local_time_zone):
             assert (cursor.fetchone()[0] == "America/Vancouver") is local_time_zone
         return Account.objects.annotate(t=LocalMoment(Value(moment, output_field=DateTimeField()))).values_list("t", flat=True)[0]
 
+    def rendered_in_one_call() -> str:
+        # What the ledger export writes in its Vancouver-time transaction.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {local_moment_sql('CAST(%s AS timestamptz)')}", [moment])
+            return cursor.fetchone()[0]
+
     with transaction.atomic():
         if local_time_zone:
             with in_local_time_zone():
                 assert rendered() == csv_cell(moment)
+                assert rendered_in_one_call() == csv_cell(moment)
         else:
             assert rendered() == csv_cell(moment)
 
