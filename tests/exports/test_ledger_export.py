@@ -277,6 +277,30 @@ def test_the_csv_is_byte_for_byte_the_rendering_of_each_entry(world, charlie, al
 
 
 @pytest.mark.django_db
+def test_a_coordinator_s_export_reads_the_labels_of_their_stores_batches_up_front(world, alice):
+    from distributions.exports import ledger
+    from distributions.visibility import coordinated_store_ids
+    from testing_results.models import Batch
+
+    data, _ = split(run_csv("ledger", alice))
+    named = {int(r["batch_id"]) for r in data}
+    read = set(ledger._batch_cells(coordinated_store_ids(alice)))
+    assert named <= read < set(Batch.objects.values_list("id", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_not_read_up_front_is_read_when_a_row_names_it(world, alice, monkeypatch):
+    # Transactional: on PostgreSQL the batch is read on a connection of its own, mid-stream,
+    # which sees committed rows only.
+    from distributions.exports import ledger
+    from testing_results.models import Batch
+
+    expected = run_csv_text("ledger", alice)
+    monkeypatch.setattr(ledger, "_batch_cells", lambda stores: ledger._BatchCells(Batch.objects.none()))
+    assert run_csv_text("ledger", alice) == expected
+
+
+@pytest.mark.django_db
 def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charlie):
     # Each row's link is checked against its predecessor in the database, wherever that
     # predecessor falls: before the period (outside the file), or later in the file (recorded
