@@ -36,7 +36,8 @@ from typing import Any
 import psycopg
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models.functions import Lag
 
 from compassionclub.errors import not_permitted
 from distributions.exports.base import CSV, Exporter, register
@@ -258,10 +259,19 @@ class LedgerCsv(Exporter):
         (``in_local_time_zone``); both settings
         hold for this transaction only."""
         try:
-            # Every group's entries join every member (a hash of them all, built once); a
-            # coordinator's few thousand look their members up one by one, as they are sent.
-            fields = ENTRY_FIELDS if sees_all_groups(self.user) else tuple(f for f in ENTRY_FIELDS if f != "member__code")
-            inner, params = self.entries().values_list(*fields).query.sql_with_params()
+            # Every group's entries join every member (a hash of them all, built once) and look
+            # each predecessor up by its index. A coordinator's few thousand look their members
+            # up one by one as they are sent, and take a predecessor from the entry before in
+            # the same chain among their own rows (``lag``, after one sort of the few thousand),
+            # looking it up only where that is not it (it falls outside the period or scope).
+            narrow = not sees_all_groups(self.user)
+            entries = self.entries()
+            fields = ENTRY_FIELDS
+            if narrow:
+                chain = {"partition_by": [F("chain")], "order_by": F("chain_seq").asc()}
+                entries = entries.annotate(lag_hash=Window(Lag("hash"), **chain), lag_seq=Window(Lag("chain_seq"), **chain))
+                fields = (*(f for f in ENTRY_FIELDS if f != "member__code"), "lag_hash", "lag_seq")
+            inner, params = entries.values_list(*fields).query.sql_with_params()
         except EmptyResultSet:  # a coordinator of no group yet: nothing to read
             return
         quote = connection.ops.quote_name
@@ -273,6 +283,10 @@ class LedgerCsv(Exporter):
             else f"(SELECT m.code FROM {members} m WHERE m.id = s.{columns['member_id']})"  # noqa: S608
         )
         predecessor = f"(SELECT p.hash FROM {table} p WHERE p.chain = s.chain AND p.chain_seq = s.chain_seq - 1 LIMIT 1)"  # noqa: S608
+        if narrow:
+            predecessor = (
+                f"CASE WHEN s.{columns['lag_seq']} = s.chain_seq - 1 THEN s.{columns['lag_hash']} ELSE {predecessor} END"
+            )
         cells = [
             member_code if field == "member__code"
             else local_moment_sql(f"s.{columns[field]}") if field in MOMENTS

@@ -135,8 +135,12 @@ def test_the_ledger_of_one_member_takes_the_code_as_printed(world, charlie, alic
 
 
 @pytest.mark.django_db
-def test_a_deleted_entry_breaks_the_link_of_the_next(world, charlie):
-    victim = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DISTRIBUTION, chain_seq__gt=1).order_by("id")[0]
+@pytest.mark.parametrize("who", ["charlie", "alice"])  # every group's ledger, and a coordinator's (its own plan)
+def test_a_deleted_entry_breaks_the_link_of_the_next(world, who, request):
+    from distributions.visibility import entries_visible_to
+
+    user = request.getfixturevalue(who)
+    victim = entries_visible_to(user).filter(kind=LedgerEntry.Kind.DISTRIBUTION, chain_seq__gt=1).order_by("id")[0]
     after = LedgerEntry.objects.get(chain=victim.chain, chain_seq=victim.chain_seq + 1)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -144,7 +148,7 @@ def test_a_deleted_entry_breaks_the_link_of_the_next(world, charlie):
         cursor.execute("DELETE FROM distributions_ledgerentry WHERE id = %s", [victim.pk])
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = DEFAULT")
-    data, trailer = split(run_csv("ledger", charlie))
+    data, trailer = split(run_csv("ledger", user))
     flagged = {int(r["entry_id"]): r["chain_check"] for r in data if r["chain_check"] != "ok"}
     assert flagged == {after.pk: f"entry {victim.chain_seq} of its chain is missing (deleted)"}
     assert trailer[SUMMARY_MARKER]["recorded_at"] == "broken"
@@ -301,11 +305,15 @@ def test_a_batch_not_read_up_front_is_read_when_a_row_names_it(world, alice, mon
 
 
 @pytest.mark.django_db
-def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charlie):
+@pytest.mark.parametrize("who", ["charlie", "alice"])  # every group's ledger, and a coordinator's (its own plan)
+def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, who, request):
     # Each row's link is checked against its predecessor in the database, wherever that
     # predecessor falls: before the period (outside the file), or later in the file (recorded
     # out of order).
-    entry = LedgerEntry.objects.filter(chain_seq=3).order_by("id").first()
+    from distributions.visibility import entries_visible_to
+
+    user = request.getfixturevalue(who)
+    entry = entries_visible_to(user).filter(chain_seq=3).order_by("id").first()
     before = LedgerEntry.objects.get(chain=entry.chain, chain_seq=2)
     first = LedgerEntry.objects.get(chain=entry.chain, chain_seq=1)
     moved = {first.pk: first.recorded_at - dt.timedelta(days=7), before.pk: entry.recorded_at + dt.timedelta(seconds=1)}
@@ -318,7 +326,7 @@ def test_each_link_is_checked_whatever_comes_before_it_in_the_file(world, charli
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = DEFAULT")
     date_from, date_to = today_range()
-    data, trailer = split(run_csv("ledger", charlie, date_from=date_from, date_to=date_to))
+    data, trailer = split(run_csv("ledger", user, date_from=date_from, date_to=date_to))
     ids = [int(r["entry_id"]) for r in data]
     assert first.pk not in ids and ids.index(entry.pk) < ids.index(before.pk)
     assert {r["chain_check"] for r in data} == {"ok"}
