@@ -43,7 +43,7 @@ from compassionclub.errors import not_permitted
 from distributions.exports.base import CSV, Exporter, register
 from distributions.exports.render import csv_cell, in_local_time_zone, local_moment_sql, neutral
 from distributions.models import GENESIS_HASH, Balance, LedgerEntry
-from distributions.visibility import coordinated_store_ids, entries_visible_to, sees_all_groups
+from distributions.visibility import coordinated_store_ids, entries_visible_to
 from members.models import Member
 
 LEDGER_COLUMNS = [
@@ -216,7 +216,7 @@ class LedgerCsv(Exporter):
 
     def rows(self) -> Iterator[Sequence[Any]]:
         previous = self.previous_codes()
-        batches = _batch_cells(None if sees_all_groups(self.user) else coordinated_store_ids(self.user))
+        batches = _batch_cells(None if self.sees_all else coordinated_store_ids(self.user))
         accounts, users = _account_labels(), _usernames()
         if connection.vendor == "postgresql":
             source, text = self.text_rows(), str
@@ -244,36 +244,46 @@ class LedgerCsv(Exporter):
         """PostgreSQL: the rows of ``ROW_FIELDS``, moments and grams rendered as text, sent by the
         database as it works them out while this process writes those already received
         (psycopg's ``Cursor.stream``): the two work at once, where through a server-side cursor
-        each waited for the other at every ``FETCH``.
+        each waited for the other at every ``FETCH``. At ``bench_seed --scale 1`` an auditor's
+        90 days went from 30,000-41,000 to 55,000-88,000 rows a second (the same bytes).
+
+        Not being a cursor, the query is planned for all its rows (a cursor is planned for its
+        first tenth, which had a coordinator's export walk every group's entries in order on
+        ``(recorded_at, id)``), so a coordinator's rows are read off the ``(account,
+        recorded_at)`` indexes. Compiling the expressions (``jit``) cost more than it saved, and
+        the moments are rendered in one call in Vancouver time (``in_local_time_zone``); both
+        settings hold for this transaction only."""
+        query = self.text_query()
+        if query is None:
+            return
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+            with in_local_time_zone():
+                yield from stream(*query, size=self.chunk_size)
+
+    def text_query(self) -> tuple[str, list] | None:
+        """``text_rows``'s SQL and parameters, or None when the user may see no entry at all (a
+        coordinator of no group yet).
 
         The entries' own columns are read and sorted first, in a subquery the planner keeps whole
-        (``OFFSET 0``), so that each row's text and its predecessor's hash (and, for a coordinator,
-        its member's code) are worked out above the sort as the row is sent, not for every row
-        before the first one goes. At ``bench_seed
-        --scale 1`` an auditor's 90 days went from 30,000-41,000 to 55,000-88,000 rows a second
-        (the same bytes). Not being a cursor, the query is planned for all its rows (a cursor is
-        planned for its first tenth, which had a coordinator's export walk every group's entries
-        in order on ``(recorded_at, id)``), so a coordinator's rows are read off the
-        ``(account, recorded_at)`` indexes. Compiling the expressions (``jit``) cost more than it
-        saved, and the moments are rendered in one call in Vancouver time
-        (``in_local_time_zone``); both settings
-        hold for this transaction only."""
+        (``OFFSET 0``), so that each row's text and its predecessor's hash are worked out above
+        the sort as the row is sent, not for every row before the first one goes. Every group's
+        entries join every member (a hash of them all, built once) and look each predecessor up
+        by its index. A coordinator's few thousand look their members up one by one as they are
+        sent, and take a predecessor from the entry before in the same chain among their own
+        rows (``lag``, after one sort of the few thousand), looking it up only where that is not
+        it (it falls outside the period or the scope)."""
+        narrow = not self.sees_all
+        entries, fields = self.entries(), ENTRY_FIELDS
+        if narrow:
+            chain = {"partition_by": [F("chain")], "order_by": F("chain_seq").asc()}
+            entries = entries.annotate(lag_hash=Window(Lag("hash"), **chain), lag_seq=Window(Lag("chain_seq"), **chain))
+            fields = (*(f for f in ENTRY_FIELDS if f != "member__code"), "lag_hash", "lag_seq")
         try:
-            # Every group's entries join every member (a hash of them all, built once) and look
-            # each predecessor up by its index. A coordinator's few thousand look their members
-            # up one by one as they are sent, and take a predecessor from the entry before in
-            # the same chain among their own rows (``lag``, after one sort of the few thousand),
-            # looking it up only where that is not it (it falls outside the period or scope).
-            narrow = not sees_all_groups(self.user)
-            entries = self.entries()
-            fields = ENTRY_FIELDS
-            if narrow:
-                chain = {"partition_by": [F("chain")], "order_by": F("chain_seq").asc()}
-                entries = entries.annotate(lag_hash=Window(Lag("hash"), **chain), lag_seq=Window(Lag("chain_seq"), **chain))
-                fields = (*(f for f in ENTRY_FIELDS if f != "member__code"), "lag_hash", "lag_seq")
             inner, params = entries.values_list(*fields).query.sql_with_params()
-        except EmptyResultSet:  # a coordinator of no group yet: nothing to read
-            return
+        except EmptyResultSet:
+            return None
         quote = connection.ops.quote_name
         table, members = quote(LedgerEntry._meta.db_table), quote(Member._meta.db_table)
         columns = {field: quote(field.replace("__", "_")) for field in fields}
@@ -299,11 +309,7 @@ class LedgerCsv(Exporter):
             f"SELECT {', '.join(cells)} FROM ({inner} OFFSET 0) AS s({', '.join(columns.values())}) "  # noqa: S608
             f"ORDER BY s.{columns['recorded_at']}, s.{columns['id']}"
         )
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-            with in_local_time_zone():
-                yield from stream(sql, params, size=self.chunk_size)
+        return sql, params
 
     def trailer(self) -> Iterator[Sequence[Any]]:
         if self.first_broken is None:
