@@ -459,7 +459,7 @@ def _distribution_write(
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
     # One cursor for the three statements; the rows come back as named tuples, and the only
     # model instance built is the entry returned.
-    with connection.cursor() as cursor:
+    with sql.hot_cursor() as cursor:
         found = sql.lock_member(cursor, member.pk, key)
         if found is None:
             raise ServiceError("member_not_found", "There is no member with this code.")

@@ -137,6 +137,43 @@ def test_a_distribution_moves_grams_from_the_group_store_to_members(member, stoc
     assert_ledger_ok()
 
 
+def test_the_returned_distribution_is_the_row_as_the_database_holds_it(member, stocked, alice):
+    entry = distribute(member, stocked, alice, "1.250")
+    stored = LedgerEntry.objects.get(pk=entry.pk)
+    for field in LedgerEntry._meta.concrete_fields:
+        assert getattr(entry, field.attname) == getattr(stored, field.attname), field.name
+    assert (entry._state.adding, entry._state.db) == (False, "default")
+    assert entry.member == member and entry.batch == stocked and entry.hash == entry.compute_hash()
+    with pytest.raises(PermissionError):
+        entry.save()
+
+
+def test_the_distribution_cursor_is_seen_by_query_capture_and_keeps_djangos_errors(member, stocked, alice, group_a):
+    from django.db import IntegrityError, connection
+    from django.db.backends.utils import CursorWrapper
+    from django.test.utils import CaptureQueriesContext
+
+    from distributions.services import _ledger_sql
+
+    with CaptureQueriesContext(connection) as captured:
+        distribute(member, stocked, alice, "1")
+    assert any("FOR UPDATE" in q["sql"] for q in captured.captured_queries) == (connection.vendor == "postgresql")
+    assert len(captured.captured_queries) >= 3
+
+    # Unobserved, PostgreSQL's statements go through the driver's own cursor; a unique
+    # violation is still Django's IntegrityError, which ledger_write catches.
+    existing = Balance.objects.get(account=group_account(group_a), batch=stocked)
+    table = connection.ops.quote_name(Balance._meta.db_table)
+    with pytest.raises(IntegrityError), transaction.atomic(), _ledger_sql.hot_cursor() as cursor:
+        assert isinstance(cursor, CursorWrapper) == (connection.vendor != "postgresql")
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, batch_id, grams, internal, last_seq, last_hash) "  # noqa: S608
+            "VALUES (%s, %s, 0, %s, 0, 'x')",
+            [existing.account_id, existing.batch_id, True],
+        )
+    assert Balance.objects.get(pk=existing.pk).grams == D("39.000")
+
+
 def test_a_retried_distribution_returns_the_first_entry_and_writes_nothing(member, stocked, alice, group_a):
     first = distribute(member, stocked, alice, "2", idempotency_key="desk-1")
     before = snapshot()
