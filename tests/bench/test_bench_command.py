@@ -63,6 +63,7 @@ def _admin_sql(*statements: str) -> None:
             admin.execute(statement)
 
 
+@pytest.mark.slow
 @pytest.mark.concurrency
 def test_seed_then_bench_prints_the_table_writes_json_and_verifies_the_ledger(bench_env, tmp_path):
     env = bench_env | {"DJANGO_ENV": "development"}

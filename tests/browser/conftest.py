@@ -74,19 +74,21 @@ def chromium():
 
 
 class Shots:
-    """Numbered screenshots of one test's steps."""
+    """Numbered screenshots of one test's steps, as JPEG: a person reads them, and Chromium
+    encodes a whole page as JPEG in a little over half the time PNG takes (238 against 433 ms
+    for a tall page); a run takes about fifty."""
 
     def __init__(self, test_name: str) -> None:
         self.folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
         self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("*.png"):
+        for old in (*self.folder.glob("*.png"), *self.folder.glob("*.jpg")):
             old.unlink()
         self.count = 0
 
     def __call__(self, page, step: str) -> Path:
         self.count += 1
-        path = self.folder / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = self.folder / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.jpg"
+        page.screenshot(path=str(path), full_page=True, type="jpeg", quality=80)
         return path
 
 

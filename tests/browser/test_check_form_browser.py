@@ -42,6 +42,7 @@ def options(page, name: str) -> list[str]:
     return page.locator(f'select[name="{name}"] option').evaluate_all("els => els.map(e => e.value).filter(v => v)")
 
 
+@pytest.mark.slow
 def test_a_checker_records_a_check_from_the_panel_and_the_officer_reads_below_x(
     page, live_server, shots, bench, erin, dana
 ):

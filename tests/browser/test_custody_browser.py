@@ -14,7 +14,7 @@ from tests.browser.conftest import PASSWORD, admin_login
 from tests.browser.test_accessibility import check
 from tests.distributions.ledger_helpers import D, batch_in_central, store_grams
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def submit(page) -> None:

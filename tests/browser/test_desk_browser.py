@@ -72,6 +72,7 @@ def confirm_is_above_the_fold(page) -> bool:
     return box is not None and box["y"] + box["height"] <= page.viewport_size["height"]
 
 
+@pytest.mark.slow
 def test_a_coordinator_serves_three_substances_in_one_visit_and_the_member_sees_the_new_allowance(
     page, chromium, live_server, shots, alice, dana, member, heroin, group_a, three_substances
 ):

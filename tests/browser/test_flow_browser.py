@@ -47,6 +47,7 @@ def status_lookup(page, live_server, code: str, pin: str) -> str:
     return page.locator("main").inner_text()
 
 
+@pytest.mark.slow
 def test_a_lost_card_is_replaced_and_only_the_new_code_works(
     page, chromium, live_server, shots, alice, member, heroin, group_a, pat
 ):
@@ -188,6 +189,7 @@ def layout_problems(page, width: int) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_a_three_substance_visit_fits_a_laptop_a_tablet_and_a_phone(
     chromium, live_server, axe_source, shots, csp_watch, alice, member, group_a, pat
 ):

@@ -14,7 +14,7 @@ from compassionclub import demo
 from testing_results.models import Batch
 from tests.browser.conftest import admin_login, axe_violations
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = [(768, 1024), (360, 740)]
 

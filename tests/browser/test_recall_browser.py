@@ -22,7 +22,7 @@ from tests import factories as f
 from tests.browser.conftest import admin_login
 from tests.builders import transfer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PIN = "482915"  # tests.factories.MemberFactory's
 

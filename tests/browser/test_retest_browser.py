@@ -17,7 +17,7 @@ from tests import factories as f
 from tests.browser.conftest import admin_login
 from tests.builders import finding, record_checks
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 C, D = Compound.Category, Compound.DrugClass
 

@@ -53,6 +53,7 @@ def v1_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@pytest.mark.slow
 @settings(max_examples=500)
 @given(
     kind=text, batch_id=st.integers(1, 2**31), from_id=st.integers(1, 2**31), to_id=st.integers(1, 2**31), amount=grams,

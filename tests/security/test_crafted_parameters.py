@@ -42,6 +42,7 @@ def _in_part(model, part: str) -> bool:
     return label in LIST_PARTS[part]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize("part", [*LIST_PARTS, "others"])
 @pytest.mark.parametrize("who", ["pat", "alice"])
