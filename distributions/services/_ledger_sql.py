@@ -192,8 +192,8 @@ def saved_entry(entry_id: int, values: dict) -> LedgerEntry:
     """The entry just inserted, as the ORM would have loaded it: every column in the instance's
     ``__dict__`` by attribute name, the state of a row read from the database. Built directly,
     because ``from_db`` sets each of the 17 columns through the field's descriptor and sends
-    the init signals (no receiver listens for this model): a third of the distribution's time
-    outside its statements and its rule."""
+    the init signals, about 0.04 ms on the desk's hot path. No receiver listens for this
+    model's init signals; a test says so, and fails if one is added."""
     entry = LedgerEntry.__new__(LedgerEntry)
     entry._state = ModelState()
     entry._state.adding, entry._state.db = False, DEFAULT_DB_ALIAS

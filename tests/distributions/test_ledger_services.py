@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.db.models import signals
 from django.utils import timezone
 
 from compassionclub.audit.models import AuditRecord
@@ -143,6 +144,8 @@ def test_the_returned_distribution_is_the_row_as_the_database_holds_it(member, s
     for field in LedgerEntry._meta.concrete_fields:
         assert getattr(entry, field.attname) == getattr(stored, field.attname), field.name
     assert (entry._state.adding, entry._state.db) == (False, "default")
+    # It is built without Model.__init__, so nothing may listen for the init signals.
+    assert not signals.pre_init.has_listeners(LedgerEntry) and not signals.post_init.has_listeners(LedgerEntry)
     assert entry.member == member and entry.batch == stocked and entry.hash == entry.compute_hash()
     with pytest.raises(PermissionError):
         entry.save()
