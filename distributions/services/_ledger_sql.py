@@ -214,8 +214,13 @@ def hot_cursor() -> Iterator:
     here but a lookup and a function call on every execute and fetch. Whenever something
     watches the statements (query logging: DEBUG, ``assertNumQueries``; an
     ``execute_wrapper``: the benchmark's capture), Django's own cursor is used, so that they
-    see every statement. SQLite always gets Django's cursor, which turns ``%s`` into ``?``."""
+    see every statement. SQLite always gets Django's cursor, which turns ``%s`` into ``?``.
+
+    Only inside a transaction: Django checked the connection's health when it began, as its
+    cursor would have done."""
     db = connections[DEFAULT_DB_ALIAS]
+    if not db.in_atomic_block:
+        raise RuntimeError("hot_cursor runs inside the distribution's transaction.")
     if db.vendor != "postgresql" or db.queries_logged or db.execute_wrappers:
         with db.cursor() as cursor:
             yield cursor
