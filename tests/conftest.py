@@ -27,32 +27,20 @@ from members.models import Region
 from tests import factories as f
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
     """The slow tests first, each among the tests of its kind, so that a run ends on short ones.
 
-    pytest-django has already put the tests in the order Django runs them: those in a rolled-back
-    transaction, then the transactional ones (the browser tests among them), then those without
-    a database; that order stays. Within each kind, tests marked ``slow`` go first, and the
-    browser tests stay together at the head of theirs (one browser is opened for them while they
-    run). The two workers hand each other tests that have not started yet; a run whose last test
-    was a 10-second browser walk left one worker idle for that long (``scripts/test``).
+    The browser tests go first (they stay together: one browser is opened for them while they
+    run), the tests marked ``slow`` first among the rest; then pytest-django, inside this
+    wrapper, sorts the tests into the order Django runs them (those in a rolled-back
+    transaction, then the transactional ones, then those without a database), and its sort
+    keeps ours within each kind. The two workers hand each other tests that have not started
+    yet; a run whose last test was a 10-second browser walk left one worker idle for that long
+    (``scripts/test``).
     """
-    from pytest_django.plugin import validate_django_db
-
-    def kind(item) -> int:
-        marker = item.get_closest_marker("django_db")
-        transaction = marker is not None and any(validate_django_db(marker)[:2])
-        fixtures = getattr(item, "fixturenames", ())
-        if transaction or "transactional_db" in fixtures or "live_server" in fixtures:
-            return 1
-        return 0 if marker is not None or "db" in fixtures else 2
-
-    def key(item) -> tuple[int, int, int]:
-        browser = item.get_closest_marker("browser") is not None
-        return kind(item), not browser, item.get_closest_marker("slow") is None
-
-    items.sort(key=key)
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is None, item.get_closest_marker("slow") is None))
+    return (yield)
 
 
 @pytest.fixture(autouse=True)
