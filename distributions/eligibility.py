@@ -222,7 +222,7 @@ def _moment(value) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
-def _facts_sql(vendor: str) -> str:
+def _facts_sql(vendor: str, one_substance: bool) -> str:
     q = connection.ops.quote_name
     substance, policy, override, entry, batch = (
         q(m._meta.db_table) for m in (Substance, AllowancePolicy, AllowanceOverride, LedgerEntry, Batch)
@@ -257,6 +257,11 @@ def _facts_sql(vendor: str) -> str:
         def text(column: str) -> str:
             return column
 
+    # With ``one_substance``, every fact is about one substance only (a parameter of its own at
+    # each place, which the planner treats as a plain value).
+    def only(column: str, word: str = "AND") -> str:
+        return f" {word} {column} = %s" if one_substance else ""
+
     # The moments asked about (``until`` only when later than ``since``), every window length a
     # policy of the programme or of the member's group could set (and the default), and the
     # member's unreversed distributions inside the longest of them; then each distribution in
@@ -264,12 +269,12 @@ def _facts_sql(vendor: str) -> str:
     ctes = (
         f"moments AS (SELECT 0 AS k, {moment('%s')} AS at UNION ALL "  # noqa: S608
         f"SELECT 1, {moment('%s')} WHERE {moment('%s')} > {moment('%s')}), "
-        f"windows AS (SELECT p.window_days AS days FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
-        f"UNION SELECT CAST(%s AS integer)), "
+        f"windows AS (SELECT p.window_days AS days FROM {policy} p WHERE (p.group_id IS NULL OR p.group_id = %s)"
+        f"{only('p.substance_id')} UNION SELECT CAST(%s AS integer)), "
         f"d AS (SELECT t.substance_id, e.occurred_at, e.grams FROM {entry} e INNER JOIN {batch} t ON t.id = e.batch_id "
         f"WHERE e.member_id = %s AND e.kind = 'distribution' AND e.occurred_at <= {moment('%s')} "
-        f"AND e.occurred_at > {days_before(moment('%s'), '(SELECT MAX(days) FROM windows)', exact=False)} "
-        f"AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)), "
+        f"AND e.occurred_at > {days_before(moment('%s'), '(SELECT MAX(days) FROM windows)', exact=False)}"
+        f"{only('t.substance_id')} AND NOT EXISTS (SELECT 1 FROM {entry} r WHERE r.reverses_id = e.id)), "
         f"ranked AS (SELECT d.substance_id, w.days, m.k, d.occurred_at, d.grams, "
         f"RANK() OVER (PARTITION BY d.substance_id, w.days, m.k ORDER BY d.occurred_at) AS r "
         f"FROM d CROSS JOIN windows w INNER JOIN moments m "
@@ -280,48 +285,53 @@ def _facts_sql(vendor: str) -> str:
     return (
         f"WITH {ctes} "  # noqa: S608
         f"SELECT 's', s.id, {null('integer')}, {null('numeric')}, ROW_NUMBER() OVER (ORDER BY s.name, s.id), "
-        f"{null('text')}, {null('text')}, s.name, {null('numeric')} FROM {substance} s "
+        f"{null('text')}, {null('text')}, s.name, {null('numeric')} FROM {substance} s{only('s.id', 'WHERE')} "
         f"UNION ALL SELECT 'p', p.substance_id, p.group_id, p.max_grams, p.window_days, NULL, NULL, NULL, NULL "
-        f"FROM {policy} p WHERE p.group_id IS NULL OR p.group_id = %s "
+        f"FROM {policy} p WHERE (p.group_id IS NULL OR p.group_id = %s){only('p.substance_id')} "
         f"UNION ALL SELECT 'o', o.substance_id, o.id, o.max_grams, NULL, {text('o.valid_from')}, {text('o.valid_until')}, "
         f"NULL, NULL FROM {override} o WHERE o.member_id = %s AND o.valid_from <= {moment('%s')} "
-        f"AND o.valid_until > {moment('%s')} "
+        f"AND o.valid_until > {moment('%s')}{only('o.substance_id')} "
         f"UNION ALL SELECT 'w', substance_id, k, SUM(grams), days, {text('MIN(occurred_at)')}, NULL, NULL, "
         f"SUM(grams) FILTER (WHERE r = 1) FROM ranked GROUP BY substance_id, days, k"
     )
 
 
-_FACTS_SQL: dict[str, str] = {}
+_FACTS_SQL: dict[tuple[str, bool], str] = {}
 
 
-def facts_sql() -> str:
+def facts_sql(*, one_substance: bool = False) -> str:
     """The facts statement's text for this connection's vendor (``facts_statement`` gives its
-    parameters)."""
-    vendor = connection.vendor
-    sql = _FACTS_SQL.get(vendor)
+    parameters); with ``one_substance``, the variant about one substance."""
+    key = (connection.vendor, one_substance)
+    sql = _FACTS_SQL.get(key)
     if sql is None:
-        sql = _FACTS_SQL[vendor] = _facts_sql(vendor)
+        sql = _FACTS_SQL[key] = _facts_sql(*key)
     return sql
 
 
 def facts_statement(
-    *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None
+    *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None, substance_id: int | None = None
 ) -> tuple[str, list, dt.datetime, dt.datetime]:
     """The SQL and parameters that read the facts at ``since`` and at ``until`` (default
     ``since``), with both moments in UTC; ``facts_from_rows`` reads its rows. The statement
     starts with ``WITH`` and every row's first column is a one-letter tag, so a caller may put
-    common table expressions of its own first and add rows of its own to the result."""
+    common table expressions of its own first and add rows of its own to the result.
+
+    With ``substance_id``, the facts are those of that substance only: what a distribution of
+    one batch needs, and the rule then gives the allowance of that substance alone."""
     since = _utc(since)
     until = _utc(until) if until is not None else since
-    sql = facts_sql()
+    sql = facts_sql(one_substance=substance_id is not None)
     adapt = connection.ops.adapt_datetimefield_value
     s, u = adapt(since), adapt(until)
+    one = () if substance_id is None else (substance_id,)
     params = [
         s, u, u, s,  # moments
-        group_id, DEFAULT_WINDOW_DAYS,  # windows
-        member_id, u, s,  # d
-        group_id,  # policies
-        member_id, u, s,  # overrides
+        group_id, *one, DEFAULT_WINDOW_DAYS,  # windows
+        member_id, u, s, *one,  # d
+        *one,  # substances
+        group_id, *one,  # policies
+        member_id, u, s, *one,  # overrides
     ]
     return sql, params, since, until
 

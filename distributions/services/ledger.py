@@ -476,7 +476,9 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         # the distributions committed while we waited, and over-serve the member.
         now = timezone.now()
         at = occurred_at or now
-        facts, stock = sql.facts_and_stock(cursor, locked, found.store_id, batch.pk, since=min(at, now), until=max(at, now))
+        facts, stock = sql.facts_and_stock(
+            cursor, locked, found.store_id, batch.pk, batch.substance_id, since=min(at, now), until=max(at, now)
+        )
         _distribution_allowed(locked, facts, stock, batch=batch, grams=grams, at=at, now=now)
 
         values = sql.entry_values(
@@ -519,6 +521,10 @@ def _distribution_allowed(
         status, substance_id = stock.status, stock.substance_id
     else:
         status, substance_id = Batch.objects.values_list("status", "substance_id").get(pk=batch.pk)
+    if substance_id != batch.substance_id:
+        # The facts were read for the substance of the batch as given; a batch's substance is
+        # set when it is received and never changes, so this is a caller's stale or partial row.
+        raise ValueError(f"Batch {batch.pk} is of substance {substance_id}, not {batch.substance_id} as given.")
     if status != Batch.Status.RELEASED:
         raise batch_status_error(status)
     for by_substance in allowances:

@@ -266,6 +266,40 @@ def test_the_allowance_counts_the_group_policy(member, stocked, alice, group_a):
     refused("over_allowance", distribute, member=member, batch=stocked, by=alice, grams="5.001")
 
 
+def test_a_distribution_reads_the_allowance_of_its_batchs_substance_as_check_eligibility_does(member, stocked, alice, group_a, pat):
+    from django.db import connection
+
+    from distributions.eligibility import check_eligibility, eligibility_from, facts_from_rows, facts_statement
+
+    other = batch_at_group(group_a, pat, grams="40.000")
+    assert other.substance_id != stocked.substance_id
+    distribute(member, other, alice, "12")
+    distribute(member, stocked, alice, "2.5")
+    # The facts a distribution reads cover its batch's substance only, and give that
+    # substance the allowance the whole check gives it.
+    at = timezone.now()
+    sql, params, since, until = facts_statement(member_id=member.pk, group_id=member.group_id, since=at, substance_id=stocked.substance_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        one = eligibility_from(member, facts_from_rows(cursor.fetchall(), since, until), at)
+    whole = check_eligibility(member, at)
+    assert list(one.allowances) == [stocked.substance_id]
+    assert one.allowances[stocked.substance_id] == whole.allowances[stocked.substance_id]
+    assert whole.allowances[stocked.substance_id].remaining_grams == D("11.500")
+    # The other substance's 12 g do not count against this one, nor this one's against it.
+    distribute(member, stocked, alice, "11.5")
+    refused("over_allowance", distribute, member=member, batch=other, by=alice, grams="2.001")
+
+
+def test_a_batch_given_with_another_substance_than_it_has_stores_nothing(member, stocked, alice):
+    stale = Batch.objects.get(pk=stocked.pk)
+    stale.substance_id = f.SubstanceFactory().pk
+    before = snapshot()
+    with pytest.raises(ValueError, match="is of substance"):
+        distribute(member, stale, alice, "1")
+    assert snapshot() == before
+
+
 def test_it_refuses_a_distribution_dated_in_the_future(member, stocked, alice):
     refused("occurred_in_future", distribute, member=member, batch=stocked, by=alice, occurred_at=timezone.now() + dt.timedelta(hours=1))
 
