@@ -299,10 +299,11 @@ def _facts_sql(vendor: str, one_substance: bool) -> str:
 _FACTS_SQL: dict[tuple[str, bool], str] = {}
 
 
-def facts_sql(*, one_substance: bool = False) -> str:
-    """The facts statement's text for this connection's vendor (``facts_statement`` gives its
-    parameters); with ``one_substance``, the variant about one substance."""
-    key = (connection.vendor, one_substance)
+def facts_sql(*, one_substance: bool = False, vendor: str | None = None) -> str:
+    """The facts statement's text for ``vendor`` (default: the default connection's;
+    ``facts_statement`` gives its parameters); with ``one_substance``, the variant about one
+    substance."""
+    key = (vendor or connection.vendor, one_substance)
     sql = _FACTS_SQL.get(key)
     if sql is None:
         sql = _FACTS_SQL[key] = _facts_sql(*key)
@@ -310,7 +311,8 @@ def facts_sql(*, one_substance: bool = False) -> str:
 
 
 def facts_statement(
-    *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None, substance_id: int | None = None
+    *, member_id: int, group_id: int, since: dt.datetime, until: dt.datetime | None = None, substance_id: int | None = None,
+    db=None,
 ) -> tuple[str, list, dt.datetime, dt.datetime]:
     """The SQL and parameters that read the facts at ``since`` and at ``until`` (default
     ``since``), with both moments in UTC; ``facts_from_rows`` reads its rows. The statement
@@ -318,11 +320,13 @@ def facts_statement(
     common table expressions of its own first and add rows of its own to the result.
 
     With ``substance_id``, the facts are those of that substance only: what a distribution of
-    one batch needs, and the rule then gives the allowance of that substance alone."""
+    one batch needs, and the rule then gives the allowance of that substance alone. ``db`` is the
+    connection's wrapper (default: the default connection)."""
     since = _utc(since)
     until = _utc(until) if until is not None else since
-    sql = facts_sql(one_substance=substance_id is not None)
-    adapt = connection.ops.adapt_datetimefield_value
+    db = db or connection
+    sql = facts_sql(one_substance=substance_id is not None, vendor=db.vendor)
+    adapt = db.ops.adapt_datetimefield_value
     s, u = adapt(since), adapt(until)
     one = () if substance_id is None else (substance_id,)
     params = [

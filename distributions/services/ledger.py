@@ -459,8 +459,8 @@ def _distribution_write(
 def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, occurred_at: dt.datetime | None) -> LedgerEntry:
     # One cursor for the three statements; the rows come back as named tuples, and the only
     # model instance built is the entry returned.
-    with sql.hot_cursor() as cursor:
-        found = sql.lock_member(cursor, member.pk, key)
+    with sql.hot_cursor() as hot:
+        found = sql.lock_member(hot, member.pk, key)
         if found is None:
             raise ServiceError("member_not_found", "There is no member with this code.")
         locked = found.member
@@ -477,7 +477,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
         now = timezone.now()
         at = occurred_at or now
         facts, stock = sql.facts_and_stock(
-            cursor, locked, found.store_id, batch.pk, batch.substance_id, since=min(at, now), until=max(at, now)
+            hot, locked, found.store_id, batch.pk, batch.substance_id, since=min(at, now), until=max(at, now)
         )
         _distribution_allowed(locked, facts, stock, batch=batch, grams=grams, at=at, now=now)
 
@@ -495,7 +495,7 @@ def _distribute(*, member: Member, batch: Batch, grams: Decimal, by, key: str, o
             occurred_at=at,
             member_id=locked.pk,
         )
-        entry_id = sql.insert_distribution(cursor, values, head_id=stock.balance_id)
+        entry_id = sql.insert_distribution(hot, values, head_id=stock.balance_id)
     return sql.saved_entry(entry_id, values)
 
 

@@ -167,9 +167,9 @@ def test_the_distribution_cursor_is_seen_by_query_capture_and_keeps_djangos_erro
     # violation is still Django's IntegrityError, which ledger_write catches.
     existing = Balance.objects.get(account=group_account(group_a), batch=stocked)
     table = connection.ops.quote_name(Balance._meta.db_table)
-    with pytest.raises(IntegrityError), transaction.atomic(), _ledger_sql.hot_cursor() as cursor:
-        assert isinstance(cursor, CursorWrapper) == (connection.vendor != "postgresql")
-        cursor.execute(
+    with pytest.raises(IntegrityError), transaction.atomic(), _ledger_sql.hot_cursor() as hot:
+        assert isinstance(hot.cursor, CursorWrapper) == (connection.vendor != "postgresql")
+        hot.cursor.execute(
             f"INSERT INTO {table} (account_id, batch_id, grams, internal, last_seq, last_hash) "  # noqa: S608
             "VALUES (%s, %s, 0, %s, 0, 'x')",
             [existing.account_id, existing.batch_id, True],
