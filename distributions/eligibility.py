@@ -110,8 +110,10 @@ def membership_reasons(member: Member | MemberState, at: dt.datetime) -> list[Re
         else:
             message = _("The membership has been withdrawn.")
         reasons.append(Reason("member_not_active", message))
-    today = timezone.localtime(at).date()
-    if member.renewal_due < today:
+    # Judged on the local date. It is never more than a day from the UTC date, so a renewal due
+    # after the UTC date is not overdue in any time zone, and the local date (the active time
+    # zone, a context-local lookup) is only worked out for one due on or before it.
+    if member.renewal_due <= at.astimezone(dt.UTC).date() and member.renewal_due < timezone.localtime(at).date():
         reasons.append(
             Reason(
                 "renewal_overdue",

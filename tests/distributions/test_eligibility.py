@@ -133,6 +133,24 @@ def test_renewal_is_judged_on_the_vancouver_date_not_utc(member):
     assert check_eligibility(member, at=dt.datetime(2025, 7, 1, 7, 0, tzinfo=dt.UTC)).eligible is False
 
 
+@pytest.mark.parametrize(
+    "zone, local, overdue",
+    [
+        ("Pacific/Kiritimati", dt.datetime(2025, 6, 30, 13, 59), False),  # UTC 2025-06-29 23:59
+        ("Pacific/Kiritimati", dt.datetime(2025, 7, 1, 0, 30), True),  # UTC 2025-06-30 10:30
+        ("Pacific/Pago_Pago", dt.datetime(2025, 6, 30, 23, 30), False),  # UTC 2025-07-01 10:30
+        ("Pacific/Pago_Pago", dt.datetime(2025, 7, 1, 0, 30), True),  # UTC 2025-07-01 11:30
+    ],
+)
+def test_renewal_is_judged_on_the_local_date_fourteen_hours_either_side_of_utc(member, zone, local, overdue):
+    from django.utils import timezone
+
+    member.renewal_due = dt.date(2025, 6, 30)
+    with timezone.override(ZoneInfo(zone)):
+        result = check_eligibility(member, at=local.replace(tzinfo=ZoneInfo(zone)))
+    assert ("renewal_overdue" in [r.code for r in result.reasons]) is overdue
+
+
 def test_the_window_spans_a_daylight_saving_change_in_real_seconds(hand_out, member, heroin):
     # Clocks went forward in Vancouver on 2025-03-09; the window is 7 x 24 hours regardless.
     before_change = dt.datetime(2025, 3, 8, 12, 0, tzinfo=VANCOUVER)
