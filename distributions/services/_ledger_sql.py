@@ -328,13 +328,13 @@ def _lock_member_sql(vendor: str) -> str:
     q = connection.ops.quote_name
     member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
     locking = " FOR UPDATE OF m" if vendor == "postgresql" else ""
-    # The columns of ``_MemberColumns``, in order.
     # The consent's moment as ISO text in UTC on PostgreSQL, as the facts statement reads its
     # moments: the driver's timestamp loader (Django's, in the connection's time zone) costs
     # ten times ``datetime.fromisoformat``.
     consent = "m.consent_given_at"
     if vendor == "postgresql":
         consent = f"to_char({consent} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    # The columns of ``_MemberColumns``, in order.
     return (
         f"SELECT m.group_id, m.status, m.renewal_due, m.consent_version, {consent}, m.age_attested, "  # noqa: S608
         f"g.is_active, "
