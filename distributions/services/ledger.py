@@ -523,7 +523,8 @@ def _distribution_allowed(
         status, substance_id = Batch.objects.values_list("status", "substance_id").get(pk=batch.pk)
     if substance_id != batch.substance_id:
         # The facts were read for the substance of the batch as given; a batch's substance is
-        # set when it is received and never changes, so this is a caller's stale or partial row.
+        # set when it is received and never changes, so this is a stale row that a caller
+        # changed by hand.
         raise ValueError(f"Batch {batch.pk} is of substance {substance_id}, not {batch.substance_id} as given.")
     if status != Batch.Status.RELEASED:
         raise batch_status_error(status)
